@@ -1,0 +1,1 @@
+"""The Django project of RVS-CNN Archive: one app per capability."""

@@ -1,0 +1,1 @@
+"""The catalogue: Gaia inputs, APOGEE labels, model versions and CNN labels."""

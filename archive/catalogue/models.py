@@ -1,0 +1,571 @@
+"""Catalogue models: the Gaia DR3 inputs, APOGEE DR17 labels, model versions and CNN labels.
+
+Every column carries its unit, UCD and description (see ``vo.py``); they generate TAP_SCHEMA.
+Spectra are not stored in rows: ``RvsSpectrum`` points into the Zarr spectrum store.
+"""
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GistIndex
+from django.db import models
+from django.db.models import F, Func, Q
+from django.db.models.functions import Radians
+
+from .vo import vo
+
+# VOUnit strings used below
+DEG, MAS, MAG, KMS, K, LOGG, DEX = "deg", "mas", "mag", "km.s**-1", "K", "log(cm.s**-2)", "dex"
+
+
+N_XP_COEFFICIENTS = 55  # per band, Gaia DR3 XP continuous (Sect. 2 of the paper)
+
+
+def xp_array() -> ArrayField:
+    """55 coefficients of one band; null when the band is missing (e.g. no BP)."""
+    return ArrayField(models.FloatField(), size=N_XP_COEFFICIENTS, null=True)
+
+
+def sky_indexes(table: str) -> list[models.Index]:
+    """q3c for cone search and crossmatch; GiST on spoint for the ADQL translator's geometry."""
+    return [
+        models.Index(Func(F("ra"), F("dec"), function="q3c_ang2ipix"), name=f"{table}_q3c"),
+        GistIndex(Func(Radians("ra"), Radians("dec"), function="spoint"), name=f"{table}_spoint"),
+    ]
+
+
+class GaiaSource(models.Model):
+    """A Gaia DR3 source of the RVS sample (a subset of gaiadr3.gaia_source columns)."""
+
+    source_id = vo(
+        models.BigIntegerField(primary_key=True),
+        ucd="meta.id;meta.main",
+        description="Gaia DR3 unique source identifier",
+    )
+    ra = vo(
+        models.FloatField(),
+        unit=DEG,
+        ucd="pos.eq.ra;meta.main",
+        description="Right ascension (ICRS, epoch J2016.0)",
+    )
+    dec = vo(
+        models.FloatField(),
+        unit=DEG,
+        ucd="pos.eq.dec;meta.main",
+        description="Declination (ICRS, epoch J2016.0)",
+    )
+    parallax = vo(
+        models.FloatField(null=True), unit=MAS, ucd="pos.parallax.trig", description="Parallax"
+    )
+    parallax_error = vo(
+        models.FloatField(null=True),
+        unit=MAS,
+        ucd="stat.error;pos.parallax.trig",
+        description="Standard error of parallax",
+    )
+    phot_g_mean_mag = vo(
+        models.FloatField(null=True),
+        unit=MAG,
+        ucd="phot.mag;em.opt",
+        description="G-band mean magnitude (Vega)",
+    )
+    phot_bp_mean_mag = vo(
+        models.FloatField(null=True),
+        unit=MAG,
+        ucd="phot.mag;em.opt.B",
+        description="Integrated BP mean magnitude (Vega)",
+    )
+    phot_rp_mean_mag = vo(
+        models.FloatField(null=True),
+        unit=MAG,
+        ucd="phot.mag;em.opt.R",
+        description="Integrated RP mean magnitude (Vega)",
+    )
+    phot_g_mean_flux_over_error = vo(
+        models.FloatField(null=True),
+        ucd="stat.snr;phot.flux;em.opt",
+        description="G-band mean flux divided by its error",
+    )
+    phot_bp_mean_flux_over_error = vo(
+        models.FloatField(null=True),
+        ucd="stat.snr;phot.flux;em.opt.B",
+        description="Integrated BP mean flux divided by its error",
+    )
+    phot_rp_mean_flux_over_error = vo(
+        models.FloatField(null=True),
+        ucd="stat.snr;phot.flux;em.opt.R",
+        description="Integrated RP mean flux divided by its error",
+    )
+    ruwe = vo(
+        models.FloatField(null=True),
+        ucd="stat.fit.goodness;pos",
+        description="Renormalised unit weight error of the astrometric solution",
+    )
+    rvs_spec_sig_to_noise = vo(
+        models.FloatField(null=True),
+        ucd="stat.snr;spect",
+        description="Signal-to-noise ratio of the mean RVS spectrum",
+    )
+    radial_velocity = vo(
+        models.FloatField(null=True),
+        unit=KMS,
+        ucd="spect.dopplerVeloc.opt;em.opt.I",
+        description="Radial velocity",
+    )
+    radial_velocity_error = vo(
+        models.FloatField(null=True),
+        unit=KMS,
+        ucd="stat.error;spect.dopplerVeloc.opt;em.opt.I",
+        description="Radial velocity error",
+    )
+    non_single_star = vo(
+        models.SmallIntegerField(null=True),
+        ucd="meta.code.multip",
+        description="Flag of non-single star solutions (0: single)",
+    )
+    phot_variable_flag = vo(
+        models.CharField(max_length=16, blank=True, default=""),
+        ucd="meta.code;src.var",
+        description="Photometric variability flag (VARIABLE, CONSTANT, NOT_AVAILABLE)",
+    )
+    in_qso_candidates = vo(
+        models.BooleanField(null=True),
+        ucd="meta.code.class",
+        description="Source is in the qso_candidates table",
+    )
+    in_galaxy_candidates = vo(
+        models.BooleanField(null=True),
+        ucd="meta.code.class",
+        description="Source is in the galaxy_candidates table",
+    )
+    has_xp_continuous = vo(
+        models.BooleanField(null=True),
+        ucd="meta.code",
+        description="Source has XP continuous mean spectra",
+    )
+    classlabel_espels = vo(
+        models.CharField(max_length=16, blank=True, default=""),
+        ucd="src.class",
+        description="ESP-ELS class of emission-line star (astrophysical_parameters); empty if none",
+    )
+
+    class Meta:
+        db_table = "gaia_source"
+        indexes = sky_indexes("gaia_source")
+
+    def __str__(self) -> str:
+        return f"Gaia DR3 {self.source_id}"
+
+
+class RvsSpectrum(models.Model):
+    """Reference to a Gaia DR3 RVS mean spectrum (2401 pixels, 846-870 nm) in the array store."""
+
+    source = vo(
+        models.OneToOneField(
+            GaiaSource,
+            on_delete=models.CASCADE,
+            primary_key=True,
+            db_column="source_id",
+            related_name="rvs_spectrum",
+        ),
+        ucd="meta.id;meta.main",
+        description="Gaia DR3 source identifier",
+    )
+    store_array = vo(
+        models.CharField(max_length=200),
+        ucd="meta.ref",
+        description="Array of the spectrum store holding the flux and flux_error",
+    )
+    store_row = vo(
+        models.BigIntegerField(), ucd="meta.ref", description="Row of this spectrum in that array"
+    )
+    n_nan_pixels = vo(
+        models.SmallIntegerField(default=0),
+        ucd="meta.number",
+        description="Number of NaN flux pixels out of 2401",
+    )
+    combined_transits = vo(
+        models.SmallIntegerField(null=True),
+        ucd="meta.number",
+        description="Number of transits combined in the mean spectrum",
+    )
+    combined_ccds = vo(
+        models.SmallIntegerField(null=True),
+        ucd="meta.number",
+        description="Number of CCD spectra combined in the mean spectrum",
+    )
+    deblended_ccds = vo(
+        models.SmallIntegerField(null=True),
+        ucd="meta.number",
+        description="Number of deblended CCD spectra combined",
+    )
+
+    class Meta:
+        db_table = "rvs_spectrum"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store_array", "store_row"], name="rvs_spectrum_store_ref_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"RVS spectrum of {self.source_id} ({self.store_array}[{self.store_row}])"
+
+
+class XpCoefficients(models.Model):
+    """Gaia DR3 XP continuous mean spectrum: 55 BP and 55 RP Hermite-basis coefficients."""
+
+    source = vo(
+        models.OneToOneField(
+            GaiaSource,
+            on_delete=models.CASCADE,
+            primary_key=True,
+            db_column="source_id",
+            related_name="xp",
+        ),
+        ucd="meta.id;meta.main",
+        description="Gaia DR3 source identifier",
+    )
+    bp_coefficients = vo(
+        xp_array(),
+        unit="e-.s**-1",
+        ucd="spect.continuum;em.opt.B",
+        description="BP basis-function coefficients (55)",
+    )
+    bp_coefficient_errors = vo(
+        xp_array(),
+        unit="e-.s**-1",
+        ucd="stat.error;spect.continuum;em.opt.B",
+        description="Errors of the BP coefficients",
+    )
+    rp_coefficients = vo(
+        xp_array(),
+        unit="e-.s**-1",
+        ucd="spect.continuum;em.opt.R",
+        description="RP basis-function coefficients (55)",
+    )
+    rp_coefficient_errors = vo(
+        xp_array(),
+        unit="e-.s**-1",
+        ucd="stat.error;spect.continuum;em.opt.R",
+        description="Errors of the RP coefficients",
+    )
+    bp_standard_deviation = vo(
+        models.FloatField(null=True),
+        ucd="stat.stdev;em.opt.B",
+        description="Standard deviation of the BP least-squares fit",
+    )
+    rp_standard_deviation = vo(
+        models.FloatField(null=True),
+        ucd="stat.stdev;em.opt.R",
+        description="Standard deviation of the RP least-squares fit",
+    )
+    bp_n_relevant_bases = vo(
+        models.SmallIntegerField(null=True),
+        ucd="meta.number;em.opt.B",
+        description="Number of relevant BP bases",
+    )
+    rp_n_relevant_bases = vo(
+        models.SmallIntegerField(null=True),
+        ucd="meta.number;em.opt.R",
+        description="Number of relevant RP bases",
+    )
+
+    class Meta:
+        db_table = "xp_coefficients"
+        verbose_name_plural = "XP coefficients"
+
+    def __str__(self) -> str:
+        return f"XP coefficients of {self.source_id}"
+
+
+class ApogeeLabel(models.Model):
+    """One row of the APOGEE DR17 allStar file: the training labels (Sect. 2.2 of the paper)."""
+
+    apogee_id = vo(
+        models.CharField(max_length=64), ucd="meta.id", description="APOGEE object name (APOGEE_ID)"
+    )
+    telescope = vo(
+        models.CharField(max_length=16),
+        ucd="instr.tel",
+        description="Telescope of the observation (apo25m, lco25m, apo1m)",
+    )
+    field = vo(
+        models.CharField(max_length=64), ucd="meta.id", description="APOGEE field name (FIELD)"
+    )
+    source_id = vo(
+        models.BigIntegerField(null=True, db_index=True),
+        ucd="meta.id.cross",
+        description="Gaia (E)DR3 source identifier (GAIAEDR3_SOURCE_ID)",
+    )
+    teff = vo(
+        models.FloatField(null=True),
+        unit=K,
+        ucd="phys.temperature.effective",
+        description="ASPCAP effective temperature (TEFF)",
+    )
+    teff_err = vo(
+        models.FloatField(null=True),
+        unit=K,
+        ucd="stat.error;phys.temperature.effective",
+        description="TEFF_ERR",
+    )
+    logg = vo(
+        models.FloatField(null=True),
+        unit=LOGG,
+        ucd="phys.gravity",
+        description="ASPCAP surface gravity (LOGG)",
+    )
+    logg_err = vo(
+        models.FloatField(null=True),
+        unit=LOGG,
+        ucd="stat.error;phys.gravity",
+        description="LOGG_ERR",
+    )
+    m_h = vo(
+        models.FloatField(null=True),
+        unit=DEX,
+        ucd="phys.abund.Z",
+        description="ASPCAP overall metallicity [M/H] (M_H)",
+    )
+    m_h_err = vo(
+        models.FloatField(null=True), unit=DEX, ucd="stat.error;phys.abund.Z", description="M_H_ERR"
+    )
+    fe_h = vo(
+        models.FloatField(null=True),
+        unit=DEX,
+        ucd="phys.abund.Fe",
+        description="ASPCAP iron abundance [Fe/H] (FE_H)",
+    )
+    fe_h_err = vo(
+        models.FloatField(null=True),
+        unit=DEX,
+        ucd="stat.error;phys.abund.Fe",
+        description="FE_H_ERR",
+    )
+    alpha_m = vo(
+        models.FloatField(null=True),
+        unit=DEX,
+        ucd="phys.abund",
+        description="ASPCAP alpha-element abundance [alpha/M] (ALPHA_M)",
+    )
+    alpha_m_err = vo(
+        models.FloatField(null=True),
+        unit=DEX,
+        ucd="stat.error;phys.abund",
+        description="ALPHA_M_ERR",
+    )
+    aspcapflag = vo(
+        models.BigIntegerField(default=0),
+        ucd="meta.code.qual",
+        description="ASPCAP bitmask (ASPCAPFLAG); bits 7 STAR_WARN, 23 STAR_BAD",
+    )
+    aspcap_chi2 = vo(
+        models.FloatField(null=True),
+        ucd="stat.fit.chi2",
+        description="Chi-squared of the ASPCAP fit (ASPCAP_CHI2)",
+    )
+    fe_h_flag = vo(
+        models.IntegerField(default=0),
+        ucd="meta.code.qual",
+        description="Flag of the [Fe/H] determination (FE_H_FLAG); 0 is good",
+    )
+    snr = vo(
+        models.FloatField(null=True),
+        ucd="stat.snr",
+        description="APOGEE spectrum signal-to-noise ratio per pixel (SNR)",
+    )
+
+    class Meta:
+        db_table = "apogee_label"
+        constraints = [
+            # one allStar row per star, telescope and field: re-ingesting updates it
+            models.UniqueConstraint(
+                fields=["apogee_id", "telescope", "field"], name="apogee_label_star_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.apogee_id} ({self.telescope}/{self.field})"
+
+
+class ModelVersion(models.Model):
+    """A trained deep ensemble (Sect. 3.2): immutable once ready; at most one is published.
+
+    The version's directory holds the members, scalers, training ranges, dispersion fits and the
+    t-SNE reference. A database trigger (migration 0002) refuses changes to a ready version's
+    science fields; only publication fields may change.
+    """
+
+    class Status(models.TextChoices):
+        TRAINING = "training"
+        READY = "ready"
+        FAILED = "failed"
+
+    class Inputs(models.TextChoices):
+        HYBRID = "hybrid", "RVS + photometry/astrometry + XP (Sect. 3.1)"
+        RVS_ONLY = "rvs_only", "RVS spectrum only (Appendix B)"
+
+    name = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status, default=Status.TRAINING)
+    inputs = models.CharField(max_length=16, choices=Inputs, default=Inputs.HYBRID)
+    n_splits = models.PositiveSmallIntegerField(default=7)
+    n_members = models.PositiveSmallIntegerField(default=4, help_text="Members per split")
+    config = models.JSONField(default=dict, help_text="Full training configuration")
+    path = models.CharField(max_length=500, blank=True, help_text="Directory of the version")
+    data_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the training data"
+    )
+    code_version = models.CharField(max_length=64, blank=True)
+    framework_versions = models.JSONField(default=dict, blank=True)
+    is_published = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "model_version"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_published"],
+                condition=Q(is_published=True),
+                name="model_version_one_published",
+            ),
+            models.CheckConstraint(
+                condition=~Q(is_published=True) | Q(status="ready"),
+                name="model_version_published_is_ready",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def n_models(self) -> int:
+        return self.n_splits * self.n_members
+
+
+class CnnLabel(models.Model):
+    """CNN labels of one star from one model version: Table 2 of the paper (Sect. 5.4)."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="labels")
+    source = vo(
+        models.ForeignKey(
+            GaiaSource,
+            on_delete=models.CASCADE,
+            db_column="source_id",
+            related_name="cnn_labels",
+            db_index=False,
+        ),
+        ucd="meta.id;meta.main",
+        description="Gaia DR3 source identifier",
+    )
+    teff = vo(
+        models.FloatField(),
+        unit=K,
+        ucd="phys.temperature.effective",
+        description="Effective temperature (ensemble mean)",
+    )
+    logg = vo(
+        models.FloatField(),
+        unit=LOGG,
+        ucd="phys.gravity",
+        description="Surface gravity (ensemble mean)",
+    )
+    m_h = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="phys.abund.Z",
+        description="Overall metallicity [M/H] (ensemble mean)",
+    )
+    alpha_m = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="phys.abund",
+        description="Alpha-element abundance [alpha/M] (ensemble mean)",
+    )
+    fe_h = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="phys.abund.Fe",
+        description="Iron abundance [Fe/H] (ensemble mean)",
+    )
+    e_teff = vo(
+        models.FloatField(),
+        unit=K,
+        ucd="stat.error;phys.temperature.effective",
+        description="Model-to-model standard deviation of Teff",
+    )
+    e_logg = vo(
+        models.FloatField(),
+        unit=LOGG,
+        ucd="stat.error;phys.gravity",
+        description="Model-to-model standard deviation of log g",
+    )
+    e_m_h = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="stat.error;phys.abund.Z",
+        description="Model-to-model standard deviation of [M/H]",
+    )
+    e_alpha_m = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="stat.error;phys.abund",
+        description="Model-to-model standard deviation of [alpha/M]",
+    )
+    e_fe_h = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="stat.error;phys.abund.Fe",
+        description="Model-to-model standard deviation of [Fe/H]",
+    )
+    sigma_teff = vo(
+        models.FloatField(),
+        unit=K,
+        ucd="stat.error;phys.temperature.effective",
+        description="Total uncertainty of Teff: e_teff and running dispersion",
+    )
+    sigma_logg = vo(
+        models.FloatField(),
+        unit=LOGG,
+        ucd="stat.error;phys.gravity",
+        description="Total uncertainty of log g: e_logg and running dispersion",
+    )
+    sigma_m_h = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="stat.error;phys.abund.Z",
+        description="Total uncertainty of [M/H]: e_m_h and running dispersion",
+    )
+    sigma_alpha_m = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="stat.error;phys.abund",
+        description="Total uncertainty of [alpha/M]: e_alpha_m and dispersion",
+    )
+    sigma_fe_h = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="stat.error;phys.abund.Fe",
+        description="Total uncertainty of [Fe/H]: e_fe_h and running dispersion",
+    )
+    flag_boundary = vo(
+        models.CharField(max_length=8),
+        ucd="meta.code.qual",
+        description="8 digits (Teff, logg, [M/H], [alpha/M], [Fe/H], G, "
+        "parallax, t-SNE): 1 outside the training sample (Sect. 5)",
+    )
+
+    class Meta:
+        db_table = "cnn_label"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "source"], name="cnn_label_version_source_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(flag_boundary__regex=r"^[01]{8}$"),
+                name="cnn_label_flag_boundary_8_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"CNN labels of {self.source_id} ({self.model_version_id})"

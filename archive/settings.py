@@ -1,0 +1,152 @@
+"""Django settings for RVS-CNN Archive.
+
+Everything that differs between machines comes from environment variables. Local defaults come
+from ``var/<instance>/services.env``, written by ``scripts/services.py`` when it starts the
+private PostgreSQL and Redis of that instance (``RVS_INSTANCE``: ``demo`` by default, ``test``
+under pytest). Real environment variables always win over that file. Nothing secret is committed.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE = os.environ.get("RVS_INSTANCE", "demo")
+VAR_DIR = Path(os.environ.get("RVS_VAR_DIR", BASE_DIR / "var")).resolve()
+
+
+def _load_env_file(path: Path) -> None:
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.startswith("#"):
+            os.environ.setdefault(key.strip(), value.strip())
+
+
+_load_env_file(VAR_DIR / INSTANCE / "services.env")
+env = os.environ.get
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return env(name, str(default)).lower() in {"1", "true", "yes", "on"}
+
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", "")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set: start the local services "
+            "(`make services`) or set it in the environment"
+        )
+    SECRET_KEY = "insecure-debug-only"
+ALLOWED_HOSTS = env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in env("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "archive.catalogue",
+    "archive.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "archive.urls"
+WSGI_APPLICATION = "archive.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Two roles on one database: the owner (Django, workers, migrations) and the read-only reader
+# that serves user queries. The reader is a mirror in tests so it sees the test database.
+_db = {
+    "ENGINE": "django.db.backends.postgresql",
+    "HOST": env("RVS_DB_HOST", "127.0.0.1"),
+    "PORT": env("RVS_DB_PORT", "54329"),
+    "NAME": env("RVS_DB_NAME", "rvscnn"),
+    "CONN_MAX_AGE": int(env("RVS_DB_CONN_MAX_AGE", "60")),
+}
+DATABASES = {
+    "default": {
+        **_db,
+        "USER": env("RVS_DB_USER", "rvscnn_owner"),
+        "PASSWORD": env("RVS_DB_PASSWORD", ""),
+    },
+    "reader": {
+        **_db,
+        "USER": env("RVS_DB_READER_USER", "rvscnn_reader"),
+        "PASSWORD": env("RVS_DB_READER_PASSWORD", ""),
+        "TEST": {"MIRROR": "default"},
+    },
+}
+DATABASE_ROUTERS = ["archive.routers.OwnerOnlyRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+MIGRATION_MODULES = {"catalogue": "migrations.catalogue"}
+
+# Schema served to users (TAP, web); it holds views over the catalogue tables.
+PUBLISHED_SCHEMA = env("RVS_PUBLISHED_SCHEMA", "gaiadr3_rvs_cnn")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env("RVS_STATIC_ROOT", VAR_DIR / INSTANCE / "static"))
+# Serve app static files straight from their folders when not collected (demo, tests).
+WHITENOISE_USE_FINDERS = True
+
+# Celery (tasks/celery.py reads the CELERY_* names)
+CELERY_BROKER_URL = env("RVS_REDIS_URL", "redis://127.0.0.1:63799/0")
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("RVS_LOG_LEVEL", "INFO")},
+}

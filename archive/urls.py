@@ -1,0 +1,9 @@
+"""URL map of the archive: one include per app."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("archive.web.urls")),
+]

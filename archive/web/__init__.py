@@ -1,0 +1,1 @@
+"""Public web pages: home, search, star pages, query page, downloads."""

@@ -1,0 +1,478 @@
+#!/usr/bin/env python3
+"""Install, start and stop the private PostgreSQL and Redis of RVS-CNN Archive.
+
+Standard library only: it runs with the machine's python3 before the virtual environment
+exists. Instances and packages are described in services.toml beside this file.
+
+    python3 scripts/services.py install [--test]   # apt-get what is missing, fix pg_sphere
+    python3 scripts/services.py start demo|test    # idempotent: a running instance is left alone
+    python3 scripts/services.py stop [demo|test|all]
+    python3 scripts/services.py status [demo|test|all]
+
+Each instance lives in var/<name>/: a PostgreSQL cluster listening on 127.0.0.1 only (no Unix
+socket, so it never meets a system cluster), a Redis with a password, generated secrets
+(var/<name>/secrets.json, mode 0600) and services.env, which Django settings read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = tomllib.loads((Path(__file__).with_name("services.toml")).read_text())
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_EXTENSION_DIR = Path("/usr/share/postgresql/15/extension")
+REDIS_SERVER = "/usr/bin/redis-server"
+IS_ROOT = os.geteuid() == 0
+
+
+class ServiceError(RuntimeError):
+    """A setup step failed; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    pg_port: int
+    redis_port: int
+    durable: bool
+
+    @property
+    def var(self) -> Path:
+        return Path(os.environ.get("RVS_VAR_DIR", ROOT / "var")).resolve() / self.name
+
+    @property
+    def pg_data(self) -> Path:
+        return self.var / "pg" / "data"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.var / "redis"
+
+    @property
+    def env_file(self) -> Path:
+        return self.var / "services.env"
+
+
+def instances() -> dict[str, Instance]:
+    return {name: Instance(name=name, **spec) for name, spec in CONFIG["instances"].items()}
+
+
+def log(message: str) -> None:
+    print(f"[services] {message}", flush=True)
+
+
+def run(
+    cmd: list[str], *, as_pg: bool = False, check: bool = True, **kw
+) -> subprocess.CompletedProcess:
+    # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user.
+    if as_pg and IS_ROOT:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    return subprocess.run(cmd, check=check, text=True, **kw)
+
+
+# --- packages -------------------------------------------------------------------------------
+
+
+def missing_packages(packages: list[str]) -> list[str]:
+    missing = []
+    for pkg in packages:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True
+        )
+        if "install ok installed" not in out.stdout:
+            missing.append(pkg)
+    return missing
+
+
+def install(with_test: bool) -> None:
+    packages = list(CONFIG["packages"]["apt"])
+    if with_test:
+        packages += CONFIG["packages"]["apt_test"]
+    missing = missing_packages(packages)
+    if missing:
+        cmd = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+        if not IS_ROOT:
+            raise ServiceError(
+                f"missing Debian packages; run as root:\n  apt-get update && {' '.join(cmd)}"
+            )
+        log(f"installing {' '.join(missing)}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+        subprocess.run(cmd, check=True, env=env)
+    else:
+        log("Debian packages present")
+    fix_pgsphere()
+
+
+# --- the pg_sphere 1.2.0 install script ----------------------------------------------------
+#
+# Debian 12's postgresql-15-pgsphere (1.1.1+2021-11-10) declares two deprecated operators
+# `@ (bigint, smoc)` and `@ (spoint, smoc)` with COMMUTATOR '@>' and NEGATOR '!<@'. Those
+# operators already have `<@` as their commutator/negator partner, and PostgreSQL >= 15.20
+# refuses the second claim: "commutator operator @> is already the commutator of operator <@",
+# so CREATE EXTENSION fails. Upstream pgsphere dropped these `@` forms. We keep the operators
+# (old queries still parse) and remove only the two optimiser hints from those two blocks.
+# See docs/operations.md.
+
+_PGSPHERE_BAD_BLOCK = re.compile(
+    r"(CREATE OPERATOR @ \(\s*LEFTARG\s*=\s*(?:bigint|spoint),\s*RIGHTARG\s*=\s*smoc,"
+    r"\s*PROCEDURE\s*=\s*\w+,)"
+    r"\s*COMMUTATOR\s*=\s*'@>',\s*NEGATOR\s*=\s*'!<@',",
+)
+
+
+def patch_pgsphere_sql(sql: str) -> tuple[str, int]:
+    """Return the script without the conflicting hints, and how many blocks changed."""
+    return _PGSPHERE_BAD_BLOCK.subn(r"\1", sql)
+
+
+def fix_pgsphere() -> None:
+    script = PG_EXTENSION_DIR / "pg_sphere--1.2.0.sql"
+    if not script.exists():
+        return
+    fixed, n = patch_pgsphere_sql(script.read_text())
+    if n == 0:
+        log("pg_sphere install script: nothing to fix")
+        return
+    if not IS_ROOT:
+        raise ServiceError(
+            f"{script} declares operators PostgreSQL 15.20+ rejects; run as root:\n"
+            f"  python3 {Path(__file__).relative_to(ROOT)} install"
+        )
+    backup = script.with_suffix(".sql.orig")
+    if not backup.exists():
+        shutil.copy2(script, backup)
+    script.write_text(fixed)
+    log(f"pg_sphere install script: removed COMMUTATOR/NEGATOR from {n} deprecated @ operators")
+
+
+# --- secrets and environment ---------------------------------------------------------------
+
+
+def load_secrets(inst: Instance) -> dict[str, str]:
+    path = inst.var / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    inst.var.mkdir(parents=True, exist_ok=True)
+    values = {
+        key: secrets.token_urlsafe(24)
+        for key in ("superuser", "owner", "reader", "redis", "django_secret_key")
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(values, indent=2))
+    return values
+
+
+def write_env(inst: Instance, sec: dict[str, str]) -> None:
+    db = CONFIG["database"]
+    lines = {
+        "RVS_DB_HOST": "127.0.0.1",
+        "RVS_DB_PORT": str(inst.pg_port),
+        "RVS_DB_NAME": db["name"],
+        "RVS_DB_USER": db["owner"],
+        "RVS_DB_PASSWORD": sec["owner"],
+        "RVS_DB_READER_USER": db["reader"],
+        "RVS_DB_READER_PASSWORD": sec["reader"],
+        "RVS_REDIS_URL": f"redis://:{sec['redis']}@127.0.0.1:{inst.redis_port}/0",
+        "DJANGO_SECRET_KEY": sec["django_secret_key"],
+    }
+    inst.env_file.touch(mode=0o600)
+    inst.env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def pg_running(inst: Instance) -> bool:
+    if not (inst.pg_data / "PG_VERSION").exists():
+        return False
+    return (
+        run(
+            [str(PG_BIN / "pg_ctl"), "status", "-D", str(inst.pg_data)],
+            as_pg=True,
+            check=False,
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+
+
+def pg_conf(inst: Instance) -> str:
+    conf = [
+        "listen_addresses = '127.0.0.1'",
+        f"port = {inst.pg_port}",
+        "unix_socket_directories = ''",
+        "max_connections = 100",
+        "shared_buffers = '256MB'",
+        "work_mem = '32MB'",
+        "maintenance_work_mem = '256MB'",
+        "timezone = 'UTC'",
+    ]
+    if not inst.durable:
+        conf += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+    return "\n".join(conf) + "\n"
+
+
+def init_pg(inst: Instance, sec: dict[str, str]) -> None:
+    pg_dir = inst.pg_data.parent
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    if IS_ROOT:
+        shutil.chown(pg_dir, "postgres", "postgres")
+        if run(["test", "-x", str(pg_dir)], as_pg=True, check=False).returncode != 0:
+            raise ServiceError(
+                f"user postgres cannot reach {pg_dir}; make its parent folders world-"
+                "searchable (chmod o+x) or set RVS_VAR_DIR to a folder it can reach"
+            )
+    if not (inst.pg_data / "PG_VERSION").exists():
+        log(f"{inst.name}: creating PostgreSQL cluster in {inst.pg_data}")
+        pwfile = pg_dir / ".pwfile"
+        pwfile.write_text(sec["superuser"] + "\n")
+        if IS_ROOT:
+            shutil.chown(pwfile, "postgres", "postgres")
+        try:
+            run(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(inst.pg_data),
+                    "-U",
+                    "postgres",
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=reject",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                ],
+                as_pg=True,
+                capture_output=True,
+            )
+        finally:
+            pwfile.unlink()
+        with open(inst.pg_data / "postgresql.conf", "a") as f:
+            f.write("\ninclude_if_exists = 'rvscnn.conf'\n")
+    # rewritten at every start so services.toml stays the one place ports are set
+    conf = inst.pg_data / "rvscnn.conf"
+    conf.write_text(pg_conf(inst))
+    if IS_ROOT:
+        shutil.chown(conf, "postgres", "postgres")
+
+
+def start_pg(inst: Instance, sec: dict[str, str]) -> None:
+    if pg_running(inst):
+        log(f"{inst.name}: PostgreSQL already running on 127.0.0.1:{inst.pg_port}")
+        return
+    init_pg(inst, sec)
+    logfile = inst.pg_data.parent / "postgresql.log"
+    if IS_ROOT and not logfile.exists():
+        logfile.touch()
+        shutil.chown(logfile, "postgres", "postgres")
+    out = run(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(inst.pg_data),
+            "-l",
+            str(logfile),
+        ],
+        as_pg=True,
+        check=False,
+        capture_output=True,
+    )
+    if out.returncode != 0:
+        tail = logfile.read_text()[-2000:] if logfile.exists() else ""
+        raise ServiceError(f"PostgreSQL did not start (port {inst.pg_port}):\n{out.stderr}{tail}")
+    log(f"{inst.name}: PostgreSQL started on 127.0.0.1:{inst.pg_port}")
+
+
+def psql(inst: Instance, sec: dict[str, str], dbname: str, sql: str, **variables: str) -> None:
+    cmd = [
+        str(PG_BIN / "psql"),
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(inst.pg_port),
+        "-U",
+        "postgres",
+        "-d",
+        dbname,
+    ]
+    for key, value in variables.items():
+        cmd += ["-v", f"{key}={value}"]
+    env = {**os.environ, "PGPASSWORD": sec["superuser"]}
+    out = subprocess.run(cmd, input=sql, text=True, capture_output=True, env=env)
+    if out.returncode != 0:
+        raise ServiceError(f"provisioning {dbname} failed:\n{out.stderr}")
+
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+def provision(inst: Instance, sec: dict[str, str]) -> None:
+    db = CONFIG["database"]
+    names = {"owner": db["owner"], "reader": db["reader"], "db": db["name"]}
+    psql(
+        inst,
+        sec,
+        "postgres",
+        (SQL_DIR / "roles.sql").read_text(),
+        **names,
+        owner_pw=sec["owner"],
+        reader_pw=sec["reader"],
+        reader_timeout=db["reader_statement_timeout"],
+    )
+    for dbname in ("template1", db["name"]):
+        psql(inst, sec, dbname, (SQL_DIR / "database.sql").read_text(), **names)
+
+
+def stop_pg(inst: Instance) -> None:
+    if not pg_running(inst):
+        return
+    run(
+        [str(PG_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(inst.pg_data)],
+        as_pg=True,
+        capture_output=True,
+    )
+    log(f"{inst.name}: PostgreSQL stopped")
+
+
+# --- Redis ---------------------------------------------------------------------------------
+
+
+def redis_pid(inst: Instance) -> int | None:
+    pidfile = inst.redis_dir / "redis.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid
+
+
+def start_redis(inst: Instance, sec: dict[str, str]) -> None:
+    if redis_pid(inst):
+        log(f"{inst.name}: Redis already running on 127.0.0.1:{inst.redis_port}")
+        return
+    inst.redis_dir.mkdir(parents=True, exist_ok=True)
+    conf = inst.redis_dir / "redis.conf"
+    conf.touch(mode=0o600)
+    conf.write_text(
+        "\n".join(
+            [
+                "bind 127.0.0.1",
+                f"port {inst.redis_port}",
+                "protected-mode yes",
+                "daemonize yes",
+                f"pidfile {inst.redis_dir / 'redis.pid'}",
+                f"logfile {inst.redis_dir / 'redis.log'}",
+                f"dir {inst.redis_dir}",
+                f"requirepass {sec['redis']}",
+                "save 900 1" if inst.durable else 'save ""',
+                "appendonly no",
+            ]
+        )
+        + "\n"
+    )
+    subprocess.run([REDIS_SERVER, str(conf)], check=True)
+    for _ in range(100):
+        if redis_pid(inst):
+            log(f"{inst.name}: Redis started on 127.0.0.1:{inst.redis_port}")
+            return
+        time.sleep(0.05)
+    raise ServiceError(f"Redis did not start; see {inst.redis_dir / 'redis.log'}")
+
+
+def stop_redis(inst: Instance) -> None:
+    pid = redis_pid(inst)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if redis_pid(inst) is None:
+            break
+        time.sleep(0.05)
+    log(f"{inst.name}: Redis stopped")
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def start(inst: Instance) -> None:
+    if IS_ROOT:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise ServiceError("no `postgres` user: run `scripts/services.py install`") from exc
+    sec = load_secrets(inst)
+    start_pg(inst, sec)
+    provision(inst, sec)
+    start_redis(inst, sec)
+    write_env(inst, sec)
+
+
+def stop(inst: Instance) -> None:
+    stop_redis(inst)
+    stop_pg(inst)
+
+
+def status(inst: Instance) -> None:
+    pg = "running" if pg_running(inst) else "stopped"
+    redis = "running" if redis_pid(inst) else "stopped"
+    print(
+        f"{inst.name}: postgresql {pg} (127.0.0.1:{inst.pg_port}), "
+        f"redis {redis} (127.0.0.1:{inst.redis_port})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_install = sub.add_parser("install", help="apt-get what is missing; fix pg_sphere")
+    p_install.add_argument("--test", action="store_true", help="also the browser-test packages")
+    for name in ("start", "stop", "status"):
+        p = sub.add_parser(name)
+        p.add_argument("instance", nargs="?", default="demo" if name == "start" else "all")
+    args = parser.parse_args(argv)
+
+    known = instances()
+    chosen = []
+    if args.command != "install":
+        if args.instance != "all" and args.instance not in known:
+            print(f"unknown instance {args.instance!r}; known: {', '.join(known)}", file=sys.stderr)
+            return 2
+        chosen = list(known.values()) if args.instance == "all" else [known[args.instance]]
+    actions = {"start": start, "stop": stop, "status": status}
+    try:
+        if args.command == "install":
+            install(args.test)
+        for inst in chosen:
+            actions[args.command](inst)
+    except (ServiceError, subprocess.CalledProcessError) as exc:
+        print(f"[services] error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

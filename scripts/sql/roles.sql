@@ -1,0 +1,12 @@
+-- Roles and database of RVS-CNN Archive; run as superuser on the `postgres` database.
+-- psql variables: owner, reader, db, owner_pw, reader_pw, reader_timeout. Idempotent.
+SELECT format('CREATE ROLE %I LOGIN CREATEDB', :'owner')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'reader')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'reader') \gexec
+ALTER ROLE :"owner" PASSWORD :'owner_pw';
+ALTER ROLE :"reader" PASSWORD :'reader_pw' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+ALTER ROLE :"reader" SET default_transaction_read_only = on;
+ALTER ROLE :"reader" SET statement_timeout = :'reader_timeout';
+SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec

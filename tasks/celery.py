@@ -1,0 +1,11 @@
+"""The Celery application, configured from Django settings (names prefixed CELERY_)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive.settings")
+
+app = Celery("rvscnn")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.include = ["tasks.health"]

@@ -1,0 +1,126 @@
+"""The private PostgreSQL (pg_sphere, q3c) and Redis really run and behave."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+import services  # noqa: E402
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pg_sphere_answers_a_containment_query():
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT spoint(radians(10.0), radians(20.0)) "
+            "@ scircle(spoint(radians(10.01), radians(20.0)), radians(0.1)), "
+            "spoint(radians(10.0), radians(20.0)) "
+            "@ scircle(spoint(radians(50.0), radians(20.0)), radians(0.1))"
+        )
+        assert cur.fetchone() == (True, False)
+
+
+def test_q3c_answers_a_cone_query():
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT q3c_radial_query(10.0, 20.0, 10.05, 20.0, 0.1), "
+            "q3c_radial_query(10.0, 20.0, 11.0, 20.0, 0.1), "
+            "round(q3c_dist(0, 0, 1, 0)::numeric, 6)"
+        )
+        assert cur.fetchone() == (True, False, 1)
+
+
+def test_sky_indexes_serve_q3c_and_pg_sphere_queries():
+    """The expression indexes match the SQL that cone search and the ADQL translator emit."""
+    with connection.cursor() as cur:
+        cur.execute("SET enable_seqscan = off")
+        cur.execute(
+            "EXPLAIN SELECT source_id FROM gaia_source "
+            "WHERE q3c_radial_query(ra, dec, 10.0, 20.0, 0.1)"
+        )
+        assert "gaia_source_q3c" in "\n".join(r[0] for r in cur.fetchall())
+        cur.execute(
+            "EXPLAIN SELECT source_id FROM gaia_source WHERE spoint(RADIANS(ra), "
+            "RADIANS(dec)) @ scircle(spoint(RADIANS(10.0), RADIANS(20.0)), 0.001)"
+        )
+        assert "gaia_source_spoint" in "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("RESET enable_seqscan")
+
+
+def test_pgsphere_fix_removes_only_the_conflicting_hints():
+    block = """CREATE OPERATOR @ (
+   LEFTARG    = spoint,
+   RIGHTARG   = smoc,
+   PROCEDURE  = spoint_subset_smoc,
+   COMMUTATOR = '@>',
+   NEGATOR    = '!<@',
+   RESTRICT   = contsel,
+   JOIN       = contjoinsel
+);
+CREATE OPERATOR @ (
+   LEFTARG    = spoint,
+   RIGHTARG   = scircle,
+   PROCEDURE  = spoint_contained_by_circle,
+   COMMUTATOR = '~',
+   NEGATOR    = '!@',
+   RESTRICT   = contsel,
+   JOIN       = contjoinsel
+);
+"""
+    fixed, n = services.patch_pgsphere_sql(block)
+    assert n == 1
+    assert "'@>'" not in fixed and "'!<@'" not in fixed
+    assert "PROCEDURE  = spoint_subset_smoc," in fixed and "RESTRICT" in fixed
+    assert "COMMUTATOR = '~'" in fixed  # the non-deprecated operator keeps its hints
+    assert services.patch_pgsphere_sql(fixed) == (fixed, 0)  # idempotent
+
+
+def test_installed_pgsphere_script_is_fixed():
+    script = services.PG_EXTENSION_DIR / "pg_sphere--1.2.0.sql"
+    assert services.patch_pgsphere_sql(script.read_text())[1] == 0
+
+
+def test_starting_running_services_again_is_harmless():
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_postmaster_start_time()")
+        started = cur.fetchone()[0]
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "services.py"), "start", "test"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "PostgreSQL already running" in out.stdout
+        assert "Redis already running" in out.stdout
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_postmaster_start_time()")
+        assert cur.fetchone()[0] == started  # not restarted
+
+
+def test_services_listen_on_loopback_only():
+    with connection.cursor() as cur:
+        cur.execute("SHOW listen_addresses")
+        assert cur.fetchone()[0] == "127.0.0.1"
+        cur.execute("SELECT host(inet_server_addr()), inet_server_port()")
+        host, port = cur.fetchone()
+    assert host == "127.0.0.1" and port not in (5432, 6379)
+    conf = services.instances()["test"].pg_data / "rvscnn.conf"
+    assert "unix_socket_directories = ''" in conf.read_text()  # never meets a system cluster
+
+
+def test_redis_broker_answers():
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    assert client.ping()
+    assert client.connection_pool.connection_kwargs["host"] == "127.0.0.1"
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=client.connection_pool.connection_kwargs["port"]).ping()

@@ -1,0 +1,172 @@
+"""Test bootstrap: the real services of the ``test`` instance, a real Celery worker, Chromium.
+
+``make test`` starts PostgreSQL and Redis (scripts/services.py start test) before pytest. Pure
+library tests (tests/labeling) need none of them.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_answer(request):
+    """Fail early, with the command to run, when the test instance is not up."""
+    if not any(
+        item.get_closest_marker("django_db") or "live_server" in item.fixturenames
+        for item in request.session.items
+    ):
+        return
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"],
+            user=db["USER"],
+            password=db["PASSWORD"],
+            dbname="postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.OperationalError as exc:
+        pytest.exit(
+            f"the test PostgreSQL is not reachable ({exc}); run `make test`, or "
+            "`python3 scripts/services.py start test` first",
+            returncode=3,
+        )
+
+
+def db_params(alias: str = "default") -> dict:
+    """psycopg connection parameters of a Django database alias (test database name)."""
+    from django.db import connections
+
+    s = connections[alias].settings_dict
+    return {
+        "host": s["HOST"],
+        "port": s["PORT"],
+        "user": s["USER"],
+        "password": s["PASSWORD"],
+        "dbname": connections["default"].settings_dict["NAME"],
+    }
+
+
+@pytest.fixture
+def reader_conn(django_db_blocker):
+    """A psycopg connection to the test database as the read-only role."""
+    import psycopg
+
+    with django_db_blocker.unblock():
+        params = db_params("reader")
+    conn = psycopg.connect(**params, autocommit=True)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker process on the test Redis, using the test database."""
+    from django.db import connections
+
+    from tasks import app
+
+    with django_db_blocker.unblock():
+        test_db = connections["default"].settings_dict["NAME"]
+    env = {
+        **os.environ,
+        "RVS_INSTANCE": "test",
+        "RVS_DB_NAME": test_db,
+        "DJANGO_SETTINGS_MODULE": "archive.settings",
+    }
+    log = REPO / "var" / "test" / "celery-worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "--loglevel=INFO",
+                "--hostname=pytest@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"Celery worker exited with {proc.returncode}; see {log}")
+            if app.control.ping(timeout=0.5):
+                break
+        else:
+            pytest.fail(f"Celery worker did not answer within 60 s; see {log}")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: run `python3 scripts/services.py install --test`")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls tests make
+    # between page actions are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real Gaia DR3 files of ../shared/data (read in place, never copied)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"{SHARED_DATA} not found: the shared data must sit beside the repository")
+    return SHARED_DATA
