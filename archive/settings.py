@@ -6,6 +6,7 @@ private PostgreSQL and Redis of that instance (``RVS_INSTANCE``: ``demo`` by def
 under pytest). Real environment variables always win over that file. Nothing secret is committed.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -112,6 +113,11 @@ DATABASES = {
 DATABASE_ROUTERS = ["archive.routers.OwnerOnlyRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MIGRATION_MODULES = {"catalogue": "migrations.catalogue"}
+
+# Spectrum store (Zarr v3): a local directory or any fsspec URL, e.g. s3://bucket/spectra.zarr;
+# options (JSON) are passed to fsspec, e.g. {"endpoint_url": "http://127.0.0.1:9000"}.
+RVS_SPECTRUM_STORE_URL = env("RVS_SPECTRUM_STORE_URL", str(VAR_DIR / INSTANCE / "spectra.zarr"))
+RVS_SPECTRUM_STORE_OPTIONS = json.loads(env("RVS_SPECTRUM_STORE_OPTIONS", "{}"))
 
 # Schema served to users (TAP, web); it holds views over the catalogue tables.
 PUBLISHED_SCHEMA = env("RVS_PUBLISHED_SCHEMA", "gaiadr3_rvs_cnn")

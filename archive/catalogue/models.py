@@ -122,7 +122,7 @@ class GaiaSource(models.Model):
         description="Flag of non-single star solutions (0: single)",
     )
     phot_variable_flag = vo(
-        models.CharField(max_length=16, blank=True, default=""),
+        models.CharField(max_length=16, blank=True, db_default=""),
         ucd="meta.code;src.var",
         description="Photometric variability flag (VARIABLE, CONSTANT, NOT_AVAILABLE)",
     )
@@ -142,7 +142,7 @@ class GaiaSource(models.Model):
         description="Source has XP continuous mean spectra",
     )
     classlabel_espels = vo(
-        models.CharField(max_length=16, blank=True, default=""),
+        models.CharField(max_length=16, blank=True, db_default=""),
         ucd="src.class",
         description="ESP-ELS class of emission-line star (astrophysical_parameters); empty if none",
     )
@@ -178,9 +178,14 @@ class RvsSpectrum(models.Model):
         models.BigIntegerField(), ucd="meta.ref", description="Row of this spectrum in that array"
     )
     n_nan_pixels = vo(
-        models.SmallIntegerField(default=0),
+        models.SmallIntegerField(db_default=0),
         ucd="meta.number",
         description="Number of NaN flux pixels out of 2401",
+    )
+    content_hash = vo(
+        models.CharField(max_length=32, db_default=""),
+        ucd="meta.checksum",
+        description="BLAKE2b-128 of the stored flux and flux_error; re-ingest skips unchanged",
     )
     combined_transits = vo(
         models.SmallIntegerField(null=True),
@@ -354,7 +359,7 @@ class ApogeeLabel(models.Model):
         description="ALPHA_M_ERR",
     )
     aspcapflag = vo(
-        models.BigIntegerField(default=0),
+        models.BigIntegerField(db_default=0),
         ucd="meta.code.qual",
         description="ASPCAP bitmask (ASPCAPFLAG); bits 7 STAR_WARN, 23 STAR_BAD",
     )
@@ -364,7 +369,7 @@ class ApogeeLabel(models.Model):
         description="Chi-squared of the ASPCAP fit (ASPCAP_CHI2)",
     )
     fe_h_flag = vo(
-        models.IntegerField(default=0),
+        models.IntegerField(db_default=0),
         ucd="meta.code.qual",
         description="Flag of the [Fe/H] determination (FE_H_FLAG); 0 is good",
     )

@@ -1,0 +1,145 @@
+"""What each ingestible product is: its reader, target table, key and column mapping.
+
+Configuration as data: the runner (``runner.py``) is the same for every product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from labeling import io
+
+Reader = Callable[[str | Path], Iterator[io.Chunk]]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A file column loaded into a table column."""
+
+    source: str  # name in the reader's chunk (the data model's name)
+    column: str  # name in the table
+    pgtype: str  # int8, int2, float8, bool, text, float8[]
+    required: bool = False  # a missing value rejects the row
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str  # as typed on the command line
+    reader: Reader
+    table: str
+    key: tuple[str, ...]  # table columns identifying a row (the upsert's conflict target)
+    fields: tuple[Field, ...]
+    needs_known_source: bool = False  # every source_id must already be in gaia_source
+    update_only: bool = False  # updates existing rows, never inserts
+
+    def field(self, column: str) -> Field:
+        return next(f for f in self.fields if f.column == column)
+
+
+def _same(names: str, pgtype: str) -> tuple[Field, ...]:
+    return tuple(Field(n, n, pgtype) for n in names.split())
+
+
+GAIA_SOURCE = Product(
+    name="gaia-source",
+    reader=io.iter_gaia_source,
+    table="gaia_source",
+    key=("source_id",),
+    fields=(
+        Field("source_id", "source_id", "int8", required=True),
+        Field("ra", "ra", "float8", required=True),
+        Field("dec", "dec", "float8", required=True),
+        *_same(
+            "parallax parallax_error phot_g_mean_mag phot_bp_mean_mag phot_rp_mean_mag "
+            "phot_g_mean_flux_over_error phot_bp_mean_flux_over_error "
+            "phot_rp_mean_flux_over_error ruwe rvs_spec_sig_to_noise radial_velocity "
+            "radial_velocity_error",
+            "float8",
+        ),
+        Field("non_single_star", "non_single_star", "int2"),
+        Field("phot_variable_flag", "phot_variable_flag", "text"),
+        *_same("in_qso_candidates in_galaxy_candidates has_xp_continuous", "bool"),
+        Field("classlabel_espels", "classlabel_espels", "text"),
+    ),
+)
+
+ASTROPHYSICAL_PARAMETERS = Product(
+    name="astrophysical-parameters",
+    reader=io.iter_astrophysical_parameters,
+    table="gaia_source",
+    key=("source_id",),
+    fields=(
+        Field("source_id", "source_id", "int8", required=True),
+        Field("classlabel_espels", "classlabel_espels", "text"),
+    ),
+    needs_known_source=True,
+    update_only=True,
+)
+
+XP_CONTINUOUS = Product(
+    name="xp-continuous",
+    reader=io.iter_xp_continuous,
+    table="xp_coefficients",
+    key=("source_id",),
+    fields=(
+        Field("source_id", "source_id", "int8", required=True),
+        *_same(
+            "bp_coefficients bp_coefficient_errors rp_coefficients rp_coefficient_errors",
+            "float8[]",
+        ),
+        *_same("bp_standard_deviation rp_standard_deviation", "float8"),
+        *_same("bp_n_relevant_bases rp_n_relevant_bases", "int2"),
+    ),
+    needs_known_source=True,
+)
+
+APOGEE = Product(
+    name="apogee",
+    reader=io.iter_apogee_allstar,
+    table="apogee_label",
+    key=("apogee_id", "telescope", "field"),
+    fields=(
+        Field("APOGEE_ID", "apogee_id", "text", required=True),
+        Field("TELESCOPE", "telescope", "text", required=True),
+        Field("FIELD", "field", "text", required=True),
+        Field("GAIAEDR3_SOURCE_ID", "source_id", "int8", required=True),
+        *(
+            Field(name, name.lower(), "float8")
+            for name in [
+                "TEFF",
+                "TEFF_ERR",
+                "LOGG",
+                "LOGG_ERR",
+                "M_H",
+                "M_H_ERR",
+                "FE_H",
+                "FE_H_ERR",
+                "ALPHA_M",
+                "ALPHA_M_ERR",
+                "ASPCAP_CHI2",
+                "SNR",
+            ]
+        ),
+        Field("ASPCAPFLAG", "aspcapflag", "int8", required=True),
+        Field("FE_H_FLAG", "fe_h_flag", "int4", required=True),
+    ),
+)
+
+# RVS spectra: the flux goes to the spectrum store; the table row holds the reference.
+RVS_SPECTRA = Product(
+    name="rvs-spectra",
+    reader=io.iter_rvs_spectra,
+    table="rvs_spectrum",
+    key=("source_id",),
+    fields=(
+        Field("source_id", "source_id", "int8", required=True),
+        *_same("combined_transits combined_ccds deblended_ccds", "int2"),
+    ),
+    needs_known_source=True,
+)
+
+PRODUCTS = {
+    p.name: p for p in (GAIA_SOURCE, ASTROPHYSICAL_PARAMETERS, RVS_SPECTRA, XP_CONTINUOUS, APOGEE)
+}

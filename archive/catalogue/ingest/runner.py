@@ -1,0 +1,294 @@
+"""Ingest one product file: stream it, validate it, COPY it, upsert it, in one transaction.
+
+For every file: chunks from the ``labeling.io`` reader are checked (required values, keys
+repeated inside the file, sources unknown to gaia_source) and COPYed into a temporary staging
+table; at the end one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE IS DISTINCT FROM`` moves them
+into the catalogue, counting inserted, updated and unchanged rows. The same file twice changes
+nothing; a corrected file updates its rows.
+
+Bad input raises :class:`labeling.io.ReadError` naming file, row and field, and the
+transaction rolls back. RVS spectra go to the spectrum store before their references are
+written; on failure the store is cut back to where it was (appends are serialised by an
+advisory lock held until commit), and spectra whose content hash is unchanged are not written
+again. With ``skip_bad_rows`` the offending rows alone are rejected and reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.db import connection, transaction
+from tqdm import tqdm
+
+from labeling.io import Chunk, ReadError
+from labeling.spectrum_store import SpectrumStore
+
+from ..spectra import get_store
+from .copy import Column, copy_columns
+from .products import RVS_SPECTRA, Product
+
+STAGE = "ingest_stage"
+STORE_LOCK = 0x5256_5343  # pg_advisory_xact_lock key serialising spectrum-store appends
+
+
+@dataclass(frozen=True)
+class Rejected:
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, field {self.field}: {self.message}"
+
+
+@dataclass
+class IngestReport:
+    path: str
+    product: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    spectra_written: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        rate = self.read / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.path}: {self.read} read, {self.inserted} inserted, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {len(self.rejected)} rejected "
+            f"({self.seconds:.1f} s, {rate:,.0f} rows/s)"
+        )
+
+
+def ingest_file(
+    product: Product,
+    path: str | Path,
+    *,
+    skip_bad_rows: bool = False,
+    progress: bool = False,
+    store: SpectrumStore | None = None,
+) -> IngestReport:
+    """Load one file of ``product``; all or nothing (unless ``skip_bad_rows``)."""
+    start = time.perf_counter()
+    report = IngestReport(str(path), product.name)
+    is_rvs = product is RVS_SPECTRA
+    if is_rvs and store is None:
+        store = get_store()
+    mark = None
+    bar = tqdm(desc=Path(path).name, unit=" rows", disable=not progress, file=sys.stderr)
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            if is_rvs:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [STORE_LOCK])
+                mark = store.mark()
+            staged = False
+            for chunk in product.reader(path):
+                report.read += len(chunk)
+                keep = _validate(cur, product, chunk, staged, report, skip_bad_rows)
+                columns = _columns(product, chunk, keep)
+                if is_rvs:
+                    columns += _store_spectra(cur, store, chunk, keep, report)
+                columns.append(Column("_row", "int8", chunk.rows[keep]))
+                if not staged:
+                    _create_stage(cur, product, [c.name for c in columns])
+                    staged = True
+                copy_columns(cur, STAGE, columns)
+                bar.update(len(chunk))
+            if staged:
+                _upsert(cur, product, report)
+    except BaseException:
+        if mark is not None:
+            store.rollback(mark)
+        raise
+    finally:
+        bar.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _validate(
+    cur, product: Product, chunk: Chunk, staged: bool, report: IngestReport, skip_bad_rows: bool
+) -> np.ndarray:
+    """Rows of the chunk to keep; bad rows raise, or are reported when skipping."""
+    rows = chunk.rows
+    bad: list[Rejected] = []
+    for f in product.fields:
+        if f.required and f.source in chunk.columns:
+            for i in np.flatnonzero(chunk.missing(f.source)):
+                message = "no Gaia source id" if f.column == "source_id" else "missing value"
+                bad.append(Rejected(int(rows[i]), f.source, message))
+    bad_mask = np.zeros(len(chunk), dtype=bool)
+    for b in bad:
+        bad_mask[rows == b.row] = True
+    bad += _duplicates(cur, product, chunk, ~bad_mask, staged)
+    if product.needs_known_source:
+        bad += _unknown_sources(cur, chunk, ~bad_mask)
+    if not bad:
+        return np.ones(len(chunk), dtype=bool)
+    bad.sort(key=lambda b: b.row)
+    if not skip_bad_rows:
+        first = bad[0]
+        raise ReadError(chunk.path, first.message, row=first.row, field=first.field)
+    report.rejected += bad
+    return ~np.isin(rows, [b.row for b in bad])
+
+
+def _key_values(product: Product, chunk: Chunk) -> list[np.ndarray]:
+    return [chunk.columns[product.field(k).source] for k in product.key]
+
+
+def _duplicates(
+    cur, product: Product, chunk: Chunk, ok: np.ndarray, staged: bool
+) -> list[Rejected]:
+    rows = chunk.rows[ok]
+    keys = list(zip(*(v[ok].tolist() for v in _key_values(product, chunk)), strict=True))
+    first_row: dict[tuple, int] = {}
+    if staged and keys:
+        cols = ", ".join(product.key)
+        arrays = ", ".join(f"%s::{product.field(k).pgtype}[]" for k in product.key)
+        cur.execute(
+            f"SELECT {cols}, min(_row) FROM {STAGE} WHERE ({cols}) IN "
+            f"(SELECT * FROM unnest({arrays})) GROUP BY {cols}",
+            [list(col) for col in zip(*keys, strict=True)],
+        )
+        first_row = {tuple(r[:-1]): r[-1] for r in cur.fetchall()}
+    out = []
+    name = product.field(product.key[0]).source
+    for row, key in zip(rows.tolist(), keys, strict=True):
+        if key in first_row:
+            what = key[0] if len(key) == 1 else key
+            out.append(Rejected(row, name, f"duplicate {what} (first at row {first_row[key]})"))
+        else:
+            first_row[key] = row
+    return out
+
+
+def _unknown_sources(cur, chunk: Chunk, ok: np.ndarray) -> list[Rejected]:
+    ids = chunk.columns["source_id"][ok]
+    cur.execute(
+        "SELECT id FROM unnest(%s::bigint[]) AS id "
+        "WHERE NOT EXISTS (SELECT 1 FROM gaia_source g WHERE g.source_id = id)",
+        [ids.tolist()],
+    )
+    unknown = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
+    if unknown.size == 0:
+        return []
+    rows = chunk.rows[ok]
+    hit = np.isin(ids, unknown)
+    return [
+        Rejected(int(r), "source_id", f"source_id {int(s)} is not in gaia_source")
+        for r, s in zip(rows[hit], ids[hit], strict=True)
+    ]
+
+
+# --- staging and upsert --------------------------------------------------------------------
+
+
+def _columns(product: Product, chunk: Chunk, keep: np.ndarray) -> list[Column]:
+    out = []
+    for f in product.fields:
+        if f.source not in chunk.columns:
+            continue  # optional column this file does not have: left as it is in the table
+        values = chunk.columns[f.source][keep]
+        if f.pgtype == "text":
+            # empty text, not NULL: the catalogue's text columns default to ''
+            out.append(
+                Column(
+                    f.column, "text", values.astype(object), null=np.zeros(len(values), dtype=bool)
+                )
+            )
+        else:
+            null = chunk.missing(f.source)[keep] if f.source in chunk.columns else None
+            out.append(Column(f.column, f.pgtype, values, null=null))
+    return out
+
+
+def _store_spectra(
+    cur, store: SpectrumStore, chunk: Chunk, keep: np.ndarray, report: IngestReport
+) -> list[Column]:
+    """Write new or changed spectra to the store; return the reference columns."""
+    ids = chunk.columns["source_id"][keep]
+    flux = np.ascontiguousarray(chunk.columns["flux"][keep], dtype=np.float32)
+    error = np.ascontiguousarray(chunk.columns["flux_error"][keep], dtype=np.float32)
+    hashes = np.array(
+        [
+            hashlib.blake2b(f.tobytes() + e.tobytes(), digest_size=16).hexdigest()
+            for f, e in zip(flux, error, strict=True)
+        ],
+        dtype=object,
+    )
+    cur.execute(
+        "SELECT source_id, content_hash, store_array, store_row FROM rvs_spectrum "
+        "WHERE source_id = ANY(%s)",
+        [ids.tolist()],
+    )
+    existing = {r[0]: r[1:] for r in cur.fetchall()}
+    segment = np.empty(len(ids), dtype=object)
+    row = np.empty(len(ids), dtype=np.int64)
+    changed = np.ones(len(ids), dtype=bool)
+    for i, (sid, h) in enumerate(zip(ids.tolist(), hashes, strict=True)):
+        old = existing.get(sid)
+        if old is not None and old[0] == h:
+            changed[i] = False
+            segment[i], row[i] = old[1], old[2]
+    if changed.any():
+        name, first = store.append(flux[changed], error[changed])
+        segment[changed] = name
+        row[changed] = np.arange(first, first + int(changed.sum()))
+        report.spectra_written += int(changed.sum())
+    return [
+        Column("store_array", "text", segment, null=np.zeros(len(ids), dtype=bool)),
+        Column("store_row", "int8", row),
+        Column("n_nan_pixels", "int2", np.isnan(flux).sum(axis=1).astype(np.int16)),
+        Column("content_hash", "text", hashes, null=np.zeros(len(ids), dtype=bool)),
+    ]
+
+
+def _create_stage(cur, product: Product, names: list[str]) -> None:
+    table_cols = [n for n in names if n != "_row"]
+    cur.execute(
+        f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS "
+        f"SELECT {', '.join(table_cols)}, 0::bigint AS _row FROM {product.table} WITH NO DATA"
+    )
+    cur.execute(f"CREATE INDEX ON {STAGE} ({', '.join(product.key)})")
+
+
+def _upsert(cur, product: Product, report: IngestReport) -> None:
+    cur.execute(f"SELECT * FROM {STAGE} LIMIT 0")
+    cols = [d.name for d in cur.description if d.name != "_row"]
+    data = [c for c in cols if c not in product.key]
+    cur.execute(f"SELECT count(*) FROM {STAGE}")
+    staged = cur.fetchone()[0]
+    t_cols = ", ".join(f"t.{c}" for c in data)
+    new_cols = ", ".join(f"s.{c}" for c in data)
+    if product.update_only:
+        join = " AND ".join(f"t.{k} = s.{k}" for k in product.key)
+        cur.execute(
+            f"WITH up AS (UPDATE {product.table} t SET "
+            + ", ".join(f"{c} = s.{c}" for c in data)
+            + f" FROM {STAGE} s WHERE {join} AND ROW({t_cols}) IS DISTINCT FROM ROW({new_cols})"
+            " RETURNING 1) SELECT 0, count(*) FROM up"
+        )
+    else:
+        excluded = ", ".join(f"EXCLUDED.{c}" for c in data)
+        cur.execute(
+            f"WITH up AS (INSERT INTO {product.table} AS t ({', '.join(cols)}) "
+            f"SELECT {', '.join(cols)} FROM {STAGE} "
+            f"ON CONFLICT ({', '.join(product.key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in data)
+            + f" WHERE ROW({t_cols}) IS DISTINCT FROM ROW({excluded})"
+            " RETURNING (xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+        )
+    report.inserted, report.updated = cur.fetchone()
+    report.unchanged = staged - report.inserted - report.updated

@@ -1,0 +1,50 @@
+"""``manage.py ingest PRODUCT FILE...``: load Gaia DR3 / APOGEE DR17 files."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from labeling.io import ReadError
+
+from ...ingest import PRODUCTS, ingest_file
+
+
+class Command(BaseCommand):
+    help = "Ingest product files (one transaction per file; idempotent). Products: " + ", ".join(
+        PRODUCTS
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("product", choices=sorted(PRODUCTS))
+        parser.add_argument("files", nargs="+")
+        parser.add_argument(
+            "--skip-bad-rows",
+            action="store_true",
+            help="reject and report bad rows instead of failing the file",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, product, files, skip_bad_rows, no_progress, **options):
+        spec = PRODUCTS[product]
+        failed = []
+        totals = dict.fromkeys(("read", "inserted", "updated", "unchanged", "rejected"), 0)
+        for path in files:
+            try:
+                report = ingest_file(
+                    spec, path, skip_bad_rows=skip_bad_rows, progress=not no_progress
+                )
+            except (ReadError, OSError, DatabaseError) as exc:
+                failed.append(path)
+                self.stderr.write(f"error: {exc}\n  nothing of {path} was loaded")
+                continue
+            self.stdout.write(report.summary())
+            for rejected in report.rejected[:50]:
+                self.stdout.write(f"  rejected {rejected}")
+            if len(report.rejected) > 50:
+                self.stdout.write(f"  ... and {len(report.rejected) - 50} more rejected rows")
+            for key in ("read", "inserted", "updated", "unchanged"):
+                totals[key] += getattr(report, key)
+            totals["rejected"] += len(report.rejected)
+        if len(files) > 1:
+            self.stdout.write("total: " + ", ".join(f"{v} {k}" for k, v in totals.items()))
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(files)} files failed: {', '.join(failed)}")

@@ -1,0 +1,298 @@
+"""Typed columns out of raw ones, with errors that name file, row and field.
+
+The policy for missing values (see :class:`labeling.io.chunks.Chunk`): floats -> NaN;
+integers / bools / strings -> 0 / False / "" plus a boolean mask.
+
+Array columns come in four shapes depending on the container: a 2-D numeric array
+(fixed-size FITS/VOTable arrays), an object array of 1-D arrays (FITS and VOTable
+variable-length arrays, astropy-decoded ECSV), or strings -- ``"[v1,v2,...]"`` in Gaia
+bulk ECSV (JSON, with ``null`` for a missing element) and ``"(v1, v2, ...)"`` in the
+DataLink CSV.  Strings are decoded in one vectorised pass per column (numpy's C
+number parser over the concatenated cells), not value by value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ReadError
+
+_TRUE = {"true", "t", "1", "y", "yes"}
+_FALSE = {"false", "f", "0", "n", "no"}
+
+
+def _mask_of(raw: np.ndarray) -> np.ndarray:
+    mask = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
+    if mask is None:
+        mask = np.zeros(len(raw), dtype=bool)
+    if mask.ndim > 1:
+        mask = mask.all(axis=tuple(range(1, mask.ndim)))
+    if raw.dtype.kind in "UO":
+        data = np.ma.getdata(raw)
+        if raw.dtype.kind == "U":
+            stripped = np.char.strip(data)
+            mask = mask | (stripped == "") | (np.char.lower(stripped) == "null")
+        else:
+            mask = mask | np.array(
+                [v is None or (isinstance(v, str) and v.strip() in ("", "null")) for v in data],
+                dtype=bool,
+            )
+    return mask
+
+
+def _first_bad(strings: np.ndarray, convert) -> int:
+    for i, value in enumerate(strings):
+        try:
+            convert(value)
+        except (TypeError, ValueError):
+            return i
+    return 0
+
+
+def to_float(
+    raw: np.ndarray, path: str, first_row: int, field: str, dtype=np.float64
+) -> np.ndarray:
+    """Float column, NaN where missing; non-numeric text raises :class:`ReadError`."""
+    mask = _mask_of(raw)
+    data = np.ma.getdata(raw)
+    if data.dtype.kind in "fiub":
+        out = data.astype(dtype)
+    else:
+        text = np.where(mask, "nan", data.astype(str))
+        try:
+            out = text.astype(dtype)
+        except ValueError:
+            i = _first_bad(text, float)
+            raise ReadError(
+                path, f"not a number: {str(text[i])[:40]!r}", row=first_row + i, field=field
+            ) from None
+    if mask.any():
+        out = out.copy()
+        out[mask] = np.nan
+    return out
+
+
+def to_int(
+    raw: np.ndarray, path: str, first_row: int, field: str, dtype=np.int64
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Integer column filled with 0 where missing, plus the mask (None if none missing)."""
+    mask = _mask_of(raw)
+    data = np.ma.getdata(raw)
+    if data.dtype.kind == "f":
+        finite = np.isfinite(data)
+        mask = mask | ~finite
+        bad = finite & ~mask & (np.floor(data) != data)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ReadError(path, f"not an integer: {data[i]!r}", row=first_row + i, field=field)
+        out = np.where(mask, 0, data).astype(dtype)
+    elif data.dtype.kind in "iub":
+        out = data.astype(dtype)
+    else:
+        text = np.where(mask, "0", np.char.strip(data.astype(str)))
+        try:
+            out = text.astype(dtype)
+        except (ValueError, OverflowError):
+            i = _first_bad(text, int)
+            raise ReadError(
+                path, f"not an integer: {str(text[i])[:40]!r}", row=first_row + i, field=field
+            ) from None
+    if mask.any():
+        out = out.copy()
+        out[mask] = 0
+        return out, mask
+    return out, None
+
+
+def to_bool(
+    raw: np.ndarray, path: str, first_row: int, field: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Bool column (ECSV ``True``/``False``, VOTable/FITS logicals), False where missing."""
+    mask = _mask_of(raw)
+    data = np.ma.getdata(raw)
+    if data.dtype.kind in "biuf":
+        out = np.where(mask, False, data.astype(bool) if data.dtype.kind != "f" else data == 1)
+    else:
+        text = np.char.lower(np.char.strip(data.astype(str)))
+        true = np.isin(text, list(_TRUE))
+        false = np.isin(text, list(_FALSE))
+        bad = ~(true | false | mask)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ReadError(
+                path, f"not a boolean: {str(data[i])[:40]!r}", row=first_row + i, field=field
+            )
+        out = true & ~mask
+    return out.astype(bool), (mask if mask.any() else None)
+
+
+def to_str(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """String column, "" where missing."""
+    mask = _mask_of(raw)
+    data = np.ma.getdata(raw)
+    if data.dtype.kind == "S":
+        data = np.char.decode(data, "utf-8")
+    out = np.char.strip(data.astype(str))
+    if mask.any():
+        out = np.where(mask, "", out)
+        return out, mask
+    return out, None
+
+
+def to_array(
+    raw: np.ndarray,
+    path: str,
+    first_row: int,
+    field: str,
+    length: int,
+    dtype=np.float64,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """``(n, length)`` float array; a missing cell becomes a row of NaN.
+
+    Any other number of values than ``length`` raises :class:`ReadError`.
+    ``rows`` overrides the row numbers used in errors.
+    """
+    n = len(raw)
+    row_of = (lambda i: int(rows[i])) if rows is not None else (lambda i: first_row + i)
+    out = np.full((n, length), np.nan, dtype=dtype)
+    if n == 0:
+        return out
+    data = np.ma.getdata(raw)
+    cell_mask = _mask_of(raw)
+    if data.dtype.kind in "fiub" and data.ndim == 2:
+        if data.shape[1] != length:
+            raise ReadError(
+                path,
+                f"expected {length} values, found {data.shape[1]}",
+                row=row_of(0),
+                field=field,
+            )
+        out[:] = data
+        elem_mask = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
+        if elem_mask is not None and elem_mask.ndim == 2 and elem_mask.any():
+            out[elem_mask] = np.nan
+        out[cell_mask] = np.nan
+        return out
+    if data.dtype.kind == "O" and not any(isinstance(v, str) for v in data[:1]):
+        for i, cell in enumerate(data):
+            if cell_mask[i] or cell is None:
+                continue
+            values = np.ma.asarray(cell)
+            if values.size == 0:
+                continue  # a zero-length VLA is how FITS/VOTable say "no spectrum"
+            if values.size != length:
+                raise ReadError(
+                    path,
+                    f"expected {length} values, found {values.size}",
+                    row=row_of(i),
+                    field=field,
+                )
+            try:
+                out[i] = np.ma.filled(values.astype(dtype).ravel(), np.nan)
+            except (TypeError, ValueError) as exc:
+                raise ReadError(path, f"not numeric: {exc}", row=row_of(i), field=field) from exc
+        return out
+    # Text cells: "[1.0,2.0,null]" (bulk ECSV / JSON) or "(1.0, 2.0)" (DataLink CSV).
+    # Work on Python str objects (1 byte/char) rather than numpy's 4-byte unicode.
+    strings = data.astype(str).tolist() if data.dtype.kind != "O" else [str(v) for v in data]
+    del data
+    present_idx: list[int] = []
+    cells: list[str] = []
+    for i, cell in enumerate(strings):
+        cell = cell.strip(" \t\r\n[]()")
+        if cell and not cell_mask[i] and cell not in ("null", "NULL"):
+            present_idx.append(i)
+            cells.append(cell)
+    del strings
+    if not cells:
+        return out
+    for j, cell in enumerate(cells):
+        count = cell.count(",") + 1
+        if count != length:
+            raise ReadError(
+                path,
+                f"expected {length} values, found {count}",
+                row=row_of(present_idx[j]),
+                field=field,
+            )
+    # JSON null (Gaia bulk) and the literal NaN spellings all become NaN.
+    joined = ",".join(cells).replace("null", "nan").replace("NULL", "nan")
+    try:
+        values = np.fromstring(joined, dtype=np.float64, sep=",")
+    except ValueError:
+        values = None
+    del joined
+    if values is None or values.size != len(cells) * length:
+        for j, cell in enumerate(cells):
+            try:
+                parsed = np.fromstring(cell.replace("null", "nan"), dtype=np.float64, sep=",")
+            except ValueError:
+                parsed = None
+            if parsed is None or parsed.size != length:
+                bad = next((v for v in cell.split(",") if not _is_number(v)), cell[:40])
+                raise ReadError(
+                    path,
+                    f"not a number: {bad.strip()[:40]!r}",
+                    row=row_of(present_idx[j]),
+                    field=field,
+                )
+        raise ReadError(path, "cannot decode array values", row=row_of(0), field=field)
+    out[np.asarray(present_idx)] = values.reshape(len(cells), length)
+    return out
+
+
+def _is_number(text: str) -> bool:
+    text = text.strip()
+    if text in ("null", "NULL"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def build_columns(
+    path: str,
+    raw_columns: dict[str, np.ndarray],
+    first_row: int,
+    spec: dict[str, str],
+    required: tuple[str, ...] = (),
+    out_names: dict[str, str] | None = None,
+    no_missing: tuple[str, ...] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Convert the ``spec`` columns (name -> "float"/"int"/"bool"/"str") of a raw chunk.
+
+    Raw keys are lower case; ``out_names`` renames on output (APOGEE keeps upper
+    case).  Optional columns absent from the file are absent from the result; a
+    missing required column, or a missing value in a ``no_missing`` column (default:
+    the required ones), raises.
+    """
+    no_missing = required if no_missing is None else no_missing
+    columns: dict[str, np.ndarray] = {}
+    masks: dict[str, np.ndarray] = {}
+    for name, kind in spec.items():
+        out = (out_names or {}).get(name, name)
+        if name not in raw_columns:
+            if name in required:
+                raise ReadError(path, "required column missing", field=out)
+            continue
+        raw = raw_columns[name]
+        mask = None
+        if kind == "float":
+            columns[out] = to_float(raw, path, first_row, out)
+        elif kind == "int":
+            columns[out], mask = to_int(raw, path, first_row, out)
+        elif kind == "bool":
+            columns[out], mask = to_bool(raw, path, first_row, out)
+        else:
+            columns[out], mask = to_str(raw)
+        if name in no_missing:
+            missing = np.isnan(columns[out]) if kind == "float" else mask
+            if missing is not None and missing.any():
+                i = int(np.flatnonzero(missing)[0])
+                raise ReadError(path, "required value missing", row=first_row + i, field=out)
+        if mask is not None:
+            masks[out] = mask
+    return columns, masks
