@@ -165,7 +165,7 @@ def page(browser):
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
+def data_dir() -> Path:
     """The real Gaia DR3 files of ../shared/data (read in place, never copied)."""
     if not SHARED_DATA.is_dir():
         pytest.fail(f"{SHARED_DATA} not found: the shared data must sit beside the repository")

@@ -103,6 +103,8 @@ def ingest_file(
                 bar.update(len(chunk))
             if staged:
                 _upsert(cur, product, report)
+                # ON COMMIT DROP is not enough when the caller's transaction goes on
+                cur.execute(f"DROP TABLE {STAGE}")
     except BaseException:
         if mark is not None:
             store.rollback(mark)

@@ -1,0 +1,349 @@
+"""manage.py ingest: real Gaia DR3 files, APOGEE allStar-format files, and every kind of bad input.
+
+Each bad input must fail with a message naming file, row and field, and leave the database and
+the spectrum store exactly as they were.
+"""
+
+import gzip
+import warnings
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from astropy.units import UnitsWarning
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from archive.catalogue.ingest import PRODUCTS, ingest_file
+from archive.catalogue.models import ApogeeLabel, GaiaSource, RvsSpectrum, XpCoefficients
+from archive.catalogue.spectra import get_store, read_spectrum
+from labeling.io import ReadError, iter_rvs_spectra, open_bulk_writer, write_allstar
+
+pytestmark = pytest.mark.django_db
+
+RVS_STARS = {
+    "gaiaspec_Kepler-93.csv": 2052747119115620352,
+    "gaiaspec_HD176650.csv": 4268620287278693120,
+    "gaiaspec_GaiaDR3-3174658066485297152.csv": 3174658066485297152,
+    "gaiaspec_Kepler-409.csv": 2128215909315876352,
+}
+XP_STARS = [
+    5853498713190525696,
+    5762406957886626816,
+    5405570973190252288,
+    4345775217221821312,
+    5937083312263887616,
+]
+
+
+@pytest.fixture(autouse=True)
+def store_in_tmp(settings, tmp_path):
+    settings.RVS_SPECTRUM_STORE_URL = str(tmp_path / "spectra.zarr")
+
+
+def ingest(product, *paths, **kw):
+    call_command("ingest", product, *map(str, paths), "--no-progress", **kw)
+
+
+def snapshot():
+    """Everything ingest may touch: table contents and the store's shape."""
+    with connection.cursor() as cur:
+        tables = {}
+        for table in ("gaia_source", "rvs_spectrum", "xp_coefficients", "apogee_label"):
+            cur.execute(
+                f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                f"FROM {table} t"
+            )
+            tables[table] = cur.fetchone()[0]
+    store = get_store()
+    return tables, [(s, store.rows(s)) for s in store.segments()]
+
+
+def make_sources(ids, **extra):
+    GaiaSource.objects.bulk_create(
+        GaiaSource(source_id=i, ra=10.0 + k, dec=-20.0, **extra) for k, i in enumerate(ids)
+    )
+
+
+def as_float32(column) -> np.ndarray:
+    return np.asarray(np.ma.asarray(column, dtype=np.float64).filled(np.nan), dtype=np.float32)
+
+
+def read_table(path) -> Table:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnitsWarning)
+        return Table.read(path)
+
+
+# --- real files ----------------------------------------------------------------------------
+
+
+def test_real_gaia_source_fits_and_votable(data_dir):
+    fits_path = data_dir / "gaia_source" / "pyia_gdr3_sm.fits"
+    vot_path = data_dir / "gaia_source" / "astroquery_1710099405832VAL-result.vot"
+    ingest("gaia-source", fits_path, vot_path)
+    assert GaiaSource.objects.count() == 1002
+    table = read_table(fits_path)
+    for i in (0, 1, 500, 999):
+        got = GaiaSource.objects.get(pk=int(table["source_id"][i]))
+        assert got.ra == pytest.approx(float(table["ra"][i]), abs=0, rel=1e-15)
+        assert got.parallax == pytest.approx(float(table["parallax"][i]), rel=1e-6)
+        assert got.phot_variable_flag == str(table["phot_variable_flag"][i])
+        assert got.has_xp_continuous == bool(table["has_xp_continuous"][i])
+        rv = table["radial_velocity"][i]
+        assert (got.radial_velocity is None) == bool(np.ma.is_masked(rv))
+    vot = read_table(vot_path)
+    got = GaiaSource.objects.get(pk=int(vot["SOURCE_ID"][0]))  # upper-case column in the file
+    assert got.rvs_spec_sig_to_noise == pytest.approx(float(vot["rvs_spec_sig_to_noise"][0]))
+
+
+def test_same_file_twice_changes_nothing_and_a_corrected_file_updates(data_dir, tmp_path):
+    path = data_dir / "gaia_source" / "pyia_gdr3_sm.fits"
+    first = ingest_file(PRODUCTS["gaia-source"], path)
+    before = snapshot()
+    again = ingest_file(PRODUCTS["gaia-source"], path)
+    assert (first.inserted, again.inserted, again.updated, again.unchanged) == (1000, 0, 0, 1000)
+    assert snapshot() == before
+    table = read_table(path)[:10]
+    table["parallax"][3] = 9.5
+    corrected = tmp_path / "corrected.fits"
+    table.write(corrected)
+    report = ingest_file(PRODUCTS["gaia-source"], corrected)
+    assert (report.inserted, report.updated, report.unchanged) == (0, 1, 9)
+    assert GaiaSource.objects.get(pk=int(table["source_id"][3])).parallax == 9.5
+
+
+def test_real_rvs_spectra_are_stored_and_read_back_by_reference(data_dir):
+    make_sources(RVS_STARS.values())
+    paths = [data_dir / "rvs_mean_spectrum" / name for name in RVS_STARS]
+    ingest("rvs-spectra", *paths)
+    assert RvsSpectrum.objects.count() == 4
+    for name, source_id in RVS_STARS.items():
+        table = read_table(data_dir / "rvs_mean_spectrum" / name)
+        flux, error = read_spectrum(source_id)
+        expected = as_float32(table["flux"])
+        np.testing.assert_array_equal(flux, expected)  # NaN pixels kept as NaN
+        np.testing.assert_array_equal(error, as_float32(table["flux_error"]))
+        ref = RvsSpectrum.objects.get(pk=source_id)
+        assert ref.n_nan_pixels == int(np.isnan(expected).sum())
+        assert ref.combined_transits == int(table["combined_transits"][0])
+    # again: nothing rewritten in the store, nothing changed in the table
+    before = snapshot()
+    report = ingest_file(PRODUCTS["rvs-spectra"], paths[0])
+    assert (report.spectra_written, report.unchanged) == (0, 1)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gaiaxpy_XP_CONTINUOUS_RAW.csv",
+        "gaiaxpy_XP_CONTINUOUS_RAW.ecsv",
+        "gaiaxpy_XP_CONTINUOUS_RAW.fits",
+        "gaiaxpy_XP_CONTINUOUS_RAW.xml",
+        "gaiaxpy_XP_CONTINUOUS_RAW_with_missing_BP.csv",
+        "gaiaxpy_18Sco-XP-spectra.csv",
+        "astroquery_gaia_dr3_source_id_5937083312263887616_dl_products_csv.zip",
+        "astroquery_gaia_dr3_source_id_5937083312263887616_dl_products_ecsv.zip",
+    ],
+)
+def test_real_xp_files(data_dir, name):
+    make_sources(XP_STARS)
+    ingest("xp-continuous", data_dir / "xp_continuous" / name)
+    reference = read_table(data_dir / "xp_continuous" / "gaiaxpy_XP_CONTINUOUS_RAW.ecsv")
+    for row in reference:
+        stored = XpCoefficients.objects.filter(pk=int(row["source_id"])).first()
+        if stored is None:
+            continue  # this file holds other stars
+        np.testing.assert_allclose(stored.bp_coefficients, row["bp_coefficients"], rtol=1e-12)
+        np.testing.assert_allclose(
+            stored.rp_coefficient_errors, row["rp_coefficient_errors"], rtol=1e-6
+        )
+        assert stored.rp_n_relevant_bases == int(row["rp_n_relevant_bases"])
+    assert XpCoefficients.objects.exists()
+    if "missing_BP" in name:
+        star = XpCoefficients.objects.get(pk=5405570973190252288)
+        assert star.bp_coefficients is None and star.rp_coefficients is not None
+
+
+def allstar_rows(n=3, **overrides):
+    rows = {
+        "APOGEE_ID": np.array([f"2M0000000{i}+0000000" for i in range(n)]),
+        "TELESCOPE": np.array(["apo25m"] * n),
+        "FIELD": np.array(["N7789"] * n),
+        "GAIAEDR3_SOURCE_ID": np.arange(1, n + 1, dtype=np.int64) * 1000,
+        "ASPCAPFLAG": np.array([0, 1 << 23, (1 << 7) | (1 << 40)][:n], dtype=np.int64),
+        "FE_H_FLAG": np.zeros(n, dtype=np.int32),
+    }
+    for i, name in enumerate(
+        "TEFF TEFF_ERR LOGG LOGG_ERR M_H M_H_ERR FE_H FE_H_ERR ALPHA_M "
+        "ALPHA_M_ERR ASPCAP_CHI2 SNR".split()
+    ):
+        rows[name] = np.linspace(1.0, 2.0, n).astype(np.float32) + i
+    rows.update(overrides)
+    return rows
+
+
+def test_apogee_allstar(tmp_path):
+    path = tmp_path / "allStar-dr17-test.fits"
+    rows = allstar_rows()
+    write_allstar(path, rows)
+    ingest("apogee", path)
+    got = ApogeeLabel.objects.order_by("apogee_id")
+    assert [g.source_id for g in got] == [1000, 2000, 3000]
+    assert got[2].aspcapflag == (1 << 7) | (1 << 40)
+    assert got[1].teff == pytest.approx(float(rows["TEFF"][1]))
+    ingest("apogee", path)  # idempotent
+    assert ApogeeLabel.objects.count() == 3
+
+
+def test_astrophysical_parameters_update_classlabel(tmp_path):
+    make_sources([11, 12])
+    path = tmp_path / "AstrophysicalParameters_test.csv.gz"
+    with open_bulk_writer("astrophysical_parameters", path) as w:
+        w.write({"source_id": np.array([11, 12]), "classlabel_espels": np.array(["TTauri", ""])})
+    ingest("astrophysical-parameters", path)
+    assert GaiaSource.objects.get(pk=11).classlabel_espels == "TTauri"
+    assert GaiaSource.objects.get(pk=12).classlabel_espels == ""
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def gaia_file(path, ids, **columns):
+    n = len(ids)
+    data = {
+        "source_id": np.asarray(ids, dtype=np.int64),
+        "ra": np.linspace(1, 2, n),
+        "dec": np.linspace(-1, 1, n),
+        "parallax": np.full(n, 1.5),
+    }
+    data.update(columns)
+    with open_bulk_writer("gaia_source", path) as w:
+        w.write(data)
+    return path
+
+
+def rvs_file(path, ids, rng):
+    n = len(ids)
+    with open_bulk_writer("rvs_mean_spectrum", path) as w:
+        w.write(
+            {
+                "source_id": np.asarray(ids, dtype=np.int64),
+                "combined_transits": np.full(n, 20, dtype=np.int16),
+                "flux": (1 + 0.01 * rng.standard_normal((n, 2401))).astype(np.float32),
+                "flux_error": np.full((n, 2401), 0.01, dtype=np.float32),
+            }
+        )
+    return path
+
+
+def expect_failure(product, path, row, field, match, **kw):
+    before = snapshot()
+    with pytest.raises(CommandError):
+        ingest(product, path, **kw)
+    assert snapshot() == before
+    with pytest.raises(ReadError) as err:
+        ingest_file(PRODUCTS[product], path)
+    assert err.value.path.endswith(path.name) and str(path.name) in str(err.value)
+    assert (err.value.row, err.value.field) == (row, field)
+    assert match in err.value.message
+    assert snapshot() == before
+    return err.value
+
+
+def test_bad_truncated_gzip_leaves_database_and_store_unchanged(tmp_path):
+    rng = np.random.default_rng(3)
+    make_sources(range(1, 301))
+    ingest("rvs-spectra", rvs_file(tmp_path / "ok.csv.gz", [1], rng))
+    full = rvs_file(tmp_path / "full.csv.gz", range(2, 301), rng).read_bytes()
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(full[: int(len(full) * 0.8)])  # several chunks read, then the end
+    before = snapshot()
+    with pytest.raises(ReadError) as err:
+        ingest_file(PRODUCTS["rvs-spectra"], truncated)
+    assert "truncated.csv.gz" in str(err.value) and err.value.row is not None
+    assert snapshot() == before  # spectra appended before the failure were cut back
+
+
+def test_bad_missing_required_column(tmp_path):
+    path = tmp_path / "GaiaSource_no_ra.csv.gz"
+    with open_bulk_writer("gaia_source", path) as w:
+        w.write({"source_id": np.array([1, 2]), "dec": np.array([0.0, 1.0])})
+    before = snapshot()
+    with pytest.raises(ReadError, match="ra") as err:
+        ingest_file(PRODUCTS["gaia-source"], path)
+    assert err.value.field == "ra" and "GaiaSource_no_ra.csv.gz" in str(err.value)
+    assert snapshot() == before
+
+
+def test_bad_wrong_pixel_count(tmp_path, data_dir):
+    """A DataLink RVS_MEAN_SPECTRUM file with its last pixel line missing."""
+    make_sources([RVS_STARS["gaiaspec_Kepler-93.csv"]])
+    lines = (data_dir / "rvs_mean_spectrum" / "gaiaspec_Kepler-93.csv").read_text().splitlines()
+    path = tmp_path / "RVS_MEAN_SPECTRUM-short.csv"
+    path.write_text("\n".join(lines[:-1]) + "\n")
+    before = snapshot()
+    with pytest.raises(ReadError, match="2400") as err:
+        ingest_file(PRODUCTS["rvs-spectra"], path)
+    assert (err.value.row, err.value.field) == (2400, "wavelength")  # the star's last line
+    assert "RVS_MEAN_SPECTRUM-short.csv" in str(err.value)
+    assert snapshot() == before
+
+
+def test_bad_non_numeric_value(tmp_path):
+    path = gaia_file(tmp_path / "GaiaSource_text.csv.gz", [1, 2, 3])
+    text = gzip.decompress(path.read_bytes()).decode().splitlines()
+    header = [ln for ln in text if ln.startswith("#")]
+    body = [ln for ln in text if not ln.startswith("#")]
+    names = body[0].split(",")
+    cells = body[2].split(",")
+    cells[names.index("parallax")] = "abc"
+    body[2] = ",".join(cells)
+    path.write_bytes(gzip.compress("\n".join(header + body).encode() + b"\n"))
+    expect_failure("gaia-source", path, row=2, field="parallax", match="abc")
+
+
+def test_bad_duplicate_id_inside_a_file(tmp_path):
+    path = gaia_file(tmp_path / "GaiaSource_dup.csv.gz", [7, 8, 7])
+    err = expect_failure("gaia-source", path, row=3, field="source_id", match="duplicate")
+    assert "first at row 1" in err.message
+
+
+def test_bad_spectrum_for_unknown_source(tmp_path):
+    make_sources([1])
+    path = rvs_file(tmp_path / "RvsMeanSpectrum_unknown.csv.gz", [1, 99], np.random.default_rng(1))
+    expect_failure("rvs-spectra", path, row=2, field="source_id", match="99 is not in gaia_source")
+
+
+def test_bad_xp_for_unknown_source(data_dir):
+    path = data_dir / "xp_continuous" / "gaiaxpy_XP_CONTINUOUS_RAW.csv"
+    expect_failure("xp-continuous", path, row=1, field="source_id", match="not in gaia_source")
+
+
+def test_bad_apogee_row_without_gaia_id(tmp_path):
+    path = tmp_path / "allStar-no-gaia.fits"
+    write_allstar(path, allstar_rows(GAIAEDR3_SOURCE_ID=np.array([1000, 0, 3000])))
+    expect_failure("apogee", path, row=2, field="GAIAEDR3_SOURCE_ID", match="no Gaia source id")
+
+
+def test_skip_bad_rows_rejects_only_those(tmp_path, capsys):
+    make_sources([1, 2])
+    path = rvs_file(
+        tmp_path / "RvsMeanSpectrum_mixed.csv.gz", [1, 99, 2, 1], np.random.default_rng(2)
+    )
+    ingest("rvs-spectra", path, skip_bad_rows=True)
+    out = capsys.readouterr().out
+    assert "2 inserted" in out and "2 rejected" in out
+    assert "row 2, field source_id" in out and "row 4, field source_id: duplicate" in out
+    assert set(RvsSpectrum.objects.values_list("pk", flat=True)) == {1, 2}
+    flux, _ = read_spectrum(2)
+    chunk = next(iter_rvs_spectra(path))
+    np.testing.assert_array_equal(flux, chunk.columns["flux"][2])
+
+
+def test_unreadable_file_names_it(tmp_path):
+    path = tmp_path / "GaiaSource_garbage.csv.gz"
+    path.write_bytes(b"this is not a gaia product\x00\x01")
+    with pytest.raises(ReadError, match="GaiaSource_garbage.csv.gz"):
+        ingest_file(PRODUCTS["gaia-source"], path)
