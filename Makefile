@@ -1,9 +1,10 @@
 # RVS-CNN Archive: the one entry point for people and CI.
-#   make demo   services up, database migrated, site on http://127.0.0.1:8000
+#   make demo   services up, a synthetic sky ingested, the site on http://127.0.0.1:8000
 #   make test   the whole test suite against the real services
 # Both bootstrap what they need: Debian packages, the virtual environment, the services.
 
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,8 +12,11 @@ SERVICES := $(PYTHON) scripts/services.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+DEMO_STARS ?= 20000
+DEMO_SEED ?= 1
+SKY := var/demo/sky-$(DEMO_STARS)-$(DEMO_SEED)
 
-.PHONY: demo test services test-services stop status venv migrate serve lint format clean
+.PHONY: demo test services test-services stop status venv migrate ingest-demo lint format clean
 
 ## virtual environment, rebuilt when pyproject.toml changes
 venv: $(VENV)/.installed
@@ -41,7 +45,21 @@ migrate: venv services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
-demo: migrate
+## a synthetic DR3-like sky in the real bulk formats (docs/synthetic-sky.md), made once
+$(SKY)/.complete: | migrate
+	$(PY) manage.py make_synthetic --stars $(DEMO_STARS) --seed $(DEMO_SEED) --out $(SKY)
+	touch $@
+
+## ingest it (idempotent: a second run reports every row unchanged)
+ingest-demo: migrate $(SKY)/.complete
+	$(PY) manage.py ingest gaia-source $(SKY)/GaiaSource_synthetic.csv.gz
+	$(PY) manage.py ingest astrophysical-parameters $(SKY)/AstrophysicalParameters_synthetic.csv.gz
+	$(PY) manage.py ingest rvs-spectra $(SKY)/RvsMeanSpectrum_synthetic.csv.gz
+	$(PY) manage.py ingest xp-continuous $(SKY)/XpContinuousMeanSpectrum_synthetic.csv.gz
+	@# like the real allStar, the APOGEE file has rows without a Gaia id: reported, skipped
+	$(PY) manage.py ingest apogee --skip-bad-rows $(SKY)/allStar-dr17-synthetic.fits | tail -n 3
+
+demo: ingest-demo
 	@echo
 	@echo "RVS-CNN Archive is served on http://$(HOST):$(PORT)/  (Ctrl-C stops the site;"
 	@echo "'make stop' stops PostgreSQL and Redis)"

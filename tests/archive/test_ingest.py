@@ -16,7 +16,7 @@ from django.db import connection
 
 from archive.catalogue.ingest import PRODUCTS, ingest_file
 from archive.catalogue.models import ApogeeLabel, GaiaSource, RvsSpectrum, XpCoefficients
-from archive.catalogue.spectra import get_store, read_spectrum
+from archive.catalogue.spectra import compact_store, get_store, read_spectrum
 from labeling.io import ReadError, iter_rvs_spectra, open_bulk_writer, write_allstar
 
 pytestmark = pytest.mark.django_db
@@ -347,3 +347,23 @@ def test_unreadable_file_names_it(tmp_path):
     path.write_bytes(b"this is not a gaia product\x00\x01")
     with pytest.raises(ReadError, match="GaiaSource_garbage.csv.gz"):
         ingest_file(PRODUCTS["gaia-source"], path)
+
+
+def test_compact_reclaims_unreferenced_rows_and_keeps_spectra(tmp_path):
+    rng = np.random.default_rng(5)
+    make_sources([1, 2, 3])
+    ingest("rvs-spectra", rvs_file(tmp_path / "v1.csv.gz", [1, 2, 3], rng))
+    report = ingest_file(PRODUCTS["rvs-spectra"], rvs_file(tmp_path / "v2.csv.gz", [2], rng))
+    assert (report.updated, report.spectra_written) == (1, 1)  # a corrected spectrum
+    store = get_store()
+    assert sum(store.rows(s) for s in store.segments()) == 4  # one row now unreferenced
+    expected = {i: read_spectrum(i) for i in (1, 2, 3)}
+    result = compact_store()
+    assert (result.rows_reclaimed, result.rows_copied) == (1, 3)
+    store = get_store()
+    assert sum(store.rows(s) for s in store.segments()) == 3
+    for i, (flux, error) in expected.items():
+        got = read_spectrum(i)
+        np.testing.assert_array_equal(got[0], flux)
+        np.testing.assert_array_equal(got[1], error)
+    assert compact_store().rows_reclaimed == 0  # nothing left to do

@@ -28,12 +28,11 @@ from tqdm import tqdm
 from labeling.io import Chunk, ReadError
 from labeling.spectrum_store import SpectrumStore
 
-from ..spectra import get_store
+from ..spectra import STORE_LOCK, get_store
 from .copy import Column, copy_columns
 from .products import RVS_SPECTRA, Product
 
 STAGE = "ingest_stage"
-STORE_LOCK = 0x5256_5343  # pg_advisory_xact_lock key serialising spectrum-store appends
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,10 @@ def ingest_file(
     if is_rvs and store is None:
         store = get_store()
     mark = None
-    bar = tqdm(desc=Path(path).name, unit=" rows", disable=not progress, file=sys.stderr)
+    # disable=None: a bar on a terminal only, not in logs
+    bar = tqdm(
+        desc=Path(path).name, unit=" rows", disable=None if progress else True, file=sys.stderr
+    )
     try:
         with transaction.atomic(), connection.cursor() as cur:
             if is_rvs:

@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, stars, seed, out, no_progress, **options):
         start = time.perf_counter()
-        with tqdm(total=stars, unit=" stars", disable=no_progress) as bar:
+        with tqdm(total=stars, unit=" stars", disable=True if no_progress else None) as bar:
             files = write_sky(out, stars, seed, progress=lambda done: bar.update(done - bar.n))
         elapsed = time.perf_counter() - start
         self.stdout.write(
