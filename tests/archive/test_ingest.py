@@ -14,9 +14,10 @@ from astropy.units import UnitsWarning
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from archive.catalogue.compaction import compact_store
 from archive.catalogue.ingest import PRODUCTS, ingest_file
 from archive.catalogue.models import ApogeeLabel, GaiaSource, RvsSpectrum, XpCoefficients
-from archive.catalogue.spectra import compact_store, get_store, read_spectrum
+from archive.catalogue.spectra import get_store, read_spectrum
 from labeling.io import ReadError, iter_rvs_spectra, open_bulk_writer, write_allstar
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from ...spectra import compact_store
+from ...compaction import compact_store
 
 
 class Command(BaseCommand):
