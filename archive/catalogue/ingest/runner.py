@@ -62,7 +62,7 @@ class IngestReport:
         return (
             f"{self.path}: {self.read} read, {self.inserted} inserted, {self.updated} updated, "
             f"{self.unchanged} unchanged, {len(self.rejected)} rejected "
-            f"({self.seconds:.1f} s, {rate:,.0f} rows/s)"
+            f"({self.seconds:.2f} s, {rate:,.0f} rows/s)"
         )
 
 
