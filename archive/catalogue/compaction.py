@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection, transaction
 
+from archive.pgcopy import Column, copy_columns
 from labeling.spectrum_store import SpectrumStore
 
-from .ingest.copy import Column, copy_columns
 from .spectra import STORE_LOCK, get_store
 
 

@@ -25,11 +25,11 @@ import numpy as np
 from django.db import connection, transaction
 from tqdm import tqdm
 
+from archive.pgcopy import Column, copy_columns
 from labeling.io import Chunk, ReadError
 from labeling.spectrum_store import SpectrumStore
 
 from ..spectra import STORE_LOCK, get_store
-from .copy import Column, copy_columns
 from .products import RVS_SPECTRA, Product
 
 STAGE = "ingest_stage"

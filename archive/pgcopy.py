@@ -112,3 +112,48 @@ def copy_columns(cursor, table: str, columns: Sequence[Column]) -> int:
             for row in zip(*(_python_values(c, slow) for c in columns), strict=True):
                 cp.write_row(row)
     return n
+
+
+def iter_copy_out(
+    cursor, query: str, columns: Sequence[tuple[str, str, int]], batch_rows: int = 65536
+):
+    """Stream ``query`` out with COPY BINARY, parsed by numpy; yields dicts of column arrays.
+
+    ``columns``: (name, pgtype, length) in the query's order; length is the array size for
+    ``float8[]`` (1 for scalars). Every value must be non-NULL (coalesce floats to 'NaN' in the
+    query), so each tuple has a fixed size and a batch is one ``np.frombuffer``.
+    """
+    probe = [
+        Column(name, pgtype, np.zeros((1, k) if pgtype == "float8[]" else 1))
+        for name, pgtype, k in columns
+    ]
+    dtype = _fixed_dtype(probe)
+    size = dtype.itemsize
+    buf = bytearray()
+    header_left = len(_HEADER)
+    with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as cp:
+        for data in cp:
+            buf += data
+            if header_left:
+                if len(buf) < header_left:
+                    continue
+                del buf[:header_left]
+                header_left = 0
+            n = len(buf) // size
+            if n >= batch_rows:
+                yield _unpack(buf[: n * size], dtype, probe)
+                del buf[: n * size]
+    n = len(buf) // size
+    if n:
+        yield _unpack(buf[: n * size], dtype, probe)
+    if bytes(buf[n * size :]) != _TRAILER:
+        raise ValueError("COPY output ended unexpectedly (a NULL value or a variable-size row?)")
+
+
+def _unpack(data: bytes | bytearray, dtype: np.dtype, columns: Sequence[Column]) -> dict:
+    rows = np.frombuffer(bytes(data), dtype=dtype)
+    out = {}
+    for i, col in enumerate(columns):
+        values = rows[f"val{i}"]["v"] if col.pgtype == "float8[]" else rows[f"val{i}"]
+        out[col.name] = values.astype(values.dtype.newbyteorder("="))
+    return out
