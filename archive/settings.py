@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "archive.catalogue",
     "archive.web",
+    "archive.ops",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,7 @@ DATABASES = {
 }
 DATABASE_ROUTERS = ["archive.routers.OwnerOnlyRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-MIGRATION_MODULES = {"catalogue": "migrations.catalogue"}
+MIGRATION_MODULES = {"catalogue": "migrations.catalogue", "ops": "migrations.ops"}
 
 # Spectrum store (Zarr v3): a local directory or any fsspec URL, e.g. s3://bucket/spectra.zarr;
 # options (JSON) are passed to fsspec, e.g. {"endpoint_url": "http://127.0.0.1:9000"}.

@@ -69,3 +69,26 @@ class PipelineRun(models.Model):
             log=models.functions.Concat(models.F("log"), models.Value(f"{stamp} {line}\n"))
         )
         self.refresh_from_db(fields=["log"])
+
+
+class Publication(models.Model):
+    """One switch of the published catalogue: the history that rollback walks back through."""
+
+    model_version = models.ForeignKey(
+        "catalogue.ModelVersion", on_delete=models.PROTECT, related_name="publications"
+    )
+    previous = models.ForeignKey(
+        "catalogue.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    published_at = models.DateTimeField(auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        db_table = "publication"
+        ordering = ["-published_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_version} published {self.published_at:%Y-%m-%d %H:%M}"
