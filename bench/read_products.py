@@ -4,7 +4,9 @@ Writes (once; reused when present) a Gaia DR3 bulk ``RvsMeanSpectrum`` file of N
 (2401 flux + 2401 flux_error each) and an ``XpContinuousMeanSpectrum`` file of N
 sources (4 x 55 coefficients + 2 x 1485 correlations) under ``var/bench/`` with
 :func:`labeling.io.open_bulk_writer`, then reads each with the public readers and
-prints rows/s (median of the runs) and the peak RSS of the process doing the reading.
+prints rows/s and CPU ms per row (medians of the runs; the CPU figure, all threads
+together, is the steadier one on a shared machine) and the peak RSS of the process
+doing the reading.
 
 Each timed run happens in a fresh child process, so the peak RSS of one run is not
 hidden by an earlier one and every run starts cold (imports excluded from the time)::
@@ -101,15 +103,22 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed_read(kind: str, path: str, chunk: int, queue) -> None:
     reader = iter_rvs_spectra if kind == "rvs" else iter_xp_continuous
     rss0 = _peak_rss_mib()
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     rows = 0
     for c in reader(path, chunk):
         rows += len(c)
     seconds = time.perf_counter() - t0
-    queue.put({"rows": rows, "seconds": seconds, "rss0": rss0, "peak": _peak_rss_mib()})
+    cpu = _cpu_seconds() - cpu0
+    queue.put({"rows": rows, "seconds": seconds, "cpu": cpu, "rss0": rss0, "peak": _peak_rss_mib()})
 
 
 def bench(kind: str, path: Path, chunk: int, runs: int) -> dict:
@@ -127,6 +136,8 @@ def bench(kind: str, path: Path, chunk: int, runs: int) -> dict:
         "rows": results[0]["rows"],
         "seconds": statistics.median(r["seconds"] for r in results),
         "rate": statistics.median(r["rows"] / r["seconds"] for r in results),
+        # CPU time (all threads) per 1000 rows: steadier than wall time on a shared machine.
+        "cpu_ms_per_row": statistics.median(1000 * r["cpu"] / r["rows"] for r in results),
         "peak_rss_mib": statistics.median(r["peak"] for r in results),
         "rss_after_import_mib": statistics.median(r["rss0"] for r in results),
     }
@@ -161,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         print(
             f"{kind:3s} {res['rows']:>7d} {unit:7s} {res['seconds']:7.2f} s  "
-            f"{res['rate']:8.0f} {unit}/s  peak RSS {res['peak_rss_mib']:6.0f} MiB "
+            f"{res['rate']:8.0f} {unit}/s  CPU {res['cpu_ms_per_row']:.2f} ms/row  "
+            f"peak RSS {res['peak_rss_mib']:6.0f} MiB "
             f"(after imports {res['rss_after_import_mib']:.0f} MiB)  "
             f"median of {args.runs}, chunk {chunk}",
             flush=True,

@@ -8,13 +8,22 @@ most ``chunk_rows`` rows as raw numpy / masked columns, whatever the container:
   split into blocks of lines and each block is handed to astropy's fast CSV reader.
   Gaia writes missing values as ``null`` (not ECSV's empty field, see astropy issue
   #13331 and the astropy docs section on reading Gaia tables); both are masked here.
+  Array columns the caller names in ``arrays`` (bulk RVS ``flux``, XP coefficients)
+  are quoted JSON cells ``"[v1,...,null,...]"`` that make up almost all of a line:
+  each is cut out of its line as the line is read and decoded by orjson straight
+  into the block's ``(n, length)`` array (:func:`labeling.io.convert.json_row`); the
+  rest of the line (a ``null`` in its place) still goes to astropy.  Any cell not of
+  that form (``null``, DataLink's ``"(v1, v2)"``, garbage) stays in the line and is
+  decoded, or reported, the ordinary way.
 * CSV (DataLink ``.csv``): the same, without the YAML header.
 * FITS: the first binary table, memory-mapped and read one row slice at a time.
 * VOTable: TABLEDATA files are streamed by cutting the ``<TR>`` elements into blocks,
   each parsed by ``astropy.io.votable``; BINARY/BINARY2/FITS-serialised VOTables
   cannot be cut this way and are parsed whole (astropy has no streaming VOTable API).
 
-``.gz`` files are decompressed on the fly; a ``.zip`` (the archive the Gaia DataLink
+``.gz`` files are decompressed on the fly, by a background thread that keeps a few
+MiB ahead of the parser (zlib releases the GIL, so inflating overlaps parsing); a
+``.zip`` (the archive the Gaia DataLink
 service returns) is read member by member, keeping the members whose name starts
 with one of the given product prefixes (e.g. ``XP_CONTINUOUS``).
 """
@@ -24,11 +33,13 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import queue
 import re
+import threading
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +50,7 @@ from astropy.io import ascii as astropy_ascii
 from astropy.io import fits, votable
 from astropy.table import meta as table_meta
 
+from .convert import json_row, to_array
 from .errors import ReadError
 
 FORMATS = ("ecsv", "csv", "fits", "votable")
@@ -179,25 +191,35 @@ def sources(path: str | Path, member_prefixes: Iterable[str] = ()) -> list[str |
 # ------------------------------------------------------------------------ iteration
 
 
+ArraySpec = tuple[int, "np.typing.DTypeLike"]  # (values per cell, dtype)
+
+
 def iter_raw_chunks(
     path: str | Path,
     chunk_rows: int,
     want: Iterable[str] | None = None,
     member_prefixes: Iterable[str] = (),
+    arrays: Mapping[str, ArraySpec] | None = None,
 ) -> Iterator[tuple[str, RawChunk]]:
     """Yield ``(display_path, RawChunk)`` blocks of at most ``chunk_rows`` rows.
 
     ``want``: lower-case column names to keep (None keeps all); absent ones are
     simply missing from the chunk, callers check what they require.
+    ``arrays``: lower-case name -> ``(length, dtype)`` of array columns; in CSV/ECSV
+    files these come back already decoded, as ``(n, length)`` arrays with NaN for a
+    missing cell or element, with the errors of :func:`labeling.io.convert.to_array`.
+    Other containers return them raw (``to_array`` decodes those).
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be >= 1")
     wanted = None if want is None else {w.lower() for w in want}
+    array_specs = {k.lower(): v for k, v in (arrays or {}).items()}
     for member in sources(path, member_prefixes):
         display = _display(path, member)
         fmt = _detect(path, member)
         if fmt in ("ecsv", "csv"):
-            yield from ((display, c) for c in _iter_text(path, member, fmt, chunk_rows, wanted))
+            chunks = _iter_text(path, member, fmt, chunk_rows, wanted, array_specs)
+            yield from ((display, c) for c in chunks)
         elif fmt == "fits":
             yield from ((display, c) for c in _iter_fits(path, member, chunk_rows, wanted))
         else:
@@ -223,13 +245,251 @@ def _split_header_line(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter, skipinitialspace=True))
 
 
+def _read_blocks(fh: IO[bytes], block: int = 1 << 20) -> Iterator[bytes]:
+    # read1: whatever one step inflates, so the bytes before a corrupt or truncated
+    # spot all reach the parser before the error does.
+    read = getattr(fh, "read1", fh.read)
+    while data := read(block):
+        yield data
+
+
+def _gunzip_blocks(fh: IO[bytes], block: int = 1 << 18, most: int = 1 << 19) -> Iterator[bytes]:
+    """Inflate a (multi-member) gzip file in a few large zlib calls.
+
+    What ``gzip.GzipFile`` does, minus its per-call Python work, which in a thread
+    beside a busy parser waits for the GIL at every step: zlib (``wbits=31``) reads
+    each member's header and checks its CRC-32 and length itself; zero padding
+    between members is skipped as ``gzip`` does; at most ``most`` bytes come out
+    per call, so a highly compressed block cannot blow up memory.
+    """
+    inflater = zlib.decompressobj(wbits=31)
+    started = False  # bytes of the current member seen
+    pending = b""
+    while data := pending or fh.read(block):
+        pending = b""
+        if not started:
+            data = data.lstrip(b"\x00")
+            if not data:
+                continue
+            started = True
+        out = inflater.decompress(data, most)
+        while out:
+            yield out
+            if inflater.eof or len(out) < most:
+                break
+            out = inflater.decompress(inflater.unconsumed_tail, most)  # output held back
+        if inflater.eof:
+            pending = inflater.unused_data  # the next member, if any
+            inflater = zlib.decompressobj(wbits=31)
+            started = False
+        else:
+            pending = inflater.unconsumed_tail
+    if started:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+
+@contextmanager
+def _open_blocks(path: str | Path, member: str | None) -> Iterator[Iterator[bytes]]:
+    """Decompressed content of a file as an iterator of byte blocks."""
+    if member is None and _magic(path)[:2] == _GZIP_MAGIC:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 -- closed below
+        except OSError as exc:
+            raise ReadError(str(path), f"cannot open file: {exc}") from exc
+        with fh:
+            yield _gunzip_blocks(fh)
+    else:
+        with _open_binary(path, member) as fh:
+            yield _read_blocks(fh)
+
+
+class _Prefetcher(io.RawIOBase):
+    """Runs ``blocks`` (reading and inflating) in a background thread, up to ``depth``
+    blocks ahead of the reader of this stream.
+
+    zlib releases the GIL while it inflates, so decompression runs beside the parsing
+    instead of before it.  An exception from ``blocks`` is raised by the ``read`` that
+    reaches it.  Must be closed (it stops and joins the thread) before the file is.
+    """
+
+    def __init__(self, blocks: Iterator[bytes], depth: int = 2) -> None:
+        super().__init__()
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._buffer = memoryview(b"")
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._run, args=(blocks,), name="labeling-io-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, blocks: Iterator[bytes]) -> None:
+        try:
+            for data in blocks:
+                if self._stop.is_set():
+                    return
+                self._put(data)
+            self._put(b"")
+        except BaseException as exc:  # noqa: BLE001 -- handed to the reading thread
+            self._put(exc)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        while not self._buffer:
+            if self._done:
+                return 0
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            if not item:
+                self._done = True
+                return 0
+            self._buffer = memoryview(item)
+        n = min(len(b), len(self._buffer))
+        b[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._buffer = memoryview(b"")
+        super().close()
+
+
+class _JsonCells:
+    """Cuts the JSON array cells of ``fields`` out of data lines and decodes them.
+
+    ``fields``: field position in the line -> (lower-case name, length, dtype).  Each
+    line is split at its double quotes; quoted parts sit at odd positions (an escaped
+    ``""`` only adds an empty even part), so the field position of a quoted part is
+    the number of delimiters in the even parts before it.  A quoted part is taken
+    when it is a whole field of one of ``fields`` and starts with ``[``; a line whose
+    field count is off is left whole, for astropy to report.
+    """
+
+    def __init__(
+        self,
+        display: str,
+        fields: dict[int, tuple[str, int, np.dtype]],
+        n_fields: int,
+        delimiter: str,
+        chunk_rows: int,
+    ) -> None:
+        self.display = display
+        self.fields = fields
+        self.n_fields = n_fields
+        self.delimiter = delimiter
+        self.chunk_rows = chunk_rows
+        self._new_block()
+
+    def _new_block(self, rows: int = 0) -> None:
+        # One (rows, length) array per column, filled as lines come in; grown on demand
+        # up to chunk_rows, so a huge chunk_rows with a short file costs nothing.
+        self.capacity = min(self.chunk_rows, max(rows, 4096))  # np.empty: pages untouched
+        old_arrays = getattr(self, "arrays", {}) if rows else {}
+        old_taken = getattr(self, "taken", {}) if rows else {}
+        self.arrays, self.taken = {}, {}
+        for name, length, dtype in self.fields.values():
+            self.arrays[name] = np.empty((self.capacity, length), dtype)
+            self.taken[name] = np.zeros(self.capacity, bool)
+            if name in old_arrays:
+                kept = len(old_arrays[name])
+                self.arrays[name][:kept] = old_arrays[name]
+                self.taken[name][:kept] = old_taken[name]
+
+    def cut(self, line: str, i: int, row: int) -> str:
+        """Decode the JSON cells of ``line`` (block row ``i``, data row ``row``) into
+        the block arrays; return the line with ``null`` in place of each."""
+        parts = line.split('"')
+        last = len(parts) - 1
+        if last < 2 or last % 2:
+            return line  # no quoted field, or an unclosed quote (truncated line)
+        delimiter = self.delimiter
+        position = 0
+        found: list[tuple[int, tuple[str, int, np.dtype]]] = []
+        for k in range(0, last + 1, 2):
+            position += parts[k].count(delimiter)
+            if k == last:
+                break
+            spec = self.fields.get(position)
+            text = parts[k + 1]
+            if (
+                spec is not None
+                and text.startswith("[")
+                and (parts[k].endswith(delimiter) or (k == 0 and not parts[0]))
+                and (
+                    parts[k + 2].startswith(delimiter)
+                    or (k + 2 == last and not parts[k + 2].strip())
+                )
+            ):
+                found.append((k + 1, spec))
+        if not found or position + 1 != self.n_fields:
+            return line
+        if i >= self.capacity:
+            self._new_block(max(2 * self.capacity, i + 1))
+        taken: set[int] = set()
+        for k, (name, _length, _dtype) in found:
+            if json_row(self.arrays[name][i], parts[k], self.display, row, name):
+                self.taken[name][i] = True
+            taken.add(k)
+        pieces = [parts[0]]
+        for k in range(1, last + 1):
+            if k in taken:
+                pieces.append("null")
+            elif k - 1 in taken:
+                pieces.append(parts[k])
+            else:
+                pieces.append('"')
+                pieces.append(parts[k])
+        return "".join(pieces)
+
+    def finish(self, chunk: RawChunk) -> RawChunk:
+        """Put the decoded arrays into ``chunk`` (its rows' leftover cells decoded too)."""
+        n = chunk.n_rows
+        if n > self.capacity:  # the last lines had no JSON cell
+            self._new_block(n)
+        for name, length, dtype in self.fields.values():
+            values = self.arrays[name][:n]
+            taken = self.taken[name][:n]
+            rest = np.flatnonzero(~taken)
+            if len(rest):
+                values[rest] = np.nan
+                if name in chunk.columns:
+                    leftover = chunk.columns[name][rest]
+                    values[rest] = to_array(
+                        leftover, self.display, chunk.first_row, name, length, dtype,
+                        rows=rest + chunk.first_row,
+                    )  # fmt: skip
+            chunk.columns[name] = values
+        self._new_block()
+        return chunk
+
+
 def _iter_text(
-    path: str | Path, member: str | None, fmt: str, chunk_rows: int, wanted: set[str] | None
+    path: str | Path,
+    member: str | None,
+    fmt: str,
+    chunk_rows: int,
+    wanted: set[str] | None,
+    array_specs: dict[str, ArraySpec],
 ) -> Iterator[RawChunk]:
     display = _display(path, member)
     row = 0
-    with _open_binary(path, member) as raw:
-        fh = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+    with _open_blocks(path, member) as blocks, _Prefetcher(blocks) as ahead:
+        fh = io.TextIOWrapper(ahead, encoding="utf-8", errors="strict", newline="")
+        fh._CHUNK_SIZE = 1 << 16  # fewer, larger reads: bulk spectrum lines are ~55 kB
         try:
             comments: list[str] = []
             line = fh.readline()
@@ -250,19 +510,35 @@ def _iter_text(
             names = [n.strip() for n in _split_header_line(line.rstrip("\r\n"), delimiter)]
             include = [n for n in names if wanted is None or n.lower() in wanted]
             header_line = line if line.endswith("\n") else line + "\n"
+            fields = {
+                i: (
+                    n.lower(),
+                    int(array_specs[n.lower()][0]),
+                    np.dtype(array_specs[n.lower()][1]),
+                )
+                for i, n in enumerate(names)
+                if n.lower() in array_specs and n in include
+            }
+            cells = (
+                _JsonCells(display, fields, len(names), delimiter, chunk_rows) if fields else None
+            )
             batch: list[str] = []
             for line in fh:
-                if not line.strip():
+                if not line or line.isspace():
                     continue  # blank lines are not data rows
+                if cells is not None:
+                    line = cells.cut(line, len(batch), row + len(batch) + 1)
                 batch.append(line)
                 if len(batch) == chunk_rows:
-                    yield _parse_block(
+                    chunk = _parse_block(
                         display, header_line, batch, row, delimiter, include, subtypes
                     )
+                    yield cells.finish(chunk) if cells is not None else chunk
                     row += len(batch)
                     batch = []
             if batch:
-                yield _parse_block(display, header_line, batch, row, delimiter, include, subtypes)
+                chunk = _parse_block(display, header_line, batch, row, delimiter, include, subtypes)
+                yield cells.finish(chunk) if cells is not None else chunk
         except UnicodeDecodeError as exc:
             raise ReadError(display, f"not UTF-8 text: {exc}", row=row + 1) from exc
         except (OSError, EOFError, zlib.error) as exc:
@@ -314,6 +590,15 @@ def _parse_block(
         if n_found != n_expected:
             msg = f"expected {n_expected} fields, found {n_found} (truncated or corrupt line)"
         raise ReadError(display, msg, row=row + lo + 1) from exc
+    if len(table) != len(lines):
+        # A quoted field left open (a line cut short) swallows the line break.
+        lo = next((i for i, ln in enumerate(lines) if ln.count('"') % 2), 0)
+        n_expected = len(_split_header_line(header_line.rstrip("\r\n"), delimiter))
+        raise ReadError(
+            display,
+            f"expected {n_expected} fields, found an unclosed quote (truncated or corrupt line)",
+            row=row + lo + 1,
+        )
     cols = {name.lower(): table[name] for name in table.colnames}
     columns = {
         k: (np.ma.MaskedArray(v) if hasattr(v, "mask") else np.asarray(v)) for k, v in cols.items()
@@ -377,7 +662,10 @@ def _iter_fits(
                     values = block.field(fcol.name)
                 except Exception as exc:
                     raise ReadError(
-                        display, f"corrupt FITS column: {exc}", row=start + 1, field=name
+                        display,
+                        f"corrupt FITS column: {exc}",
+                        row=start + 1,
+                        field=name,
                     ) from exc
                 values = np.array(values, copy=True)
                 null = fcol.null
@@ -480,7 +768,9 @@ def _iter_votable(
                     r"</TABLEDATA\s*>", pending, re.IGNORECASE
                 ):
                     raise ReadError(
-                        display, "VOTable truncated inside the table", row=row + len(rows) + 1
+                        display,
+                        "VOTable truncated inside the table",
+                        row=row + len(rows) + 1,
                     )
                 done = True
                 break

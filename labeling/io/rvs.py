@@ -30,6 +30,8 @@ RVS_WAVELENGTH = np.round(846.0 + 0.01 * np.arange(N_PIXELS), 2)  # nm
 _WAVELENGTH_TOLERANCE = 0.002  # nm; grid values are printed with 2 decimals
 _STAR_COLUMNS = {"combined_transits": "int", "combined_ccds": "int", "deblended_ccds": "int"}
 _WANT = ("source_id", "wavelength", "flux", "flux_error", *_STAR_COLUMNS)
+# Bulk layout: the array cells, decoded while the file is read (JSON -> float32).
+_BULK_ARRAYS = {"flux": (N_PIXELS, np.float32), "flux_error": (N_PIXELS, np.float32)}
 # DataLink zips name members "RVS-Gaia DR3 <id>.xml" or "RVS_MEAN_SPECTRUM-...".
 _MEMBER_PREFIXES = ("rvs",)
 # Pixel lines parsed per block in the per-pixel layout (about 20 stars).
@@ -59,7 +61,10 @@ def iter_rvs_spectra(path: str | Path, chunk_stars: int = 100) -> Iterator[Chunk
         raise ValueError("chunk_stars must be >= 1")
     for member_path, layout in _layouts(path):
         if layout == "bulk":
-            for display, raw in iter_raw_chunks(member_path, chunk_stars, _WANT, _MEMBER_PREFIXES):
+            chunks = iter_raw_chunks(
+                member_path, chunk_stars, _WANT, _MEMBER_PREFIXES, arrays=_BULK_ARRAYS
+            )
+            for display, raw in chunks:
                 yield from _bulk_chunks(display, raw, chunk_stars)
             continue
         grouper: _PixelGrouper | None = None

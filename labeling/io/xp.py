@@ -54,7 +54,8 @@ def iter_xp_continuous(path: str | Path, chunk_rows: int = 5000) -> Iterator[Chu
     ``bp/rp_coefficient_correlations`` (n, 1485) float32 when the file has them.
     """
     want = [*_SCALARS, *_ARRAYS]
-    for display, raw in iter_raw_chunks(path, chunk_rows, want, ("xp_continuous",)):
+    chunks = iter_raw_chunks(path, chunk_rows, want, ("xp_continuous",), arrays=_ARRAYS)
+    for display, raw in chunks:
         columns, masks = build_columns(
             display, raw.columns, raw.first_row, _SCALARS, ("source_id",)
         )
