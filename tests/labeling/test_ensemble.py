@@ -1,0 +1,207 @@
+"""The deep ensemble of Sect. 3.2: splits, streamed batches, members, ensemble prediction."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from dataclasses import dataclass, field  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from labeling.dataset import ArraySpectra, StarSet  # noqa: E402
+from labeling.ensemble import (  # noqa: E402
+    CompiledEnsemble,
+    EnsembleConfig,
+    StarBatches,
+    load_member,
+    make_splits,
+    member_seed,
+    predict_ensemble,
+    train_member,
+)
+from labeling.model import build_model  # noqa: E402
+from labeling.synthetic import SkyConfig, generate_chunk  # noqa: E402
+
+
+@dataclass
+class SpySpectra:
+    """An in-memory SpectrumSource that records every request."""
+
+    flux: np.ndarray
+    calls: list[np.ndarray] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.flux)
+
+    def get(self, indices: np.ndarray) -> np.ndarray:
+        indices = np.asarray(indices)
+        self.calls.append(indices.copy())
+        return self.flux[indices]
+
+
+class MinMaxPrep:
+    """A tiny stand-in for labeling/preprocess.py: min-max scaling, NaN → 1."""
+
+    def __init__(self, stars: StarSet) -> None:
+        self.phot = (stars.phot.min(0), np.ptp(stars.phot, 0) + 1e-9)
+        self.xp = (stars.xp.min(0), np.ptp(stars.xp, 0) + 1e-9)
+        self.lab = (stars.labels.min(0), np.ptp(stars.labels, 0))
+
+    def inputs(self, stars: StarSet, indices: np.ndarray) -> dict[str, np.ndarray]:
+        flux = np.nan_to_num(stars.spectra.get(indices), nan=1.0)
+        return {
+            "spectrum": flux[:, :, None].astype(np.float32),
+            "phot": ((stars.phot[indices] - self.phot[0]) / self.phot[1]).astype(np.float32),
+            "xp": ((stars.xp[indices] - self.xp[0]) / self.xp[1]).astype(np.float32),
+        }
+
+    def targets(self, labels: np.ndarray) -> np.ndarray:
+        return ((labels - self.lab[0]) / self.lab[1]).astype(np.float32)
+
+    def labels_from_scaled(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y, np.float64) * self.lab[1] + self.lab[0]
+
+
+def make_stars(n: int = 240, seed: int = 0, spy: bool = False) -> StarSet:
+    """Synthetic RVS stars with XP coefficients and their true labels."""
+    c = generate_chunk(np.random.default_rng(seed), n + n // 10 + 10, 0, SkyConfig())
+    keep = np.flatnonzero(c.truth["has_xp"])[:n]
+    xp_rows = np.cumsum(c.truth["has_xp"]) - 1
+    g = c.gaia_source
+    phot = np.stack(
+        [g["phot_g_mean_mag"], g["phot_bp_mean_mag"], g["phot_rp_mean_mag"], g["parallax"]], 1
+    )[keep]
+    xp = np.hstack([c.xp["bp_coefficients"], c.xp["rp_coefficients"]])[xp_rows[keep]]
+    labels = np.stack([c.truth[k] for k in ("teff", "logg", "m_h", "alpha_m", "fe_h")], 1)
+    flux = c.rvs["flux"][keep]
+    return StarSet(
+        source_id=c.truth["source_id"][keep],
+        spectra=SpySpectra(flux) if spy else ArraySpectra(flux),
+        phot=phot.astype(np.float64),
+        xp=xp.astype(np.float64),
+        snr=c.truth["snr"][keep],
+        labels=labels[keep],
+    )
+
+
+@pytest.fixture(scope="module")
+def stars() -> StarSet:
+    return make_stars()
+
+
+@pytest.fixture(scope="module")
+def prep(stars) -> MinMaxPrep:
+    return MinMaxPrep(stars)
+
+
+def test_splits_are_75_25_and_reproducible():
+    cfg = EnsembleConfig()
+    splits = make_splits(1000, cfg)
+    assert len(splits) == 7 and cfg.n_models == 28
+    for train, val in splits:
+        assert len(train) == 750 and len(val) == 250
+        assert not np.intersect1d(train, val).size
+        assert np.array_equal(np.union1d(train, val), np.arange(1000))
+    again = make_splits(1000, EnsembleConfig())
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again, strict=True))
+    assert not np.array_equal(splits[0][1], splits[1][1])
+    other = make_splits(1000, EnsembleConfig(seed=1))
+    assert not np.array_equal(splits[0][1], other[0][1])
+    seeds = {member_seed(cfg, s, m) for s in range(7) for m in range(4)}
+    assert len(seeds) == 28
+
+
+def test_batches_read_only_their_spectra():
+    stars = make_stars(100, spy=True)
+    prep = MinMaxPrep(stars)
+    idx = np.arange(5, 95)
+    ds = StarBatches(stars, prep, idx, 16, shuffle=True, seed=3)
+    assert len(ds) == 6
+    x, y = ds[0]
+    assert x["spectrum"].shape == (16, 2401, 1) and x["spectrum"].dtype == np.float32
+    assert x["phot"].shape == (16, 4) and x["xp"].shape == (16, 110)
+    assert y.shape == (16, 5) and not np.isnan(x["spectrum"]).any()
+    assert ds[5][0]["spectrum"].shape == (90 - 5 * 16, 2401, 1)
+    seen = np.concatenate([ds.batch_indices(i) for i in range(len(ds))])
+    assert np.array_equal(np.sort(seen), idx)
+    assert all(len(c) <= 16 for c in stars.spectra.calls)
+    # deterministic shuffle per epoch
+    first = [ds.batch_indices(i) for i in range(len(ds))]
+    twin = StarBatches(stars, prep, idx, 16, shuffle=True, seed=3)
+    assert all(np.array_equal(a, twin.batch_indices(i)) for i, a in enumerate(first))
+    ds.on_epoch_end()
+    assert not np.array_equal(
+        np.concatenate(first), np.concatenate([ds.batch_indices(i) for i in range(len(ds))])
+    )
+    twin.on_epoch_end()
+    assert np.array_equal(ds.batch_indices(0), twin.batch_indices(0))
+    rvs = StarBatches(stars, prep, idx, 16, input_names=("spectrum",), with_targets=False)
+    assert set(rvs[0][0]) == {"spectrum"}
+
+
+def test_member_learns_saves_and_reloads(tmp_path):
+    stars = make_stars(160, spy=True)
+    prep = MinMaxPrep(stars)
+    cfg = EnsembleConfig(epochs=4, batch_size=32, val_batch_size=64, patience=5)
+    split = make_splits(len(stars), cfg)[0]
+    out = tmp_path / "m.keras"
+    res = train_member(stars, prep, split, member_seed(cfg, 0, 0), cfg, out)
+    assert out.is_file() and res.path == out
+    assert res.epochs_run == 4 and len(res.history["loss"]) == 4
+    assert res.history["loss"][-1] < res.history["loss"][0]
+    assert res.best_val_loss == min(res.history["val_loss"])
+    assert (res.n_train, res.n_val) == (120, 40)
+    # streamed: no request larger than a batch, never the whole set
+    assert max(len(c) for c in stars.spectra.calls) <= 64
+    reloaded = load_member(out)
+    x = prep.inputs(stars, np.arange(40))
+    full = keras.saving.load_model(out)
+    np.testing.assert_array_equal(reloaded.predict(x, verbose=0), full.predict(x, verbose=0))
+    # the saved weights are the best epoch's (restore_best_weights)
+    val_x = prep.inputs(stars, split[1])
+    val_y = prep.targets(stars.labels[split[1]])
+    mse = float(np.mean((reloaded.predict(val_x, verbose=0) - val_y) ** 2))
+    assert mse == pytest.approx(res.best_val_loss, rel=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["xla", "onnx"])
+def test_ensemble_prediction(stars, prep, backend):
+    keras.utils.set_random_seed(0)
+    a, b = build_model(), build_model()
+    idx = np.arange(70)
+    ens = CompiledEnsemble([a, b, a], micro_batch=32, backend=backend)
+    pred = predict_ensemble(ens, stars, prep, batch_size=50, indices=idx, return_members=True)
+    assert pred.mean.shape == (70, 5) and pred.std.shape == (70, 5)
+    assert pred.members.shape == (3, 70, 5)
+    x = prep.inputs(stars, idx)
+    want = np.stack([prep.labels_from_scaled(m.predict(x, verbose=0)) for m in (a, b, a)])
+    scale = np.ptp(stars.labels, 0)
+    assert np.all(np.abs(pred.members - want) <= 1e-5 * scale)
+    assert np.all(np.abs(pred.mean - want.mean(0)) <= 1e-5 * scale)
+    assert np.all(np.abs(pred.std - want.std(0)) <= 1e-5 * scale)
+    assert np.all(pred.std > 0)
+    same = predict_ensemble(
+        CompiledEnsemble([a, a], micro_batch=32, backend=backend), stars, prep, batch_size=64
+    )
+    assert same.mean.shape == (len(stars), 5)
+    assert np.all(same.std == 0)
+    assert same.members is None
+
+
+def test_rvs_only_ensemble(stars, prep):
+    keras.utils.set_random_seed(1)
+    m = build_model("rvs_only")
+    pred = predict_ensemble([m, m], stars, prep, batch_size=100, indices=np.arange(30))
+    x = {"spectrum": prep.inputs(stars, np.arange(30))["spectrum"]}
+    want = prep.labels_from_scaled(m.predict(x, verbose=0))
+    assert np.all(np.abs(pred.mean - want) <= 1e-5 * np.ptp(stars.labels, 0))
+    assert np.all(pred.std == 0)
+
+
+def test_config_round_trip():
+    cfg = EnsembleConfig(epochs=3, inputs="rvs_only")
+    assert EnsembleConfig.from_dict(cfg.to_dict()) == cfg
