@@ -1,0 +1,308 @@
+"""From a training StarSet to a model version, and from a version to catalogue labels.
+
+The stages, each a plain function so that Celery tasks can run them on any worker:
+
+1. :func:`plan` — held-out stars, the ensemble's train/validation splits, the preprocessing
+   fitted on the training stars (Sect. 2, 3.1, 3.2);
+2. :func:`train_one` — one ensemble member (an independent unit of work);
+3. :func:`finalize_version` — cross-validated predictions on the training sample, the
+   running-dispersion fits (Sect. 3.4), Table 1 ranges and the t-SNE reference (Sect. 5), the
+   validation report (Sect. 4), all written as one immutable model version;
+4. :class:`Labeller` / :func:`Labeller.label` — labels, e_*, σ_* and flag_boundary for any
+   batch of stars (Table 2), streamed.
+
+:func:`run` chains them in one process (tests, benchmarks, small skies).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import StarSet
+from .ensemble import CompiledEnsemble, EnsembleConfig, make_splits, member_seed, train_member
+from .flags import TrainingRanges, TsneReference, boundary_flags
+from .labels import LABELS
+from .preprocess import Preprocessor
+from .uncertainty import DispersionModel
+from .validation import ValidationData, write_report
+from .version import LoadedVersion, load_version, save_version, starset_hash
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything that defines a training run, saved with the version (config as data)."""
+
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    holdout_fraction: float = 0.1  # training-sample stars never trained on, for validation
+    dispersion_degree: int = 3
+    tsne_perplexities: tuple[int, ...] = (30, 50, 75, 100)
+    tsne_max_stars: int = 20_000  # training spectra the t-SNE reference is built from
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ensemble"] = self.ensemble.to_dict()
+        d["tsne_perplexities"] = list(self.tsne_perplexities)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PipelineConfig:
+        d = dict(d)
+        d["ensemble"] = EnsembleConfig.from_dict(d["ensemble"])
+        d["tsne_perplexities"] = tuple(d["tsne_perplexities"])
+        return cls(**d)
+
+
+@dataclass
+class Plan:
+    """Which stars train, validate and are held out; the fitted preprocessing."""
+
+    train: np.ndarray  # indices into the training StarSet used by the ensemble
+    holdout: np.ndarray  # indices never trained on
+    splits: list[tuple[np.ndarray, np.ndarray]]  # into ``train``
+    preprocessor: Preprocessor
+
+    def member_jobs(self, config: PipelineConfig) -> list[tuple[int, int]]:
+        """(split, member) of every ensemble member, split-major."""
+        e = config.ensemble
+        return [(s, m) for s in range(e.n_splits) for m in range(e.n_members)]
+
+
+def plan(stars: StarSet, config: PipelineConfig) -> Plan:
+    """Hold out a fraction of the labelled stars, split the rest, fit the scalers (Sect. 3.1)."""
+    if stars.labels is None:
+        raise ValueError("the training StarSet needs labels")
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(len(stars))
+    n_hold = int(round(config.holdout_fraction * len(stars)))
+    holdout, train = np.sort(order[:n_hold]), np.sort(order[n_hold:])
+    splits = make_splits(train.size, config.ensemble)
+    return Plan(
+        train=train,
+        holdout=holdout,
+        splits=splits,
+        preprocessor=Preprocessor.fit(stars.subset(train)),
+    )
+
+
+def member_file(directory: Path, split: int, member: int) -> Path:
+    return Path(directory) / f"split{split:02d}_member{member:02d}.keras"
+
+
+def train_one(
+    stars: StarSet, the_plan: Plan, config: PipelineConfig, split: int, member: int, directory: Path
+):
+    """Train ensemble member ``member`` of split ``split`` (Sect. 3.2); returns MemberResult."""
+    return train_member(
+        stars.subset(the_plan.train),
+        the_plan.preprocessor,
+        the_plan.splits[split],
+        member_seed(config.ensemble, split, member),
+        config.ensemble,
+        member_file(directory, split, member),
+    )
+
+
+def _predict_members(
+    ensemble: CompiledEnsemble,
+    stars: StarSet,
+    prep: Preprocessor,
+    indices: np.ndarray,
+    batch: int = 1024,
+) -> np.ndarray:
+    """(M, k, 5) physical labels of ``indices`` by every member."""
+    out = np.empty((len(ensemble.models), indices.size, len(LABELS)))
+    for start in range(0, indices.size, batch):
+        sl = slice(start, start + batch)
+        y = ensemble(prep.inputs(stars, indices[sl]))
+        out[:, sl] = prep.labels_from_scaled(y)
+    return out
+
+
+def cross_validated(
+    members: list,
+    stars: StarSet,
+    prep: Preprocessor,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    n_members: int,
+) -> np.ndarray:
+    """(N, 5) mean prediction of each star by the members that did not train on it.
+
+    A star is in the validation part of about a quarter of the splits; stars that were never
+    validated (≈ 0.75^n_splits of them) get NaN.
+    """
+    n = len(stars)
+    total = np.zeros((n, len(LABELS)))
+    count = np.zeros(n)
+    for s, (_, val) in enumerate(splits):
+        group = members[s * n_members : (s + 1) * n_members]
+        y = _predict_members(CompiledEnsemble(group), stars, prep, np.asarray(val)).mean(axis=0)
+        total[val] += y
+        count[val] += 1
+    with np.errstate(invalid="ignore"):
+        return np.where(count[:, None] > 0, total / count[:, None], np.nan)
+
+
+def finalize_version(
+    path: Path,
+    stars: StarSet,
+    the_plan: Plan,
+    config: PipelineConfig,
+    member_paths: list[Path],
+    *,
+    extra_config: dict | None = None,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> LoadedVersion:
+    """Turn trained members into a complete, immutable model version at ``path``."""
+    from .ensemble import load_member
+
+    train, prep = stars.subset(the_plan.train), the_plan.preprocessor
+    members = [load_member(p) for p in member_paths]
+    progress("cross-validated predictions of the training sample")
+    cv = cross_validated(members, train, prep, the_plan.splits, config.ensemble.n_members)
+    ok = np.all(np.isfinite(cv), axis=1)
+    dispersion = DispersionModel.fit(train.labels[ok], cv[ok], degree=config.dispersion_degree)
+    ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
+    progress("t-SNE reference of the training spectra")
+    rng = np.random.default_rng(config.seed)
+    pick = np.sort(rng.permutation(len(train))[: config.tsne_max_stars])
+    spectra = prep.inputs(train, pick)["spectrum"][..., 0]
+    tsne = TsneReference.fit(spectra, perplexities=config.tsne_perplexities, seed=config.seed)
+
+    ensemble = CompiledEnsemble(members)
+    labeller = Labeller(ensemble, prep, dispersion, ranges, tsne)
+    progress("validation report")
+    hold = stars.subset(the_plan.holdout)
+    parts = [("training", train, cv), ("heldout", hold, None)]
+    data = _validation_data(labeller, parts)
+    work = Path(tempfile.mkdtemp(prefix="version-"))
+    try:
+        tsne_dir = tsne.save(work / "tsne")
+        report = work / "validation"
+        full_config = {"pipeline": config.to_dict(), **(extra_config or {})}
+        write_report(report, data, title=f"Model version {Path(path).name}", config=full_config)
+        version = save_version(
+            path,
+            members=member_paths,
+            artifacts={
+                "preprocessing": prep.to_dict(),
+                "dispersion": dispersion.to_dict(),
+                "ranges": ranges.to_dict(),
+                "samples": {
+                    "train": the_plan.train.tolist(),
+                    "holdout": the_plan.holdout.tolist(),
+                    "source_id": stars.source_id.tolist(),
+                },
+            },
+            files={"tsne": tsne_dir, "validation": report},
+            config=full_config,
+            data_hash=starset_hash(stars),
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return load_version(version)
+
+
+def _validation_data(labeller: Labeller, parts) -> ValidationData:
+    cols: dict[str, list] = {
+        k: [] for k in ("source_id", "sample", "truth", "pred", "e", "sigma", "snr", "flags")
+    }
+    members = None
+    for name, stars, cv in parts:
+        if len(stars) == 0:
+            continue
+        out = labeller.label(stars, return_members=name == "heldout")
+        pred = out.labels if cv is None else np.where(np.isfinite(cv), cv, out.labels)
+        cols["source_id"].append(stars.source_id)
+        cols["sample"].append(np.full(len(stars), name))
+        cols["truth"].append(stars.labels)
+        cols["pred"].append(pred)
+        cols["e"].append(out.e)
+        cols["sigma"].append(labeller.dispersion.total_sigma(pred, out.e))
+        cols["snr"].append(stars.snr)
+        cols["flags"].append(out.flags)
+        if out.members is not None:
+            members = np.transpose(out.members, (1, 0, 2))  # (k, M, 5)
+    return ValidationData(**{k: np.concatenate(v) for k, v in cols.items()}, member_pred=members)
+
+
+@dataclass
+class Labelled:
+    """Table 2 columns of a batch of stars."""
+
+    source_id: np.ndarray
+    labels: np.ndarray  # (N, 5) ensemble mean
+    e: np.ndarray  # (N, 5) model-to-model std
+    sigma: np.ndarray  # (N, 5) total uncertainty
+    flags: np.ndarray  # (N,) 8-character flag_boundary
+    members: np.ndarray | None = None  # (M, N, 5) when asked for
+
+
+@dataclass
+class Labeller:
+    """Everything needed to label stars with one model version."""
+
+    ensemble: CompiledEnsemble
+    preprocessor: Preprocessor
+    dispersion: DispersionModel
+    ranges: TrainingRanges
+    tsne: TsneReference
+
+    @classmethod
+    def from_version(cls, version: LoadedVersion) -> Labeller:
+        a = version.artifacts
+        return cls(
+            ensemble=CompiledEnsemble(version.members),
+            preprocessor=Preprocessor.from_dict(a["preprocessing"]),
+            dispersion=DispersionModel.from_dict(a["dispersion"]),
+            ranges=TrainingRanges.from_dict(a["ranges"]),
+            tsne=TsneReference.load(version.files["tsne"]),
+        )
+
+    def label(
+        self, stars: StarSet, batch_size: int = 2048, *, return_members: bool = False
+    ) -> Labelled:
+        """Labels, e_*, σ_* and flag_boundary, reading each spectrum once (Table 2)."""
+        n = len(stars)
+        labels, e = np.empty((n, len(LABELS))), np.empty((n, len(LABELS)))
+        like = np.empty(n, dtype=bool)
+        members = np.empty((len(self.ensemble.models), n, len(LABELS))) if return_members else None
+        for start in range(0, n, batch_size):
+            idx = np.arange(start, min(start + batch_size, n))
+            x = self.preprocessor.inputs(stars, idx)
+            y = self.preprocessor.labels_from_scaled(self.ensemble(x))  # (M, k, 5)
+            labels[idx], e[idx] = y.mean(axis=0), y.std(axis=0)
+            like[idx] = self.tsne.training_like(x["spectrum"][..., 0])
+            if members is not None:
+                members[:, idx] = y
+        flags = boundary_flags(labels, stars.phot[:, 0], stars.phot[:, 3], like, self.ranges)
+        return Labelled(
+            source_id=stars.source_id,
+            labels=labels,
+            e=e,
+            sigma=self.dispersion.total_sigma(labels, e),
+            flags=flags,
+            members=members,
+        )
+
+
+def run(
+    stars: StarSet,
+    config: PipelineConfig,
+    version_path: Path,
+    work_dir: Path,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> LoadedVersion:
+    """All stages in this process: plan, train every member, finalize the version."""
+    the_plan = plan(stars, config)
+    paths = []
+    for split, member in the_plan.member_jobs(config):
+        progress(f"training split {split} member {member}")
+        paths.append(train_one(stars, the_plan, config, split, member, work_dir).path)
+    return finalize_version(version_path, stars, the_plan, config, paths, progress=progress)

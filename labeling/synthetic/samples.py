@@ -1,0 +1,91 @@
+"""A synthetic sky as the CNN sees it: training and observed StarSets, with the truth.
+
+Goes through the same selection as real data (labeling.selection, Sect. 2), in memory, for
+tests, benchmarks and the science checks of docs/science.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..dataset import ArraySpectra, StarSet
+from ..labels import LABELS
+from ..selection import Selection, select
+from .config import SkyConfig
+from .sky import block_rng, generate_chunk
+
+
+@dataclass
+class SyntheticSamples:
+    training: StarSet  # labels: the APOGEE-like labels (what the CNN is trained on)
+    observed: StarSet  # labels: the truth (never shown to the CNN)
+    training_truth: np.ndarray  # (N, 5) true labels of the training stars
+    observed_population: np.ndarray  # (M,) population names
+    selection: Selection
+
+
+def synthetic_samples(n_stars: int, seed: int, config: SkyConfig = SkyConfig()) -> SyntheticSamples:  # noqa: B008
+    """Generate ``n_stars`` in memory, select them like real data and build the StarSets."""
+    block = config.block_size
+    chunks = [
+        generate_chunk(block_rng(seed, b), min(block, n_stars - b * block), b * block, config)
+        for b in range((n_stars + block - 1) // block)
+    ]
+
+    def cat(get) -> dict[str, np.ndarray]:
+        parts = [get(c) for c in chunks]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    gaia, rvs, xp = cat(lambda c: c.gaia_source), cat(lambda c: c.rvs), cat(lambda c: c.xp)
+    truth, apogee = cat(lambda c: c.truth), cat(lambda c: c.apogee)
+    ap = cat(lambda c: c.astrophysical_parameters)
+    gaia = {
+        **gaia,
+        "classlabel_espels": ap["classlabel_espels"],
+        "has_rvs": np.isin(gaia["source_id"], rvs["source_id"]),
+    }
+    selection = select(gaia, apogee)
+
+    def star_set(ids: np.ndarray, labels: np.ndarray | None) -> StarSet:
+        g = np.searchsorted(gaia["source_id"], ids, sorter=np.argsort(gaia["source_id"]))
+        g = np.argsort(gaia["source_id"])[g]
+        r = np.argsort(rvs["source_id"])[
+            np.searchsorted(rvs["source_id"], ids, sorter=np.argsort(rvs["source_id"]))
+        ]
+        x = np.argsort(xp["source_id"])[
+            np.searchsorted(xp["source_id"], ids, sorter=np.argsort(xp["source_id"]))
+        ]
+        phot = np.stack(
+            [
+                gaia[k][g]
+                for k in ("phot_g_mean_mag", "phot_bp_mean_mag", "phot_rp_mean_mag", "parallax")
+            ],
+            axis=1,
+        )
+        coeffs = np.concatenate([xp["bp_coefficients"][x], xp["rp_coefficients"][x]], axis=1)
+        return StarSet(
+            source_id=ids,
+            spectra=ArraySpectra(rvs["flux"][r]),
+            phot=phot,
+            xp=coeffs,
+            snr=gaia["rvs_spec_sig_to_noise"][g],
+            labels=labels,
+        )
+
+    t_idx = np.argsort(truth["source_id"])
+
+    def true_labels(ids):
+        rows = t_idx[np.searchsorted(truth["source_id"], ids, sorter=t_idx)]
+        return np.stack([truth[k][rows] for k in LABELS], axis=1), rows
+
+    train_truth, _ = true_labels(selection.training_ids)
+    obs_truth, obs_rows = true_labels(selection.observed_ids)
+    return SyntheticSamples(
+        training=star_set(selection.training_ids, selection.labels),
+        observed=star_set(selection.observed_ids, obs_truth),
+        training_truth=train_truth,
+        observed_population=truth["population"][obs_rows],
+        selection=selection,
+    )
