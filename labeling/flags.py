@@ -1,0 +1,425 @@
+"""flag_boundary: training-sample ranges (Table 1) and the t-SNE "training-like" test (Sect. 5).
+
+Guiglion et al. 2024, Sect. 5.1-5.2: eight characters, in order Teff, log g, [M/H], [α/M],
+[Fe/H], G, parallax, t-SNE; '0' inside the training sample's range / training-like, '1' outside.
+The paper embeds training and observed spectra jointly; here new spectra are embedded into fixed
+training maps with openTSNE's ``transform`` so each star gets an answer independent of the others
+and the cost is linear in the number of stars (see docs/flags.md for the reasoning and figures).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .labels import LABELS
+
+#: The two non-label columns of Table 1, in flag order after the five labels
+RANGE_COLUMNS: tuple[str, ...] = (*LABELS, "phot_g_mean_mag", "parallax")
+FLAG_ORDER: tuple[str, ...] = (*RANGE_COLUMNS, "tsne")
+FLAG_LENGTH = len(FLAG_ORDER)  # 8
+
+
+# ---------------------------------------------------------------------------- Table 1 ranges
+@dataclass
+class TrainingRanges:
+    """The training sample's range of each label, G (mag) and parallax (mas) (Table 1, Sect. 5.2).
+
+    Default definition: the 0.1 and 99.9 percentiles of the training sample. A plain min/max
+    lets one mis-parameterised or extreme star widen a range to where the CNN has no support;
+    trimming 0.1 % per side (≈ 45 of the paper's 44 780 stars) keeps every populated part of the
+    range while dropping such singletons. ``quantiles=(0, 100)`` gives the min/max definition.
+    """
+
+    lo: dict[str, float]
+    hi: dict[str, float]
+    quantiles: tuple[float, float] = (0.1, 99.9)
+
+    @classmethod
+    def from_training(
+        cls,
+        labels: np.ndarray,
+        g_mag: np.ndarray,
+        parallax: np.ndarray,
+        quantiles: tuple[float, float] = (0.1, 99.9),
+    ) -> TrainingRanges:
+        """From the training sample: ``labels`` (N, 5) APOGEE labels, G (N,), parallax (N,)."""
+        labels = np.asarray(labels, dtype=np.float64)
+        if labels.ndim != 2 or labels.shape[1] != len(LABELS):
+            raise ValueError(f"labels must be (N, {len(LABELS)}), got {labels.shape}")
+        cols = np.column_stack(
+            [labels, np.asarray(g_mag, np.float64), np.asarray(parallax, np.float64)]
+        )
+        lo = np.nanpercentile(cols, quantiles[0], axis=0)
+        hi = np.nanpercentile(cols, quantiles[1], axis=0)
+        return cls(
+            lo={c: float(v) for c, v in zip(RANGE_COLUMNS, lo, strict=True)},
+            hi={c: float(v) for c, v in zip(RANGE_COLUMNS, hi, strict=True)},
+            quantiles=(float(quantiles[0]), float(quantiles[1])),
+        )
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi), each (7,) in :data:`RANGE_COLUMNS` order."""
+        return (
+            np.array([self.lo[c] for c in RANGE_COLUMNS]),
+            np.array([self.hi[c] for c in RANGE_COLUMNS]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quantiles": list(self.quantiles),
+            "ranges": {c: [self.lo[c], self.hi[c]] for c in RANGE_COLUMNS},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainingRanges:
+        r = d["ranges"]
+        return cls(
+            lo={c: float(r[c][0]) for c in RANGE_COLUMNS},
+            hi={c: float(r[c][1]) for c in RANGE_COLUMNS},
+            quantiles=(float(d["quantiles"][0]), float(d["quantiles"][1])),
+        )
+
+
+def boundary_flags(
+    pred: np.ndarray,
+    g_mag: np.ndarray,
+    parallax: np.ndarray,
+    training_like: np.ndarray,
+    ranges: TrainingRanges,
+) -> np.ndarray:
+    """flag_boundary (N,) of 8-character '0'/'1' strings (dtype '<U8'), Sect. 5.2.
+
+    Digits: Teff, log g, [M/H], [α/M], [Fe/H] (``pred`` (N, 5), CNN labels), G (mag),
+    parallax (mas), t-SNE (``training_like`` False → '1'). A value outside [lo, hi] of
+    ``ranges`` (bounds inclusive) or NaN gives '1'.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    n = pred.shape[0]
+    if pred.shape != (n, len(LABELS)):
+        raise ValueError(f"pred must be (N, {len(LABELS)}), got {pred.shape}")
+    cols = np.empty((n, len(RANGE_COLUMNS)), dtype=np.float64)
+    cols[:, : len(LABELS)] = pred
+    cols[:, len(LABELS)] = np.asarray(g_mag, dtype=np.float64)
+    cols[:, len(LABELS) + 1] = np.asarray(parallax, dtype=np.float64)
+    lo, hi = ranges.bounds()
+    with np.errstate(invalid="ignore"):
+        inside = (cols >= lo) & (cols <= hi)  # NaN → False → '1'
+    digits = np.empty((n, FLAG_LENGTH), dtype=np.uint8)
+    digits[:, : len(RANGE_COLUMNS)] = ~inside
+    tl = np.asarray(training_like, dtype=bool)
+    if tl.shape != (n,):
+        raise ValueError(f"training_like must be ({n},), got {tl.shape}")
+    digits[:, -1] = ~tl
+    digits += ord("0")
+    return np.ascontiguousarray(digits).view(f"S{FLAG_LENGTH}").ravel().astype(f"U{FLAG_LENGTH}")
+
+
+# ---------------------------------------------------------------------------- t-SNE reference
+def _as_flux(spectra: np.ndarray) -> np.ndarray:
+    """(M, 2401) float32; NaN pixels (should be filled by preprocessing already) → 1.0."""
+    x = np.asarray(spectra, dtype=np.float32)
+    if x.ndim == 3 and x.shape[2] == 1:
+        x = x[:, :, 0]
+    if x.ndim != 2:
+        raise ValueError(f"spectra must be (M, n_pixels), got {x.shape}")
+    if np.isnan(x).any():
+        x = np.where(np.isnan(x), np.float32(1.0), x)
+    return x
+
+
+@dataclass
+class TsneReference:
+    """Fixed t-SNE maps of the training spectra, and the "training-like" test (Sect. 5.1).
+
+    Built by :meth:`fit`. A new spectrum is projected on the training PCA basis, then:
+
+    * neighbourhood test (the input space every map is built from): the mean distance to its
+      ``k_input`` nearest training spectra must be below ``input_threshold``;
+    * residual test: the RMS flux (per pixel) left after projecting on the training PCA basis
+      must be below ``residual_threshold`` (``residual_factor`` × the held-out percentile, so
+      spectra a few times noisier than the training ones pass). It catches what the basis
+      cannot represent and PCA distances therefore miss: pure noise, unseen features;
+    * map test, per perplexity: placed into that map with :func:`embed_new` (openTSNE's
+      transform), the mean distance to its ``k_map`` nearest training points in the map must be
+      below ``map_thresholds[p]``.
+
+    Training-like = all three, the map test in all maps. Thresholds are the ``percentile``
+    (``map_percentile`` for the maps) of the same statistics for held-out training spectra (not
+    in the PCA or the maps). Distances: PCA space in flux units, map space in t-SNE units.
+    """
+
+    perplexities: tuple[int, ...]
+    components: np.ndarray  # (n_components, n_pixels) PCA basis
+    mean: np.ndarray  # (n_pixels,) mean training flux
+    train_pca: np.ndarray  # (N, n_components) training spectra on the basis
+    embeddings: dict[int, Any]  # perplexity -> openTSNE.TSNEEmbedding of train_pca
+    input_threshold: float
+    residual_threshold: float
+    map_thresholds: dict[int, float]
+    k_input: int = 10
+    k_map: int = 10
+    percentile: float = 99.5
+    map_percentile: float = 99.9
+    transform_params: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ fit
+    @classmethod
+    def fit(
+        cls,
+        train_spectra: np.ndarray,
+        perplexities: tuple[int, ...] = (30, 50, 75, 100),
+        n_components_pca: int = 50,
+        seed: int = 0,
+        holdout: float = 0.1,
+        k_input: int = 10,
+        k_map: int = 10,
+        percentile: float = 99.5,
+        map_percentile: float = 99.9,
+        residual_factor: float = 3.0,
+        n_jobs: int = -1,
+        tsne_params: dict[str, Any] | None = None,
+        transform_params: dict[str, Any] | None = None,
+    ) -> TsneReference:
+        """Fit PCA and one openTSNE map per perplexity on preprocessed training flux (N, 2401).
+
+        A random ``holdout`` share of the training spectra (at least 50) is kept out of the
+        PCA and the maps and transformed like new spectra to calibrate the thresholds at
+        ``percentile`` (neighbourhood test) and ``map_percentile`` (map tests). ``tsne_params``
+        go to ``openTSNE.TSNE`` (e.g. ``n_iter``), ``transform_params`` to :func:`embed_new`.
+        """
+        import openTSNE
+        from sklearn.decomposition import PCA
+
+        flux = _as_flux(train_spectra)
+        n = len(flux)
+        n_hold = int(min(max(round(holdout * n), 50), n // 2))
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(n)
+        hold, ref = np.sort(order[:n_hold]), np.sort(order[n_hold:])
+        t0 = time.perf_counter()
+        n_comp = int(min(n_components_pca, len(ref) - 1, flux.shape[1]))
+        pca = PCA(n_components=n_comp, svd_solver="randomized", random_state=seed).fit(flux[ref])
+        components = pca.components_.astype(np.float32)
+        mean = pca.mean_.astype(np.float32)
+        x_ref = _project(flux[ref], mean, components)
+        x_hold = _project(flux[hold], mean, components)
+        t_pca = time.perf_counter() - t0
+
+        params = {"n_jobs": n_jobs, "random_state": seed} | dict(tsne_params or {})
+        tparams = dict(transform_params or {})
+        embeddings: dict[int, Any] = {}
+        map_thresholds: dict[int, float] = {}
+        t_fit: dict[str, float] = {}
+        for p in perplexities:
+            t1 = time.perf_counter()
+            p_eff = float(min(p, (len(ref) - 1) / 3))  # openTSNE needs 3·perplexity < N
+            emb = openTSNE.TSNE(perplexity=p_eff, **params).fit(x_ref)
+            _drop_p(emb)
+            # centre once (openTSNE's own transform() re-centres the map in place on each call)
+            emb -= (np.max(emb, axis=0) + np.min(emb, axis=0)) / 2
+            embeddings[int(p)] = emb
+            t_fit[str(p)] = time.perf_counter() - t1
+            y_hold = embed_new(emb, x_hold, **tparams)
+            d_hold = _mean_knn(cKDTree(np.asarray(emb)), y_hold, k_map)
+            map_thresholds[int(p)] = float(np.percentile(d_hold, map_percentile))
+        d_in = _mean_knn(cKDTree(x_ref), x_hold, k_input)
+        input_threshold = float(np.percentile(d_in, percentile))
+        res_hold = _residual_rms(flux[hold], x_hold, mean, components)
+        residual_threshold = float(residual_factor * np.percentile(res_hold, percentile))
+        info = {
+            "n_train": int(n),
+            "n_reference": int(len(ref)),
+            "n_holdout": int(n_hold),
+            "n_components_pca": n_comp,
+            "explained_variance": float(pca.explained_variance_ratio_.sum()),
+            "seed": int(seed),
+            "tsne_params": {k: v for k, v in params.items() if _jsonable(v)},
+            "seconds_pca": t_pca,
+            "seconds_fit": t_fit,
+        }
+        return cls(
+            perplexities=tuple(int(p) for p in perplexities),
+            components=components,
+            mean=mean,
+            train_pca=x_ref.astype(np.float32),
+            embeddings=embeddings,
+            input_threshold=input_threshold,
+            residual_threshold=residual_threshold,
+            map_thresholds=map_thresholds,
+            k_input=k_input,
+            k_map=k_map,
+            percentile=percentile,
+            map_percentile=map_percentile,
+            transform_params=tparams,
+            info=info,
+        )
+
+    # ------------------------------------------------------------------ classify
+    def distances(self, spectra: np.ndarray, batch_size: int = 10_000) -> dict[str, np.ndarray]:
+        """Test statistics of (M, 2401) spectra: ``"input"``, ``"residual"``, ``"map_<p>"`` (M,)."""
+        flux = _as_flux(spectra)
+        m = len(flux)
+        out = {"input": np.empty(m), "residual": np.empty(m)} | {
+            f"map_{p}": np.empty(m) for p in self.perplexities
+        }
+        tree_in = cKDTree(self.train_pca)
+        trees = {p: cKDTree(np.asarray(self.embeddings[p])) for p in self.perplexities}
+        for a in range(0, m, batch_size):
+            b = min(a + batch_size, m)
+            x = _project(flux[a:b], self.mean, self.components)
+            out["input"][a:b] = _mean_knn(tree_in, x, self.k_input)
+            out["residual"][a:b] = _residual_rms(flux[a:b], x, self.mean, self.components)
+            for p in self.perplexities:
+                y = embed_new(self.embeddings[p], x, **self.transform_params)
+                out[f"map_{p}"][a:b] = _mean_knn(trees[p], y, self.k_map)
+        return out
+
+    def training_like(self, spectra: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
+        """bool (M,): True where a preprocessed spectrum (M, 2401) is training-like (Sect. 5.1)."""
+        return self.decide(self.distances(spectra, batch_size))
+
+    def decide(self, d: dict[str, np.ndarray]) -> np.ndarray:
+        """bool (M,) training-like from the statistics of :meth:`distances`."""
+        ok = (d["input"] <= self.input_threshold) & (d["residual"] <= self.residual_threshold)
+        for p in self.perplexities:
+            ok &= d[f"map_{p}"] <= self.map_thresholds[p]
+        return ok
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``meta.json``, ``arrays.npz`` and one pickled openTSNE map per perplexity.
+
+        The maps are pickles: load only directories this software wrote.
+        """
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            d / "arrays.npz", components=self.components, mean=self.mean, train_pca=self.train_pca
+        )
+        for p in self.perplexities:
+            with open(d / f"embedding_p{p}.pkl", "wb") as fh:
+                pickle.dump(self.embeddings[p], fh, protocol=pickle.HIGHEST_PROTOCOL)
+        meta = {
+            "perplexities": list(self.perplexities),
+            "input_threshold": self.input_threshold,
+            "residual_threshold": self.residual_threshold,
+            "map_thresholds": {str(p): t for p, t in self.map_thresholds.items()},
+            "k_input": self.k_input,
+            "k_map": self.k_map,
+            "percentile": self.percentile,
+            "map_percentile": self.map_percentile,
+            "transform_params": self.transform_params,
+            "info": self.info,
+        }
+        (d / "meta.json").write_text(json.dumps(meta, indent=1))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TsneReference:
+        d = Path(directory)
+        meta = json.loads((d / "meta.json").read_text())
+        with np.load(d / "arrays.npz") as z:
+            components, mean, train_pca = z["components"], z["mean"], z["train_pca"]
+        perplexities = tuple(int(p) for p in meta["perplexities"])
+        embeddings = {}
+        for p in perplexities:
+            with open(d / f"embedding_p{p}.pkl", "rb") as fh:
+                embeddings[p] = pickle.load(fh)  # noqa: S301 - our own files
+        return cls(
+            perplexities=perplexities,
+            components=components,
+            mean=mean,
+            train_pca=train_pca,
+            embeddings=embeddings,
+            input_threshold=float(meta["input_threshold"]),
+            residual_threshold=float(meta["residual_threshold"]),
+            map_thresholds={int(p): float(t) for p, t in meta["map_thresholds"].items()},
+            k_input=int(meta["k_input"]),
+            k_map=int(meta["k_map"]),
+            percentile=float(meta["percentile"]),
+            map_percentile=float(meta["map_percentile"]),
+            transform_params=dict(meta["transform_params"]),
+            info=dict(meta["info"]),
+        )
+
+
+def embed_new(
+    embedding: Any,
+    x: np.ndarray,
+    n_iter: int = 100,
+    k: int = 25,
+    perplexity: float = 5.0,
+    learning_rate: float = 0.1,
+    exaggeration: float = 1.5,
+    momentum: float = 0.8,
+    max_grad_norm: float = 0.25,
+    negative_gradient_method: str = "fft",
+) -> np.ndarray:
+    """Positions (M, 2) of new points ``x`` in a fixed openTSNE map (the reference is unchanged).
+
+    openTSNE's ``TSNEEmbedding.transform`` (median of the k nearest reference points, then
+    gradient descent against the fixed reference), without its in-place re-centring of the map
+    and with 100 instead of 250 iterations and the FFT gradient by default (≈ 2× faster each).
+    """
+    names = inspect.signature(embedding.affinities.to_new).parameters
+    key = "perplexity" if "perplexity" in names else "perplexities"
+    partial = embedding.prepare_partial(
+        np.ascontiguousarray(x, dtype=np.float64),
+        initialization="median",
+        k=k,
+        **{key: perplexity},
+    )
+    if n_iter > 0:
+        partial.optimize(
+            n_iter=n_iter,
+            learning_rate=learning_rate,
+            exaggeration=exaggeration,
+            momentum=momentum,
+            inplace=True,
+            propagate_exception=True,
+            max_grad_norm=max_grad_norm,
+            negative_gradient_method=negative_gradient_method,
+        )
+    return np.asarray(partial, dtype=np.float64)
+
+
+def _project(flux: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """PCA scores (float64 for openTSNE): (flux − mean) · componentsᵀ."""
+    return (flux.astype(np.float64) - mean) @ components.T.astype(np.float64)
+
+
+def _residual_rms(
+    flux: np.ndarray, scores: np.ndarray, mean: np.ndarray, components: np.ndarray
+) -> np.ndarray:
+    """RMS per pixel of flux − (mean + scores · components), flux units."""
+    recon = mean + scores.astype(np.float32) @ components
+    return np.sqrt(np.mean((flux - recon) ** 2, axis=1, dtype=np.float64))
+
+
+def _mean_knn(tree: cKDTree, x: np.ndarray, k: int) -> np.ndarray:
+    """Mean Euclidean distance of each row of ``x`` to its k nearest points of ``tree``."""
+    k = int(min(k, tree.n))
+    dist, _ = tree.query(x, k=k)
+    return dist.reshape(len(x), k).mean(axis=1)
+
+
+def _drop_p(embedding: Any) -> None:
+    """Drop the training affinity matrix P: ``transform`` only needs the neighbour index and
+    the positions, and P is most of the pickle (≈ 3·perplexity entries per training star)."""
+    aff = getattr(embedding, "affinities", None)
+    if aff is not None and hasattr(aff, "P"):
+        aff.P = None
+
+
+def _jsonable(v: Any) -> bool:
+    return isinstance(v, str | int | float | bool) or v is None

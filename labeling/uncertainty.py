@@ -1,0 +1,237 @@
+"""Total label uncertainties: ensemble spread ⊕ running dispersion (Sect. 3.4, 4.2).
+
+Guiglion et al. 2024, Sect. 3.4: on the training sample, the running dispersion of
+(CNN − APOGEE) as a function of each label is fitted by a polynomial (the green curve of Fig. 8);
+Sect. 4.2: every star's total uncertainty is σ = sqrt(e² + dispersion(label)²), e being the
+model-to-model standard deviation of the 28-model ensemble. Units are those of each label
+(K for Teff, dex otherwise, see :data:`labeling.labels.UNITS`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .labels import LABELS
+
+#: 1.4826 · MAD estimates σ of a Gaussian
+MAD_TO_SIGMA = 1.4826
+
+
+def running_dispersion(
+    x_true: np.ndarray,
+    residual: np.ndarray,
+    n_bins: int = 20,
+    window: int | None = None,
+    min_count: int = 30,
+    robust: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Running dispersion of ``residual`` (CNN − APOGEE) vs the label ``x_true`` (Sect. 3.4).
+
+    Stars are sorted by ``x_true`` and cut into sliding windows of ``window`` stars (default
+    ``2·N/n_bins``, at least ``min_count``) that advance by half a window, so there are about
+    ``n_bins`` windows, each holding the same number of stars (sparse label ranges get wide
+    windows, not noisy ones). Per window: the median label (the centre) and σ = 1.4826·MAD of
+    the residual (``robust``) or its standard deviation. NaN pairs are ignored.
+    Returns ``(centres, sigma)``, both (n_windows,), in the label's units; empty arrays when
+    fewer than ``min_count`` stars remain.
+    """
+    x = np.asarray(x_true, dtype=np.float64).ravel()
+    r = np.asarray(residual, dtype=np.float64).ravel()
+    if x.shape != r.shape:
+        raise ValueError(f"x_true {x.shape} and residual {r.shape} differ")
+    ok = np.isfinite(x) & np.isfinite(r)
+    x, r = x[ok], r[ok]
+    n = x.size
+    if n < min_count:
+        return np.empty(0), np.empty(0)
+    order = np.argsort(x, kind="stable")
+    x, r = x[order], r[order]
+    w = window if window is not None else int(round(2 * n / max(n_bins, 1)))
+    w = int(min(max(w, min_count), n))
+    step = max(w // 2, 1)
+    starts = np.arange(0, n - w + 1, step)
+    if starts[-1] != n - w:  # the last window ends on the last star
+        starts = np.append(starts, n - w)
+    idx = starts[:, None] + np.arange(w)[None, :]  # (n_windows, w)
+    xw, rw = x[idx], r[idx]
+    centres = np.median(xw, axis=1)
+    if robust:
+        med = np.median(rw, axis=1, keepdims=True)
+        sigma = MAD_TO_SIGMA * np.median(np.abs(rw - med), axis=1)
+    else:
+        sigma = rw.std(axis=1, ddof=1)
+    return centres, sigma
+
+
+@dataclass
+class DispersionFit:
+    """Polynomial fit of the running dispersion of one label (the curve of Fig. 8, Sect. 3.4).
+
+    ``coef`` are the coefficients of a :class:`numpy.polynomial.Polynomial` on the scaled
+    variable (``domain`` mapped to [-1, 1]); ``x_min``/``x_max`` the label range the fit covers
+    (evaluation clamps to it: no extrapolation of the polynomial); ``floor`` the smallest
+    running dispersion measured: the fitted σ never drops below it (so never negative).
+    """
+
+    label: str
+    degree: int
+    coef: list[float]
+    domain: tuple[float, float]
+    x_min: float
+    x_max: float
+    floor: float
+    centres: list[float] = field(default_factory=list)
+    sigma: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fit(
+        cls,
+        x_true: np.ndarray,
+        residual: np.ndarray,
+        label: str = "",
+        degree: int = 3,
+        n_bins: int = 20,
+        window: int | None = None,
+        min_count: int = 30,
+        robust: bool = True,
+    ) -> DispersionFit:
+        """Fit the running dispersion (see :func:`running_dispersion`) by a polynomial."""
+        centres, sigma = running_dispersion(x_true, residual, n_bins, window, min_count, robust)
+        if centres.size == 0:
+            raise ValueError(f"too few stars to fit the dispersion of {label or 'the label'}")
+        deg = int(min(degree, max(centres.size - 1, 0)))
+        if np.ptp(centres) == 0:  # a single label value: a constant
+            poly = np.polynomial.Polynomial([float(np.median(sigma))], domain=[-1, 1])
+        else:
+            poly = np.polynomial.Polynomial.fit(centres, sigma, deg)
+        return cls(
+            label=label,
+            degree=deg,
+            coef=[float(c) for c in poly.coef],
+            domain=(float(poly.domain[0]), float(poly.domain[1])),
+            x_min=float(centres.min()),
+            x_max=float(centres.max()),
+            floor=float(max(sigma.min(), 0.0)),
+            centres=[float(c) for c in centres],
+            sigma=[float(s) for s in sigma],
+        )
+
+    def __call__(self, label_values: np.ndarray) -> np.ndarray:
+        """σ (label units) at ``label_values``, clamped to [x_min, x_max]; NaN stays NaN."""
+        x = np.clip(np.asarray(label_values, dtype=np.float64), self.x_min, self.x_max)
+        poly = np.polynomial.Polynomial(self.coef, domain=list(self.domain), window=[-1, 1])
+        return np.maximum(poly(x), self.floor)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "degree": self.degree,
+            "coef": list(self.coef),
+            "domain": list(self.domain),
+            "x_min": self.x_min,
+            "x_max": self.x_max,
+            "floor": self.floor,
+            "centres": list(self.centres),
+            "sigma": list(self.sigma),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DispersionFit:
+        return cls(
+            label=str(d["label"]),
+            degree=int(d["degree"]),
+            coef=[float(c) for c in d["coef"]],
+            domain=(float(d["domain"][0]), float(d["domain"][1])),
+            x_min=float(d["x_min"]),
+            x_max=float(d["x_max"]),
+            floor=float(d["floor"]),
+            centres=[float(c) for c in d.get("centres", [])],
+            sigma=[float(s) for s in d.get("sigma", [])],
+        )
+
+
+@dataclass
+class DispersionModel:
+    """One :class:`DispersionFit` per label, in :data:`LABELS` order (Sect. 3.4, 4.2)."""
+
+    fits: dict[str, DispersionFit]
+    #: "true": dispersion fitted vs the APOGEE label (Sect. 3.4 text); "pred": vs the CNN label
+    against: str = "true"
+
+    @classmethod
+    def fit(
+        cls,
+        true: np.ndarray,
+        pred: np.ndarray,
+        degree: int = 3,
+        n_bins: int = 20,
+        against: str = "true",
+        min_count: int = 30,
+        robust: bool = True,
+        labels: tuple[str, ...] = LABELS,
+    ) -> DispersionModel:
+        """Fit from the training sample: ``true`` (APOGEE) and ``pred`` (CNN), both (N, 5)."""
+        true = np.asarray(true, dtype=np.float64)
+        pred = np.asarray(pred, dtype=np.float64)
+        if true.shape != pred.shape or true.ndim != 2 or true.shape[1] != len(labels):
+            raise ValueError(f"true {true.shape} and pred {pred.shape} must be (N, {len(labels)})")
+        if against not in ("true", "pred"):
+            raise ValueError("against must be 'true' or 'pred'")
+        x = true if against == "true" else pred
+        fits = {
+            name: DispersionFit.fit(
+                x[:, j],
+                pred[:, j] - true[:, j],
+                label=name,
+                degree=degree,
+                n_bins=n_bins,
+                min_count=min_count,
+                robust=robust,
+            )
+            for j, name in enumerate(labels)
+        }
+        return cls(fits=fits, against=against)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.fits)
+
+    def dispersion(self, pred: np.ndarray) -> np.ndarray:
+        """Fitted dispersion (N, 5) at the predicted labels ``pred`` (N, 5)."""
+        pred = np.asarray(pred, dtype=np.float64)
+        return np.stack([self.fits[name](pred[:, j]) for j, name in enumerate(self.fits)], axis=1)
+
+    def total_sigma(self, pred: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """σ = sqrt(e² + dispersion(pred)²), (N, 5), label units (Sect. 4.2)."""
+        e = np.asarray(e, dtype=np.float64)
+        return np.sqrt(e**2 + self.dispersion(pred) ** 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"against": self.against, "fits": [f.to_dict() for f in self.fits.values()]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DispersionModel:
+        fits = [DispersionFit.from_dict(f) for f in d["fits"]]
+        return cls(fits={f.label: f for f in fits}, against=str(d.get("against", "true")))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> DispersionModel:
+        return cls.from_dict(json.loads(text))
+
+
+def coverage(residual: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
+    """Shares of |residual| ≤ σ and ≤ 2σ (Gaussian: 0.683, 0.954); NaN pairs ignored."""
+    r = np.abs(np.asarray(residual, dtype=np.float64))
+    s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), r.shape)
+    ok = np.isfinite(r) & np.isfinite(s)
+    if not ok.any():
+        return float("nan"), float("nan")
+    r, s = r[ok], s[ok]
+    return float(np.mean(r <= s)), float(np.mean(r <= 2 * s))

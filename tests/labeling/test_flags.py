@@ -1,0 +1,148 @@
+"""flag_boundary: Table 1 ranges and the t-SNE training-like test (paper Sect. 5)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from labeling.flags import FLAG_ORDER, TrainingRanges, TsneReference, boundary_flags
+from labeling.labels import LABELS
+from labeling.synthetic import OUTSIDE_TRAINING, SkyConfig, block_rng, generate_chunk
+
+
+# ---------------------------------------------------------------------------- ranges and digits
+def _ranges() -> TrainingRanges:
+    rng = np.random.default_rng(0)
+    n = 5000
+    labels = np.column_stack(
+        [
+            rng.uniform(4000, 6500, n),
+            rng.uniform(1.0, 4.6, n),
+            rng.uniform(-2.0, 0.5, n),
+            rng.uniform(-0.1, 0.4, n),
+            rng.uniform(-2.0, 0.5, n),
+        ]
+    )
+    return TrainingRanges.from_training(labels, rng.uniform(7, 14.2, n), rng.uniform(0.2, 7, n))
+
+
+def test_training_ranges_quantiles_and_round_trip():
+    r = _ranges()
+    assert r.lo["teff"] == pytest.approx(4000, abs=10) and r.hi["teff"] == pytest.approx(
+        6500, abs=10
+    )
+    assert r.hi["phot_g_mean_mag"] == pytest.approx(14.2, abs=0.05)
+    assert r.lo["parallax"] < r.hi["parallax"] < 7
+    back = TrainingRanges.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert back == r
+    # one wild star does not widen the default range, but does widen min/max
+    labels = np.tile([5000.0, 2.5, 0.0, 0.1, 0.0], (2000, 1)) + np.random.default_rng(1).normal(
+        0, 0.01, (2000, 5)
+    )
+    labels[0, 0] = 9000.0
+    g, plx = np.full(2000, 10.0), np.full(2000, 1.0)
+    assert TrainingRanges.from_training(labels, g, plx).hi["teff"] < 5001
+    assert TrainingRanges.from_training(labels, g, plx, quantiles=(0, 100)).hi["teff"] == 9000.0
+
+
+def test_boundary_flags_each_digit_independent():
+    r = _ranges()
+    lo, hi = r.bounds()
+    inside = (lo + hi) / 2
+    n = 1 + 2 * 7 + 2  # clean star, one star below / above each range, NaN label, t-SNE
+    cols = np.tile(inside, (n, 1))
+    tl = np.ones(n, dtype=bool)
+    expected = ["00000000"]
+    for j in range(7):
+        cols[1 + 2 * j, j] = lo[j] - 1e-3 * (abs(lo[j]) + 1)
+        cols[2 + 2 * j, j] = hi[j] + 1e-3 * (abs(hi[j]) + 1)
+        digit = "".join("1" if i == j else "0" for i in range(8))
+        expected += [digit, digit]
+    cols[15, 2] = np.nan  # a NaN label is outside
+    expected.append("00100000")
+    tl[16] = False
+    expected.append("00000001")
+    flags = boundary_flags(cols[:, :5], cols[:, 5], cols[:, 6], tl, r)
+    assert flags.dtype == np.dtype("<U8")
+    assert flags.tolist() == expected
+    assert all(len(f) == 8 and set(f) <= {"0", "1"} for f in flags)
+    assert len(FLAG_ORDER) == 8 and FLAG_ORDER[:5] == LABELS
+    # bounds are inclusive
+    edge = boundary_flags(lo[None, :5], lo[5:6], lo[6:7], np.array([True]), r)
+    assert edge.tolist() == ["00000000"]
+    with pytest.raises(ValueError):
+        boundary_flags(cols[:, :4], cols[:, 5], cols[:, 6], tl, r)
+    with pytest.raises(ValueError):
+        boundary_flags(cols[:, :5], cols[:, 5], cols[:, 6], tl[:3], r)
+
+
+# ---------------------------------------------------------------------------- t-SNE reference
+@pytest.fixture(scope="module")
+def sky() -> dict[str, np.ndarray]:
+    chunks = [generate_chunk(block_rng(11, b), 1000, b * 1000, SkyConfig()) for b in range(3)]
+    flux = np.concatenate([c.rvs["flux"] for c in chunks]).astype(np.float32)
+    truth = {k: np.concatenate([c.truth[k] for c in chunks]) for k in ("population", "anomaly")}
+    snr = np.concatenate([c.gaia_source["rvs_spec_sig_to_noise"] for c in chunks])
+    return {"flux": flux, "snr": snr} | truth
+
+
+@pytest.fixture(scope="module")
+def reference(sky) -> tuple[TsneReference, np.ndarray]:
+    train = np.flatnonzero(
+        ~np.isin(sky["population"], OUTSIDE_TRAINING) & (sky["anomaly"] == "") & (sky["snr"] >= 30)
+    )[:450]
+    ref = TsneReference.fit(
+        sky["flux"][train],
+        perplexities=(30, 50, 75, 100),
+        n_components_pca=20,
+        seed=3,
+        n_jobs=2,
+        tsne_params={"n_iter": 60, "early_exaggeration_iter": 40},
+        transform_params={"n_iter": 30},
+    )
+    return ref, train
+
+
+def test_tsne_reference_training_like(reference, sky):
+    ref, train = reference
+    assert ref.perplexities == (30, 50, 75, 100)
+    assert set(ref.map_thresholds) == {30, 50, 75, 100}
+    assert ref.input_threshold > 0 and ref.residual_threshold > 0
+    flux, pop = sky["flux"], sky["population"]
+    # training spectra; OB stars (Paschen lines); M giants (TiO); pure noise: one call
+    groups = {"train": train[:200]}
+    for name in ("ob_star", "m_giant"):
+        groups[name] = np.flatnonzero((pop == name) & (sky["anomaly"] == ""))[:60]
+        assert len(groups[name]) >= 30
+    noise = 1.0 + np.random.default_rng(0).normal(0, 0.3, (30, flux.shape[1]))
+    spectra = np.concatenate([flux[g] for g in groups.values()] + [noise])
+    d = ref.distances(spectra)
+    tl = ref.decide(d)
+    np.testing.assert_array_equal(tl, ref.training_like(spectra))
+    bounds = np.cumsum([0] + [len(g) for g in groups.values()] + [len(noise)])
+    part = {name: slice(bounds[i], bounds[i + 1]) for i, name in enumerate([*groups, "noise"])}
+    assert tl[part["train"]].mean() >= 0.95
+    assert (~tl[part["ob_star"]]).mean() >= 0.9
+    assert (~tl[part["m_giant"]]).mean() >= 0.9
+    assert not tl[part["noise"]].any()
+    assert (d["residual"][part["noise"]] > ref.residual_threshold).all()
+    # batching does not change the answer: each star is placed against the fixed maps only
+    d_batched = ref.distances(spectra[:60], batch_size=25)
+    for key in d:
+        np.testing.assert_allclose(d_batched[key], d[key][:60], rtol=1e-6)
+
+
+def test_tsne_reference_save_load_identical(reference, sky, tmp_path):
+    ref, _ = reference
+    ref.save(tmp_path / "tsne")
+    back = TsneReference.load(tmp_path / "tsne")
+    assert back.map_thresholds == ref.map_thresholds
+    assert back.input_threshold == ref.input_threshold
+    assert back.residual_threshold == ref.residual_threshold
+    idx = np.random.default_rng(5).choice(len(sky["flux"]), 150, replace=False)
+    d0, d1 = ref.distances(sky["flux"][idx]), back.distances(sky["flux"][idx])
+    for key in d0:
+        np.testing.assert_array_equal(d0[key], d1[key])
+    np.testing.assert_array_equal(ref.decide(d0), back.decide(d1))

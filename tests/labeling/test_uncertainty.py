@@ -1,0 +1,108 @@
+"""Running dispersion, its polynomial fit and total uncertainties (paper Sect. 3.4, 4.2)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from labeling.labels import LABELS
+from labeling.uncertainty import DispersionFit, DispersionModel, coverage, running_dispersion
+
+
+def _sigma_of_x(x: np.ndarray) -> np.ndarray:
+    return 0.05 + 0.04 * (x - 0.5) ** 2  # a known, smooth dispersion curve
+
+
+def test_running_dispersion_recovers_known_sigma():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1.5, 2.5, 40_000)
+    r = rng.normal(0.0, _sigma_of_x(x))
+    r[::200] += 5.0  # 0.5 % gross outliers: the MAD estimate ignores them
+    centres, sigma = running_dispersion(x, r, n_bins=20)
+    assert 15 <= centres.size <= 45
+    assert np.all(np.diff(centres) > 0)
+    np.testing.assert_allclose(sigma, _sigma_of_x(centres), rtol=0.1)
+    # the plain standard deviation is pulled up by the outliers
+    _, sigma_std = running_dispersion(x, r, n_bins=20, robust=False)
+    assert np.median(sigma_std / _sigma_of_x(centres)) > 1.5
+
+
+def test_running_dispersion_ignores_nan_and_needs_min_count():
+    x = np.array([1.0, np.nan, 2.0])
+    c, s = running_dispersion(x, np.array([0.1, 0.2, np.nan]), min_count=5)
+    assert c.size == 0 and s.size == 0
+    with pytest.raises(ValueError):
+        running_dispersion(np.zeros(3), np.zeros(4))
+
+
+def test_dispersion_fit_follows_curve_clamps_and_never_negative():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0.0, 1.0, 30_000)
+    r = rng.normal(0.0, _sigma_of_x(x))
+    fit = DispersionFit.fit(x, r, label="m_h", degree=3)
+    grid = np.linspace(0.05, 0.95, 7)
+    np.testing.assert_allclose(fit(grid), _sigma_of_x(grid), rtol=0.08)
+    # outside the fitted range: the value at the edge, no polynomial extrapolation
+    assert fit(np.array([-10.0]))[0] == pytest.approx(fit(np.array([fit.x_min]))[0])
+    assert fit(np.array([10.0]))[0] == pytest.approx(fit(np.array([fit.x_max]))[0])
+    # a polynomial that dips below zero is floored at the smallest measured dispersion
+    neg = DispersionFit("teff", 1, [-1.0, 0.0], (0.0, 1.0), 0.0, 1.0, floor=0.01)
+    assert np.all(neg(np.linspace(0, 1, 5)) == 0.01)
+    assert np.isnan(fit(np.array([np.nan])))[0]
+
+
+def test_dispersion_fit_dict_round_trip():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, 5000)
+    fit = DispersionFit.fit(x, rng.normal(0, 0.1, 5000), label="logg", degree=2)
+    back = DispersionFit.from_dict(json.loads(json.dumps(fit.to_dict())))
+    grid = np.linspace(-0.5, 1.5, 11)
+    np.testing.assert_array_equal(back(grid), fit(grid))
+    assert back == fit
+
+
+def _fake_training(n: int = 20_000, seed: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    true = np.column_stack(
+        [
+            rng.uniform(4000, 6500, n),
+            rng.uniform(1.0, 4.6, n),
+            rng.uniform(-2.0, 0.5, n),
+            rng.uniform(-0.1, 0.35, n),
+            rng.uniform(-2.0, 0.5, n),
+        ]
+    )
+    disp = np.array([59.0, 0.11, 0.07, 0.04, 0.07])  # the paper's Sect. 3.4 figures
+    pred = true + rng.normal(0, 1, true.shape) * disp
+    return true, pred, disp
+
+
+def test_dispersion_model_total_sigma_and_json():
+    true, pred, disp = _fake_training()
+    model = DispersionModel.fit(true, pred, degree=3)
+    assert model.labels == LABELS
+    d = model.dispersion(pred[:1000])
+    np.testing.assert_allclose(np.median(d, axis=0), disp, rtol=0.1)
+    e = np.abs(np.random.default_rng(5).normal(0, 1, (1000, 5))) * disp / 2
+    total = model.total_sigma(pred[:1000], e)
+    np.testing.assert_allclose(total, np.sqrt(e**2 + d**2))
+    assert total.shape == (1000, 5) and np.all(total >= e) and np.all(total >= d)
+    back = DispersionModel.from_json(model.to_json())
+    np.testing.assert_array_equal(back.total_sigma(pred[:1000], e), total)
+    with pytest.raises(ValueError):
+        DispersionModel.fit(true, pred[:, :4])
+
+
+def test_coverage_of_gaussian_residuals():
+    rng = np.random.default_rng(6)
+    sigma = rng.uniform(0.05, 0.2, 200_000)
+    r = rng.normal(0, sigma)
+    one, two = coverage(r, sigma)
+    assert one == pytest.approx(0.6827, abs=0.005)
+    assert two == pytest.approx(0.9545, abs=0.003)
+    # σ underestimated by 2: the coverage shows it
+    assert coverage(r, sigma / 2)[0] == pytest.approx(0.3829, abs=0.005)
+    # NaN ignored, scalar σ broadcast
+    assert coverage(np.array([0.5, np.nan, 3.0]), 1.0) == (0.5, 0.5)
