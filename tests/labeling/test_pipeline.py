@@ -1,0 +1,113 @@
+"""The whole labeling chain on a small synthetic sky: a working model passes, broken ones fail.
+
+Small on purpose (≈1 000 training stars, one member, a few epochs): the point is that the test
+separates a model that learns from one that cannot, not the paper's precision (bench/science.py
+measures that).
+"""
+
+import dataclasses
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from labeling.ensemble import EnsembleConfig, load_member, predict_ensemble
+from labeling.pipeline import Labeller, PipelineConfig, finalize_version, plan, train_one
+from labeling.synthetic.samples import synthetic_samples
+from labeling.version import load_version
+
+CONFIG = PipelineConfig(
+    ensemble=EnsembleConfig(n_splits=1, n_members=1, epochs=8, patience=3, batch_size=32, seed=4),
+    tsne_perplexities=(30,),
+    tsne_max_stars=600,
+    seed=4,
+)
+
+
+@pytest.fixture(scope="module")
+def sky():
+    return synthetic_samples(12_000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def the_plan(sky):
+    return plan(sky.training, CONFIG)
+
+
+def heldout_sigma(sky, the_plan, labels: np.ndarray) -> np.ndarray:
+    """σ of (prediction − truth) on the held-out training stars, relative to the truth's spread."""
+    truth = sky.training_truth[the_plan.holdout]
+    return np.std(labels - truth, axis=0) / np.std(truth, axis=0)
+
+
+def train_and_predict(sky, the_plan, tmp_path, stars=None, prep=None):
+    stars = stars or sky.training
+    if prep is not None:
+        the_plan = dataclasses.replace(the_plan, preprocessor=prep)
+    result = train_one(stars, the_plan, CONFIG, 0, 0, tmp_path)
+    held = sky.training.subset(the_plan.holdout)
+    return predict_ensemble([load_member(result.path)], held, the_plan.preprocessor).mean
+
+
+@pytest.fixture(scope="module")
+def working(sky, the_plan, tmp_path_factory):
+    work = tmp_path_factory.mktemp("working")
+    result = train_one(sky.training, the_plan, CONFIG, 0, 0, work)
+    version = finalize_version(work / "version", sky.training, the_plan, CONFIG, [result.path])
+    return version
+
+
+def test_working_model_learns_every_label(sky, the_plan, working):
+    out = Labeller.from_version(working).label(sky.training.subset(the_plan.holdout))
+    rel = heldout_sigma(sky, the_plan, out.labels)
+    # the spread of the residuals is well below the spread of the labels themselves
+    assert np.all(rel[[0, 1, 2, 4]] < 0.6), rel
+    assert out.flags.dtype.kind == "U" and all(len(f) == 8 for f in out.flags)
+    assert np.all(out.sigma >= out.e)
+
+
+def test_version_reloads_with_identical_predictions_and_a_report(sky, the_plan, working):
+    held = sky.training.subset(the_plan.holdout)
+    a = Labeller.from_version(working).label(held)
+    b = Labeller.from_version(load_version(working.path)).label(held)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.flags, b.flags)
+    report = working.files["validation"]
+    assert (report / "index.html").exists() and (report / "report.json").exists()
+
+
+def test_shuffled_labels_fail(sky, the_plan, tmp_path):
+    rng = np.random.default_rng(0)
+    shuffled = dataclasses.replace(
+        sky.training, labels=sky.training.labels[rng.permutation(len(sky.training))]
+    )
+    pred = train_and_predict(sky, the_plan, tmp_path, stars=shuffled)
+    rel = heldout_sigma(sky, the_plan, pred)
+    assert np.all(rel[[0, 1, 2, 4]] > 0.8), rel
+
+
+class WithoutSpectrum:
+    """A broken wiring: the spectrum branch receives a flat line instead of the spectrum."""
+
+    def __init__(self, prep):
+        self.prep = prep
+
+    def inputs(self, stars, indices):
+        x = self.prep.inputs(stars, indices)
+        return {**x, "spectrum": np.ones_like(x["spectrum"])}
+
+    def targets(self, labels):
+        return self.prep.targets(labels)
+
+    def labels_from_scaled(self, y):
+        return self.prep.labels_from_scaled(y)
+
+
+def test_cut_spectrum_branch_loses_metallicity(sky, the_plan, working, tmp_path):
+    """[M/H] and [Fe/H] come from the lines: without the spectrum they are not learned."""
+    good = Labeller.from_version(working).label(sky.training.subset(the_plan.holdout)).labels
+    cut = train_and_predict(sky, the_plan, tmp_path, prep=WithoutSpectrum(the_plan.preprocessor))
+    rel_good, rel_cut = heldout_sigma(sky, the_plan, good), heldout_sigma(sky, the_plan, cut)
+    assert np.all(rel_cut[[2, 4]] > 1.5 * rel_good[[2, 4]]), (rel_good, rel_cut)
