@@ -8,7 +8,7 @@ the needed columns are read, one row slice at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,9 @@ ALLSTAR_COLUMNS: dict[str, str] = {
 _SENTINEL = -9999.0
 
 
-def iter_apogee_allstar(path: str | Path, chunk_rows: int = 20000) -> Iterator[Chunk]:
+def iter_apogee_allstar(
+    path: str | Path, chunk_rows: int = 20000, skip_rows: Collection[int] = ()
+) -> Iterator[Chunk]:
     """Stream the allStar columns of :data:`ALLSTAR_COLUMNS` (all required).
 
     Floats: float64 with NaN for NaN or the -9999 sentinel.  ``GAIAEDR3_SOURCE_ID``
@@ -50,7 +52,7 @@ def iter_apogee_allstar(path: str | Path, chunk_rows: int = 20000) -> Iterator[C
     """
     spec = {k.lower(): v for k, v in ALLSTAR_COLUMNS.items()}
     names = {k.lower(): k for k in ALLSTAR_COLUMNS}
-    for display, raw in iter_raw_chunks(path, chunk_rows, spec):
+    for display, raw in iter_raw_chunks(path, chunk_rows, spec, skip_rows=skip_rows):
         columns, masks = build_columns(
             display, raw.columns, raw.first_row, spec, tuple(spec), out_names=names, no_missing=()
         )

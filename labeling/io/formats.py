@@ -39,7 +39,7 @@ import threading
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,8 +200,12 @@ def iter_raw_chunks(
     want: Iterable[str] | None = None,
     member_prefixes: Iterable[str] = (),
     arrays: Mapping[str, ArraySpec] | None = None,
+    skip_rows: Collection[int] = (),
 ) -> Iterator[tuple[str, RawChunk]]:
     """Yield ``(display_path, RawChunk)`` blocks of at most ``chunk_rows`` rows.
+
+    ``skip_rows``: 1-based data rows of CSV/ECSV files to leave out unread (rows a caller
+    rejected); the other rows keep their numbers. FITS and VOTable rows cannot be skipped.
 
     ``want``: lower-case column names to keep (None keeps all); absent ones are
     simply missing from the chunk, callers check what they require.
@@ -218,7 +222,9 @@ def iter_raw_chunks(
         display = _display(path, member)
         fmt = _detect(path, member)
         if fmt in ("ecsv", "csv"):
-            chunks = _iter_text(path, member, fmt, chunk_rows, wanted, array_specs)
+            chunks = _iter_text(
+                path, member, fmt, chunk_rows, wanted, array_specs, frozenset(skip_rows)
+            )
             yield from ((display, c) for c in chunks)
         elif fmt == "fits":
             yield from ((display, c) for c in _iter_fits(path, member, chunk_rows, wanted))
@@ -484,6 +490,7 @@ def _iter_text(
     chunk_rows: int,
     wanted: set[str] | None,
     array_specs: dict[str, ArraySpec],
+    skip_rows: frozenset[int] = frozenset(),
 ) -> Iterator[RawChunk]:
     display = _display(path, member)
     row = 0
@@ -526,6 +533,17 @@ def _iter_text(
             for line in fh:
                 if not line or line.isspace():
                     continue  # blank lines are not data rows
+                if skip_rows and row + len(batch) + 1 in skip_rows:
+                    # close the block so every chunk stays a run of consecutive rows
+                    if batch:
+                        chunk = _parse_block(
+                            display, header_line, batch, row, delimiter, include, subtypes
+                        )
+                        yield cells.finish(chunk) if cells is not None else chunk
+                        row += len(batch)
+                        batch = []
+                    row += 1
+                    continue
                 if cells is not None:
                     line = cells.cut(line, len(batch), row + len(batch) + 1)
                 batch.append(line)

@@ -9,7 +9,7 @@ VOTables carry ``ID="SOURCE_ID"`` with ``name="source_id"``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from .chunks import Chunk
@@ -51,27 +51,31 @@ ASTROPHYSICAL_PARAMETERS_COLUMNS: dict[str, str] = {
 }
 
 
-def iter_gaia_source(path: str | Path, chunk_rows: int = 20000) -> Iterator[Chunk]:
+def iter_gaia_source(
+    path: str | Path, chunk_rows: int = 20000, skip_rows: Collection[int] = ()
+) -> Iterator[Chunk]:
     """Stream gaia_source rows in chunks of at most ``chunk_rows``.
 
     Keeps the columns of :data:`GAIA_SOURCE_COLUMNS` that the file has; optional
     columns the file lacks are absent from the chunks.  ``source_id``, ``ra`` and
     ``dec`` are required (column and values).
     """
-    for display, raw in iter_raw_chunks(path, chunk_rows, GAIA_SOURCE_COLUMNS):
+    for display, raw in iter_raw_chunks(path, chunk_rows, GAIA_SOURCE_COLUMNS, skip_rows=skip_rows):
         columns, masks = build_columns(
             display, raw.columns, raw.first_row, GAIA_SOURCE_COLUMNS, GAIA_SOURCE_REQUIRED
         )
         yield Chunk(display, raw.first_row, columns, masks)
 
 
-def iter_astrophysical_parameters(path: str | Path, chunk_rows: int = 20000) -> Iterator[Chunk]:
+def iter_astrophysical_parameters(
+    path: str | Path, chunk_rows: int = 20000, skip_rows: Collection[int] = ()
+) -> Iterator[Chunk]:
     """Stream astrophysical_parameters rows: ``source_id`` and ``classlabel_espels``.
 
     ``classlabel_espels`` (ESP-ELS class label, null for most sources) is optional;
     a missing label is "" with ``masks["classlabel_espels"]`` set.
     """
     spec = ASTROPHYSICAL_PARAMETERS_COLUMNS
-    for display, raw in iter_raw_chunks(path, chunk_rows, spec):
+    for display, raw in iter_raw_chunks(path, chunk_rows, spec, skip_rows=skip_rows):
         columns, masks = build_columns(display, raw.columns, raw.first_row, spec, ("source_id",))
         yield Chunk(display, raw.first_row, columns, masks)

@@ -14,7 +14,7 @@ NaN pixels (the grid ends, which the DataLink CSV leaves empty) stay NaN.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,9 @@ def read_rvs_wavelength(path: str | Path) -> np.ndarray:
     return grid
 
 
-def iter_rvs_spectra(path: str | Path, chunk_stars: int = 100) -> Iterator[Chunk]:
+def iter_rvs_spectra(
+    path: str | Path, chunk_stars: int = 100, skip_rows: Collection[int] = ()
+) -> Iterator[Chunk]:
     """Stream RVS mean spectra, at most ``chunk_stars`` stars per chunk.
 
     Columns: ``source_id`` (n,) int64, ``flux`` and ``flux_error`` (n, 2401) float32,
@@ -62,7 +64,12 @@ def iter_rvs_spectra(path: str | Path, chunk_stars: int = 100) -> Iterator[Chunk
     for member_path, layout in _layouts(path):
         if layout == "bulk":
             chunks = iter_raw_chunks(
-                member_path, chunk_stars, _WANT, _MEMBER_PREFIXES, arrays=_BULK_ARRAYS
+                member_path,
+                chunk_stars,
+                _WANT,
+                _MEMBER_PREFIXES,
+                arrays=_BULK_ARRAYS,
+                skip_rows=skip_rows,
             )
             for display, raw in chunks:
                 yield from _bulk_chunks(display, raw, chunk_stars)

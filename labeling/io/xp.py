@@ -13,7 +13,7 @@ A source without BP (or RP) has empty cells there: its arrays are all NaN, its
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,9 @@ _ARRAYS = {
 _REQUIRED_ARRAYS = ("bp_coefficients", "rp_coefficients")
 
 
-def iter_xp_continuous(path: str | Path, chunk_rows: int = 5000) -> Iterator[Chunk]:
+def iter_xp_continuous(
+    path: str | Path, chunk_rows: int = 5000, skip_rows: Collection[int] = ()
+) -> Iterator[Chunk]:
     """Stream XP continuous coefficients, at most ``chunk_rows`` sources per chunk.
 
     Columns: ``source_id``; ``bp/rp_coefficients`` (n, 55) float64;
@@ -54,7 +56,9 @@ def iter_xp_continuous(path: str | Path, chunk_rows: int = 5000) -> Iterator[Chu
     ``bp/rp_coefficient_correlations`` (n, 1485) float32 when the file has them.
     """
     want = [*_SCALARS, *_ARRAYS]
-    chunks = iter_raw_chunks(path, chunk_rows, want, ("xp_continuous",), arrays=_ARRAYS)
+    chunks = iter_raw_chunks(
+        path, chunk_rows, want, ("xp_continuous",), arrays=_ARRAYS, skip_rows=skip_rows
+    )
     for display, raw in chunks:
         columns, masks = build_columns(
             display, raw.columns, raw.first_row, _SCALARS, ("source_id",)

@@ -368,3 +368,19 @@ def test_compact_reclaims_unreferenced_rows_and_keeps_spectra(tmp_path):
         np.testing.assert_array_equal(got[0], flux)
         np.testing.assert_array_equal(got[1], error)
     assert compact_store().rows_reclaimed == 0  # nothing left to do
+
+
+def test_skip_bad_rows_also_skips_rows_the_reader_cannot_parse(tmp_path, capsys):
+    path = gaia_file(tmp_path / "GaiaSource_text2.csv.gz", [1, 2, 3, 4])
+    text = gzip.decompress(path.read_bytes()).decode().splitlines()
+    body_start = next(i for i, ln in enumerate(text) if not ln.startswith("#")) + 1
+    for data_row, bad in [(2, "abc"), (4, "xyz")]:
+        cells = text[body_start + data_row - 1].split(",")
+        cells[3] = bad  # the parallax column
+        text[body_start + data_row - 1] = ",".join(cells)
+    path.write_bytes(gzip.compress("\n".join(text).encode() + b"\n"))
+    ingest("gaia-source", path, skip_bad_rows=True)
+    out = capsys.readouterr().out
+    assert "2 inserted" in out and "2 rejected" in out
+    assert "rejected row 2, field parallax" in out and "rejected row 4, field parallax" in out
+    assert set(GaiaSource.objects.values_list("pk", flat=True)) == {1, 3}

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from labeling import io
 
-Reader = Callable[[str | Path], Iterator[io.Chunk]]
+# called as reader(path, skip_rows=...): every labeling.io reader takes rows to leave out
+Reader = Callable[..., Iterator[io.Chunk]]
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,11 @@ class IngestReport:
         )
 
 
+# With skip_bad_rows, a row the reader cannot parse is left out and the file read again from
+# the start (in a fresh transaction); beyond this many such rows the file is refused.
+MAX_UNREADABLE_ROWS = 100
+
+
 def ingest_file(
     product: Product,
     path: str | Path,
@@ -76,6 +81,36 @@ def ingest_file(
 ) -> IngestReport:
     """Load one file of ``product``; all or nothing (unless ``skip_bad_rows``)."""
     start = time.perf_counter()
+    unreadable: list[Rejected] = []
+    while True:
+        skip = {r.row for r in unreadable}
+        try:
+            report = _ingest_once(product, path, skip_bad_rows, progress, store, skip)
+        except ReadError as err:
+            # a row-level reader error (non-numeric value, wrong pixel count, ...) can be skipped
+            # in CSV/ECSV files; the same row failing again means it could not be
+            if (
+                not skip_bad_rows
+                or err.row is None
+                or err.row in skip
+                or len(unreadable) >= MAX_UNREADABLE_ROWS
+            ):
+                raise
+            unreadable.append(Rejected(err.row, err.field or "", err.message))
+            continue
+        report.rejected = sorted(unreadable + report.rejected, key=lambda r: r.row)
+        report.seconds = time.perf_counter() - start
+        return report
+
+
+def _ingest_once(
+    product: Product,
+    path: str | Path,
+    skip_bad_rows: bool,
+    progress: bool,
+    store: SpectrumStore | None,
+    skip_rows: set[int],
+) -> IngestReport:
     report = IngestReport(str(path), product.name)
     is_rvs = product is RVS_SPECTRA
     if is_rvs and store is None:
@@ -91,7 +126,7 @@ def ingest_file(
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [STORE_LOCK])
                 mark = store.mark()
             staged = False
-            for chunk in product.reader(path):
+            for chunk in product.reader(path, skip_rows=skip_rows):
                 report.read += len(chunk)
                 keep = _validate(cur, product, chunk, staged, report, skip_bad_rows)
                 columns = _columns(product, chunk, keep)
@@ -113,7 +148,6 @@ def ingest_file(
         raise
     finally:
         bar.close()
-    report.seconds = time.perf_counter() - start
     return report
 
 
