@@ -120,6 +120,11 @@ MIGRATION_MODULES = {"catalogue": "migrations.catalogue", "ops": "migrations.ops
 RVS_SPECTRUM_STORE_URL = env("RVS_SPECTRUM_STORE_URL", str(VAR_DIR / INSTANCE / "spectra.zarr"))
 RVS_SPECTRUM_STORE_OPTIONS = json.loads(env("RVS_SPECTRUM_STORE_OPTIONS", "{}"))
 
+# Model versions (immutable directories) and the working files of pipeline runs; on several
+# machines both must be shared (a network file system) — see docs/operations.md.
+RVS_MODELS_DIR = Path(env("RVS_MODELS_DIR", VAR_DIR / INSTANCE / "models"))
+RVS_RUNS_DIR = Path(env("RVS_RUNS_DIR", VAR_DIR / INSTANCE / "runs"))
+
 # Schema served to users (TAP, web); it holds views over the catalogue tables.
 PUBLISHED_SCHEMA = env("RVS_PUBLISHED_SCHEMA", "gaiadr3_rvs_cnn")
 

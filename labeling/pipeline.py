@@ -16,6 +16,7 @@ The stages, each a plain function so that Celery tasks can run them on any worke
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -67,6 +68,26 @@ class Plan:
     holdout: np.ndarray  # indices never trained on
     splits: list[tuple[np.ndarray, np.ndarray]]  # into ``train``
     preprocessor: Preprocessor
+
+    def save(self, directory: Path) -> None:
+        """Write the plan so that workers on other machines train exactly the same members."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = {"train": self.train, "holdout": self.holdout}
+        for i, (tr, va) in enumerate(self.splits):
+            arrays[f"split{i}_train"], arrays[f"split{i}_val"] = tr, va
+        np.savez(directory / "plan.npz", **arrays)
+        (directory / "preprocessor.json").write_text(json.dumps(self.preprocessor.to_dict()))
+
+    @classmethod
+    def load(cls, directory: Path) -> Plan:
+        directory = Path(directory)
+        with np.load(directory / "plan.npz") as z:
+            n = sum(1 for k in z.files if k.endswith("_val"))
+            splits = [(z[f"split{i}_train"], z[f"split{i}_val"]) for i in range(n)]
+            train, holdout = z["train"], z["holdout"]
+        prep = Preprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text()))
+        return cls(train=train, holdout=holdout, splits=splits, preprocessor=prep)
 
     def member_jobs(self, config: PipelineConfig) -> list[tuple[int, int]]:
         """(split, member) of every ensemble member, split-major."""

@@ -8,4 +8,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive.settings")
 
 app = Celery("rvscnn")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.include = ["tasks.health"]
+app.conf.include = ["tasks.health", "tasks.pipeline"]

@@ -73,7 +73,27 @@ def reader_conn(django_db_blocker):
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def worker_dirs(tmp_path_factory) -> dict[str, str]:
+    """Spectrum store, model versions and run files shared by the tests and the worker."""
+    root = tmp_path_factory.mktemp("worker")
+    return {
+        "RVS_SPECTRUM_STORE_URL": str(root / "spectra.zarr"),
+        "RVS_MODELS_DIR": str(root / "models"),
+        "RVS_RUNS_DIR": str(root / "runs"),
+    }
+
+
+@pytest.fixture
+def worker_settings(settings, worker_dirs):
+    """Point this test's settings at the same places as the worker's."""
+    settings.RVS_SPECTRUM_STORE_URL = worker_dirs["RVS_SPECTRUM_STORE_URL"]
+    settings.RVS_MODELS_DIR = Path(worker_dirs["RVS_MODELS_DIR"])
+    settings.RVS_RUNS_DIR = Path(worker_dirs["RVS_RUNS_DIR"])
+    return settings
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, worker_dirs):
     """A real Celery worker process on the test Redis, using the test database."""
     from django.db import connections
 
@@ -86,6 +106,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         "RVS_INSTANCE": "test",
         "RVS_DB_NAME": test_db,
         "DJANGO_SETTINGS_MODULE": "archive.settings",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **worker_dirs,
     }
     log = REPO / "var" / "test" / "celery-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)

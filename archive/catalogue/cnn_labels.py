@@ -1,0 +1,64 @@
+"""Writing CNN labels (Table 2 columns) of one model version: COPY, then an idempotent upsert.
+
+Keyed by (model version, source_id): re-running a chunk — a retried task, a worker killed
+half-way — rewrites the same rows, never duplicates them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import connection, transaction
+
+from archive.pgcopy import Column, copy_columns
+from labeling.labels import LABELS
+from labeling.pipeline import Labelled
+
+STAGE = "cnn_label_stage"
+VALUE_COLUMNS = [
+    *LABELS,
+    *(f"e_{k}" for k in LABELS),
+    *(f"sigma_{k}" for k in LABELS),
+    "flag_boundary",
+]
+
+
+def write_labels(version_id: int, labelled: Labelled) -> int:
+    """Upsert the labels of a batch of stars; returns the number of rows written."""
+    n = len(labelled.source_id)
+    columns = [
+        Column("model_version_id", "int8", np.full(n, version_id, dtype=np.int64)),
+        Column("source_id", "int8", np.asarray(labelled.source_id, dtype=np.int64)),
+    ]
+    for block, prefix in ((labelled.labels, ""), (labelled.e, "e_"), (labelled.sigma, "sigma_")):
+        for j, name in enumerate(LABELS):
+            columns.append(
+                Column(
+                    f"{prefix}{name}",
+                    "float8",
+                    np.asarray(block[:, j], float),
+                    null=np.zeros(n, dtype=bool),
+                )
+            )
+    columns.append(
+        Column(
+            "flag_boundary",
+            "text",
+            np.asarray(labelled.flags, dtype=object),
+            null=np.zeros(n, dtype=bool),
+        )
+    )
+    names = ", ".join(c.name for c in columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in VALUE_COLUMNS)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS "
+            f"SELECT {names} FROM cnn_label WITH NO DATA"
+        )
+        copy_columns(cur, STAGE, columns)
+        cur.execute(
+            f"INSERT INTO cnn_label ({names}) SELECT {names} FROM {STAGE} "
+            f"ON CONFLICT (model_version_id, source_id) DO UPDATE SET {updates}"
+        )
+        written = cur.rowcount
+        cur.execute(f"DROP TABLE {STAGE}")
+    return written

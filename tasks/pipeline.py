@@ -1,0 +1,279 @@
+"""The re-training pipeline as Celery tasks: thin wrappers joining ``labeling`` to the archive.
+
+    start (select, plan) ──► train_member × splits·members (a chord) ──► finalize (version)
+        ──► predict_chunk × source_id chunks (a chord) ──► finish (count, publish)
+
+Every stage records its progress on the ``PipelineRun``; every task is idempotent (a finished
+member file is reused, label rows are upserted by (version, source_id)), acknowledges late and
+is re-queued if its worker dies, so a killed worker costs a re-run of its unit of work, never a
+missing or duplicate row. Cancelling is cooperative: tasks of a cancelled run stop at their
+next start. A failed or cancelled run never touches what is published.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from celery import Task, chord, group
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from archive.catalogue.cnn_labels import write_labels
+from archive.catalogue.models import CnnLabel, ModelVersion
+from archive.catalogue.starsets import apogee_columns, load_star_set, selection_columns
+from archive.ops.models import PipelineRun
+from archive.ops.publishing import publish
+from labeling.ensemble import EnsembleConfig
+from labeling.pipeline import (
+    Labeller,
+    PipelineConfig,
+    Plan,
+    finalize_version,
+    member_file,
+    plan,
+    train_one,
+)
+from labeling.selection import select
+from labeling.version import load_version
+
+from .celery import app
+
+Stage, Status = PipelineRun.Stage, PipelineRun.Status
+
+
+def run_dir(run_id: int) -> Path:
+    return Path(settings.RVS_RUNS_DIR) / f"run-{run_id:06d}"
+
+
+def pipeline_config(run: PipelineRun) -> PipelineConfig:
+    """PipelineConfig from the run's configuration (staff page / ``manage.py pipeline run``)."""
+    c = run.config
+    ensemble = EnsembleConfig(
+        n_splits=int(c.get("n_splits", 7)),
+        n_members=int(c.get("n_members", 4)),
+        epochs=int(c.get("epochs", 200)),
+        patience=int(c.get("patience", 20)),
+        inputs=c.get("inputs", "hybrid"),
+        seed=int(c.get("seed", 0)),
+    )
+    return PipelineConfig(
+        ensemble=ensemble,
+        holdout_fraction=float(c.get("holdout_fraction", 0.1)),
+        tsne_perplexities=tuple(c.get("tsne_perplexities", (30, 50, 75, 100))),
+        seed=int(c.get("seed", 0)),
+    )
+
+
+class PipelineTask(Task):
+    """Marks the run failed when a task of it fails for good (after its retries)."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        run_id = args[0] if args else kwargs.get("run_id")
+        PipelineRun.objects.filter(pk=run_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
+            status=Status.FAILED, error=f"{self.name}: {exc!r}", finished_at=timezone.now()
+        )
+
+
+def _active(run_id: int) -> PipelineRun | None:
+    """The run, unless it was cancelled or has failed (then its remaining tasks stop)."""
+    run = PipelineRun.objects.get(pk=run_id)
+    return run if run.status in (Status.QUEUED, Status.RUNNING) else None
+
+
+def _stage(run: PipelineRun, stage: str, percent: float = 0.0, **counts) -> None:
+    PipelineRun.objects.filter(pk=run.pk).update(
+        stage=stage, percent=percent, counts={**run.counts, **counts}
+    )
+    run.refresh_from_db()
+    run.add_log(f"{stage}: {percent:.0f}% {json.dumps(counts) if counts else ''}".rstrip())
+
+
+def _samples(run_id: int) -> dict[str, np.ndarray]:
+    with np.load(run_dir(run_id) / "samples.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+def _training_stars(run_id: int):
+    s = _samples(run_id)
+    return load_star_set(s["training_ids"], s["training_labels"])
+
+
+@app.task(base=PipelineTask, name="pipeline.start")
+def start(run_id: int) -> None:
+    """Select the samples (Sect. 2), plan the ensemble, queue one task per member."""
+    run = _active(run_id)
+    if run is None:
+        return
+    PipelineRun.objects.filter(pk=run_id).update(status=Status.RUNNING, started_at=timezone.now())
+    t0 = time.perf_counter()
+    selection = select(selection_columns(), apogee_columns())
+    catalogue = np.union1d(selection.training_ids, selection.observed_ids)
+    directory = run_dir(run_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        directory / "samples.npz",
+        training_ids=selection.training_ids,
+        training_labels=selection.labels,
+        catalogue_ids=catalogue,
+    )
+    (directory / "selection.txt").write_text(selection.format_report())
+    config = pipeline_config(run)
+    stars = _training_stars(run_id)
+    the_plan = plan(stars, config)
+    the_plan.save(directory)
+    jobs = the_plan.member_jobs(config)
+    _stage(
+        run, Stage.TRAIN, 0.0, training=len(stars), catalogue=int(catalogue.size), members=len(jobs)
+    )
+    PipelineRun.objects.filter(pk=run_id).update(
+        timings={**run.timings, "select": time.perf_counter() - t0}
+    )
+    chord(group(train_member.si(run_id, s, m) for s, m in jobs))(finalize.si(run_id))
+
+
+@app.task(
+    base=PipelineTask,
+    name="pipeline.train_member",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=2,
+)
+def train_member(run_id: int, split: int, member: int) -> str | None:
+    """Train one ensemble member (Sect. 3.2); a member already on disk is kept."""
+    run = _active(run_id)
+    if run is None:
+        return None
+    directory = run_dir(run_id)
+    path = member_file(directory / "members", split, member)
+    if not path.exists():
+        config = pipeline_config(run)
+        train_one(
+            _training_stars(run_id),
+            Plan.load(directory),
+            config,
+            split,
+            member,
+            directory / "members",
+        )
+    done = len(list((directory / "members").glob("*.keras")))
+    total = run.counts.get("members", 1)
+    _stage(run, Stage.TRAIN, 100.0 * done / total, members_trained=done)
+    return str(path)
+
+
+@app.task(base=PipelineTask, name="pipeline.finalize")
+def finalize(run_id: int) -> None:
+    """Build the model version (dispersion, ranges, t-SNE, report); queue the predictions."""
+    run = _active(run_id)
+    if run is None:
+        return
+    t0 = time.perf_counter()
+    _stage(run, Stage.FLAGS, 0.0)
+    config = pipeline_config(run)
+    directory = run_dir(run_id)
+    the_plan = Plan.load(directory)
+    paths = [member_file(directory / "members", s, m) for s, m in the_plan.member_jobs(config)]
+    name = f"{timezone.now():%Y%m%d-%H%M%S}-run{run_id}-{config.ensemble.inputs}"
+    path = Path(settings.RVS_MODELS_DIR) / name
+    if path.exists():  # a re-delivered finalize: the version was written already
+        loaded = load_version(path)
+    else:
+        loaded = finalize_version(
+            path,
+            _training_stars(run_id),
+            the_plan,
+            config,
+            paths,
+            extra_config={"run": run_id},
+            progress=run.add_log,
+        )
+    manifest = loaded.manifest
+    version, _ = ModelVersion.objects.get_or_create(
+        name=name,
+        defaults=dict(
+            status=ModelVersion.Status.READY,
+            inputs=config.ensemble.inputs,
+            n_splits=config.ensemble.n_splits,
+            n_members=config.ensemble.n_members,
+            config=loaded.config,
+            path=str(path),
+            data_hash=manifest.get("data_hash", ""),
+            code_version=str(manifest.get("code_version", "")),
+            framework_versions=manifest.get("frameworks", {}),
+        ),
+    )
+    PipelineRun.objects.filter(pk=run_id).update(
+        model_version=version, timings={**run.timings, "finalize": time.perf_counter() - t0}
+    )
+    n = int(_samples(run_id)["catalogue_ids"].size)
+    size = int(run.config.get("chunk_size", 20_000))
+    chunks = [(i, min(i + size, n)) for i in range(0, n, size)]
+    run.refresh_from_db()
+    _stage(run, Stage.PREDICT, 0.0, chunks=len(chunks), chunks_done=0)
+    chord(group(predict_chunk.si(run_id, version.pk, lo, hi) for lo, hi in chunks))(
+        finish.si(run_id)
+    )
+
+
+@lru_cache(maxsize=2)
+def _labeller(path: str) -> Labeller:
+    # a worker labels many chunks with one version: load (and compile) it once
+    return Labeller.from_version(load_version(path))
+
+
+@app.task(
+    base=PipelineTask,
+    name="pipeline.predict_chunk",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def predict_chunk(run_id: int, version_id: int, lo: int, hi: int) -> int:
+    """Labels, e_*, σ_* and flag_boundary of catalogue stars lo..hi-1, upserted."""
+    run = _active(run_id)
+    if run is None:
+        return 0
+    ids = _samples(run_id)["catalogue_ids"][lo:hi]
+    version = ModelVersion.objects.get(pk=version_id)
+    labelled = _labeller(version.path).label(load_star_set(ids))
+    written = write_labels(version_id, labelled)
+    _chunk_done(run_id)
+    return written
+
+
+def _chunk_done(run_id: int) -> None:
+    with transaction.atomic():
+        run = PipelineRun.objects.select_for_update().get(pk=run_id)
+        done = run.counts.get("chunks_done", 0) + 1
+        total = max(run.counts.get("chunks", 1), 1)
+        run.counts = {**run.counts, "chunks_done": done}
+        run.percent = min(100.0, 100.0 * done / total)
+        run.save(update_fields=["counts", "percent"])
+
+
+@app.task(base=PipelineTask, name="pipeline.finish")
+def finish(run_id: int) -> None:
+    """Check that every catalogue star has one label row; publish if asked."""
+    run = _active(run_id)
+    if run is None:
+        return
+    expected = int(_samples(run_id)["catalogue_ids"].size)
+    rows = CnnLabel.objects.filter(model_version=run.model_version).count()
+    if rows != expected:
+        raise RuntimeError(f"{rows} label rows for {expected} catalogue stars")
+    _stage(run, Stage.REPORT, 100.0, labelled=rows)
+    if run.publish:
+        _stage(run, Stage.PUBLISH, 0.0)
+        publish(run.model_version, user=run.created_by, note=f"pipeline run {run_id}")
+    PipelineRun.objects.filter(pk=run_id).update(
+        status=Status.SUCCEEDED, stage=Stage.DONE, percent=100.0, finished_at=timezone.now()
+    )
+    run.add_log("done")

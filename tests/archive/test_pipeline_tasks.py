@@ -1,0 +1,84 @@
+"""The whole pipeline through a real Celery worker and Redis, on a small synthetic sky."""
+
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+from archive.catalogue.models import CnnLabel, ModelVersion
+from archive.ops.models import PipelineRun
+from labeling.synthetic import write_sky
+from tasks.pipeline import start
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TINY = {
+    "n_splits": 1,
+    "n_members": 2,
+    "epochs": 2,
+    "patience": 2,
+    "chunk_size": 700,
+    "tsne_perplexities": [30],
+    "seed": 3,
+}
+
+
+def ingest_sky(tmp_path, n=3000):
+    files = write_sky(tmp_path / "sky", n, seed=21)
+    for product, path, extra in [
+        ("gaia-source", files.gaia_source, []),
+        ("astrophysical-parameters", files.astrophysical_parameters, []),
+        ("rvs-spectra", files.rvs_mean_spectrum, []),
+        ("xp-continuous", files.xp_continuous, []),
+        ("apogee", files.allstar, ["--skip-bad-rows"]),
+    ]:
+        call_command("ingest", product, str(path), "--no-progress", *extra)
+
+
+def wait(run: PipelineRun, timeout: float = 900) -> PipelineRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if not run.is_active:
+            return run
+        time.sleep(1)
+    raise AssertionError(f"run {run.pk} still {run.status} at {run.stage}: {run.log}")
+
+
+def test_pipeline_labels_every_star_and_publishes(celery_worker_process, worker_settings, tmp_path):
+    ingest_sky(tmp_path)
+    run = PipelineRun.objects.create(config=TINY, publish=True)
+    start.delay(run.pk)
+    run = wait(run)
+    assert run.status == "succeeded", (run.error, run.log)
+    version = run.model_version
+    assert version.is_published and version.status == "ready"
+    n = run.counts["catalogue"]
+    assert n > 0 and CnnLabel.objects.filter(model_version=version).count() == n
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT count(*), count(DISTINCT source_id), "
+            f"bool_and(flag_boundary ~ '^[01]{{8}}$'), "
+            f"bool_and(sigma_teff >= e_teff AND e_logg >= 0) "
+            f"FROM {settings.PUBLISHED_SCHEMA}.rvs_cnn"
+        )
+        assert cur.fetchone() == (n, n, True, True)
+    assert "training" in run.counts and run.counts["chunks_done"] == run.counts["chunks"]
+    report = Path(version.path) / "files" / "validation" / "index.html"
+    assert report.read_text().count("<img") >= 3
+
+
+def test_failed_run_leaves_the_published_version_untouched(
+    celery_worker_process, worker_settings, tmp_path
+):
+    published = ModelVersion.objects.create(
+        name="published-before", status="ready", is_published=True
+    )
+    run = PipelineRun.objects.create(config=TINY, publish=True)  # nothing ingested: fails
+    start.delay(run.pk)
+    run = wait(run, timeout=120)
+    assert run.status == "failed" and run.error
+    assert ModelVersion.objects.get(is_published=True) == published
