@@ -16,7 +16,7 @@ DEMO_STARS ?= 20000
 DEMO_SEED ?= 1
 SKY := var/demo/sky-$(DEMO_STARS)-$(DEMO_SEED)
 
-.PHONY: demo test services test-services stop status venv migrate ingest-demo lint format clean
+.PHONY: demo test services test-services stop status venv migrate ingest-demo worker pipeline-demo lint format clean
 
 ## virtual environment, rebuilt when pyproject.toml changes
 venv: $(VENV)/.installed
@@ -35,7 +35,10 @@ test-services:
 	$(SERVICES) install --test
 	$(SERVICES) start test
 
+WORKER_PID := var/demo/celery-worker.pid
+
 stop:
+	-test -f $(WORKER_PID) && kill $$(cat $(WORKER_PID)) 2>/dev/null; rm -f $(WORKER_PID)
 	$(SERVICES) stop all
 
 status:
@@ -59,10 +62,23 @@ ingest-demo: migrate $(SKY)/.complete
 	@# like the real allStar, the APOGEE file has rows without a Gaia id: reported, skipped
 	$(PY) manage.py ingest apogee --skip-bad-rows $(SKY)/allStar-dr17-synthetic.fits | tail -n 3
 
-demo: ingest-demo
+## a Celery worker for the demo instance, in the background (log: var/demo/celery-worker.log)
+worker: migrate
+	@if test -f $(WORKER_PID) && kill -0 $$(cat $(WORKER_PID)) 2>/dev/null; then \
+	  echo "Celery worker already running"; else \
+	  TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/celery -A tasks worker --detach --concurrency 2 \
+	    --pidfile $(WORKER_PID) --logfile var/demo/celery-worker.log --loglevel INFO; fi
+
+## a small ensemble (1 split x 2 members) trained, the sky labelled, flagged and published
+pipeline-demo: ingest-demo worker
+	$(PY) manage.py pipeline run --splits 1 --members 2 --epochs 12 --patience 4 \
+	  --perplexities 30 --publish --wait --unless-published
+
+demo: pipeline-demo
 	@echo
 	@echo "RVS-CNN Archive is served on http://$(HOST):$(PORT)/  (Ctrl-C stops the site;"
-	@echo "'make stop' stops PostgreSQL and Redis)"
+	@echo "'make stop' stops the worker, PostgreSQL and Redis). Validation report of the"
+	@echo "published version: var/demo/models/<version>/files/validation/index.html"
 	@echo
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 

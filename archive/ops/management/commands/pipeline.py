@@ -26,6 +26,8 @@ class Command(BaseCommand):
         run.add_argument("--seed", type=int, default=0)
         run.add_argument("--publish", action="store_true", help="publish when it succeeds")
         run.add_argument("--wait", action="store_true", help="follow it until it ends")
+        run.add_argument("--unless-published", action="store_true",
+                         help="do nothing when a version is already published (make demo)")
         status = sub.add_parser("status")
         status.add_argument("run", type=int, nargs="?")
         cancel = sub.add_parser("cancel")
@@ -43,6 +45,10 @@ class Command(BaseCommand):
     def do_run(self, **o):
         from tasks.pipeline import start
 
+        current = ModelVersion.objects.filter(is_published=True).first()
+        if o["unless_published"] and current is not None:
+            self.stdout.write(f"{current.name} is published already: no new run")
+            return
         config = {
             "n_splits": o["splits"],
             "n_members": o["members"],
