@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import keras  # noqa: E402
 import numpy as np
 import pytest
-
-keras = pytest.importorskip("keras")
 
 from labeling.gradients import Gradients, air_to_vacuum, mean_gradients, plot_gradients  # noqa: E402
 from labeling.labels import N_PIXELS, N_XP  # noqa: E402

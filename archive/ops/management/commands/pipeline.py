@@ -26,8 +26,11 @@ class Command(BaseCommand):
         run.add_argument("--seed", type=int, default=0)
         run.add_argument("--publish", action="store_true", help="publish when it succeeds")
         run.add_argument("--wait", action="store_true", help="follow it until it ends")
-        run.add_argument("--unless-published", action="store_true",
-                         help="do nothing when a version is already published (make demo)")
+        run.add_argument(
+            "--unless-published",
+            action="store_true",
+            help="do nothing when a version is already published (make demo)",
+        )
         status = sub.add_parser("status")
         status.add_argument("run", type=int, nargs="?")
         cancel = sub.add_parser("cancel")

@@ -1,0 +1,125 @@
+"""Staff pages: start a re-training run, follow it live, read its report, publish or roll back.
+
+Staff only (login required), POST-only actions with Django's CSRF protection; the views never
+run TensorFlow: they enqueue Celery tasks and read what the workers record.
+"""
+
+from pathlib import Path
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from archive.catalogue.models import ModelVersion
+
+from .models import PipelineRun, Publication
+from .publishing import PublishError, publish, rollback
+
+
+class RunForm(forms.Form):
+    n_splits = forms.IntegerField(min_value=1, max_value=20, initial=7, label="Splits")
+    n_members = forms.IntegerField(min_value=1, max_value=20, initial=4, label="Members per split")
+    epochs = forms.IntegerField(min_value=1, max_value=1000, initial=200)
+    patience = forms.IntegerField(min_value=1, max_value=200, initial=20)
+    inputs = forms.ChoiceField(choices=ModelVersion.Inputs.choices, initial="hybrid")
+    seed = forms.IntegerField(initial=0)
+    publish = forms.BooleanField(required=False, label="Publish when it succeeds")
+
+
+@staff_member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form = RunForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        from tasks.pipeline import start
+
+        data = dict(form.cleaned_data)
+        run = PipelineRun.objects.create(
+            config={k: v for k, v in data.items() if k != "publish"},
+            publish=data["publish"],
+            created_by=request.user,
+        )
+        start.delay(run.pk)
+        messages.success(request, f"Run {run.pk} queued.")
+        return redirect("ops:run", run.pk)
+    return render(
+        request,
+        "ops/dashboard.html",
+        {
+            "form": form,
+            "runs": PipelineRun.objects.select_related("model_version")[:20],
+            "versions": ModelVersion.objects.filter(status="ready")[:20],
+            "published": ModelVersion.objects.filter(is_published=True).first(),
+            "publications": Publication.objects.select_related("model_version")[:10],
+        },
+    )
+
+
+@staff_member_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "ops/run.html", {"run": get_object_or_404(PipelineRun, pk=pk)})
+
+
+@staff_member_required
+def run_json(request: HttpRequest, pk: int) -> JsonResponse:
+    """What the run page polls for live progress."""
+    run = get_object_or_404(PipelineRun, pk=pk)
+    return JsonResponse(
+        {
+            "status": run.status,
+            "stage": run.stage,
+            "stage_label": run.get_stage_display(),
+            "percent": run.percent,
+            "counts": run.counts,
+            "log": run.log,
+            "error": run.error,
+            "active": run.is_active,
+            "version": run.model_version.name if run.model_version else None,
+        }
+    )
+
+
+@staff_member_required
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    n = PipelineRun.objects.filter(pk=pk, status__in=["queued", "running"]).update(
+        status=PipelineRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+    messages.info(request, f"Run {pk} cancelled." if n else f"Run {pk} was not active.")
+    return redirect("ops:run", pk)
+
+
+@staff_member_required
+@require_POST
+def version_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        publish(get_object_or_404(ModelVersion, pk=pk), user=request.user, note="staff page")
+        messages.success(request, "Published.")
+    except PublishError as exc:
+        messages.error(request, str(exc))
+    return redirect("ops:dashboard")
+
+
+@staff_member_required
+@require_POST
+def version_rollback(request: HttpRequest) -> HttpResponse:
+    try:
+        p = rollback(user=request.user)
+        messages.success(request, f"{p.model_version} published again.")
+    except PublishError as exc:
+        messages.error(request, str(exc))
+    return redirect("ops:dashboard")
+
+
+@staff_member_required
+def version_report(request: HttpRequest, pk: int, name: str = "index.html") -> FileResponse:
+    """A file of the version's validation report (HTML, PNG, JSON)."""
+    version = get_object_or_404(ModelVersion, pk=pk)
+    root = (Path(version.path) / "files" / "validation").resolve()
+    target = (root / name).resolve()
+    if root not in target.parents or not target.is_file():
+        raise Http404("no such report file")
+    return FileResponse(open(target, "rb"))  # noqa: SIM115 -- FileResponse closes it

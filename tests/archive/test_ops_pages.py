@@ -1,0 +1,97 @@
+"""Staff pages: staff only, CSRF-protected actions, runs queued, progress live, publish/rollback."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from archive.catalogue.models import ModelVersion
+from archive.ops.models import PipelineRun
+from tasks import app
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    user = User.objects.create_user("ops", password="a-long-test-password", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def no_stray_tasks():
+    yield
+    app.control.purge()  # runs queued here must not reach a worker of a later test
+
+
+def test_anonymous_and_non_staff_are_sent_to_login(client):
+    for url in [reverse("ops:dashboard"), reverse("ops:run", args=[1])]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"]
+    User.objects.create_user("user", password="a-long-test-password")
+    client.login(username="user", password="a-long-test-password")
+    assert client.get(reverse("ops:dashboard")).status_code == 302
+
+
+def test_actions_need_a_csrf_token(no_stray_tasks):
+    user = User.objects.create_user("ops", password="a-long-test-password", is_staff=True)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    assert strict.post(reverse("ops:dashboard"), {"n_splits": 1}).status_code == 403
+    assert strict.post(reverse("ops:rollback")).status_code == 403
+    assert not PipelineRun.objects.exists()
+
+
+def test_starting_a_run_queues_it_with_its_configuration(staff, no_stray_tasks):
+    data = {
+        "n_splits": 2,
+        "n_members": 3,
+        "epochs": 5,
+        "patience": 2,
+        "inputs": "rvs_only",
+        "seed": 7,
+        "publish": "on",
+    }
+    response = staff.post(reverse("ops:dashboard"), data)
+    run = PipelineRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("ops:run", args=[run.pk])
+    assert run.config == {
+        "n_splits": 2,
+        "n_members": 3,
+        "epochs": 5,
+        "patience": 2,
+        "inputs": "rvs_only",
+        "seed": 7,
+    }
+    assert run.publish and run.created_by.username == "ops"
+    live = staff.get(reverse("ops:run-json", args=[run.pk])).json()
+    assert live["status"] == "queued" and live["active"]
+    assert staff.post(reverse("ops:run-cancel", args=[run.pk])).status_code == 302
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+
+def test_publish_and_rollback_from_the_page(staff, tmp_path):
+    from tests.archive.test_publishing import version_with_labels
+
+    a, b = version_with_labels("a", 4000.0), version_with_labels("b", 5000.0)
+    for v in (a, b):
+        staff.post(reverse("ops:publish", args=[v.pk]))
+    assert ModelVersion.objects.get(is_published=True) == b
+    staff.post(reverse("ops:rollback"))
+    assert ModelVersion.objects.get(is_published=True) == a
+    html = staff.get(reverse("ops:dashboard")).content.decode()
+    assert "a (" in html and "replacing b" in html
+
+
+def test_report_files_are_served_and_confined(staff, tmp_path):
+    report = tmp_path / "v" / "files" / "validation"
+    report.mkdir(parents=True)
+    (report / "index.html").write_text("<h1>report</h1>")
+    (tmp_path / "secret.txt").write_text("no")
+    v = ModelVersion.objects.create(name="v", status="ready", path=str(tmp_path / "v"))
+    response = staff.get(reverse("ops:report", args=[v.pk]))
+    assert b"".join(response.streaming_content) == b"<h1>report</h1>"
+    bad = staff.get(reverse("ops:report-file", args=[v.pk, "../../secret.txt"]))
+    assert bad.status_code == 404
