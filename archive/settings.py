@@ -155,6 +155,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task taken by a worker that dies is handed out again after this many seconds; it must
+# exceed the longest task (training one member at paper scale takes hours on a CPU).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env("RVS_CELERY_VISIBILITY_TIMEOUT", str(12 * 3600)))
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ library tests (tests/labeling) need none of them.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,12 +93,63 @@ def worker_settings(settings, worker_dirs):
     return settings
 
 
+class WorkerProcess:
+    """A real ``celery -A tasks worker`` process (its own process group, so it can be killed)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log, self.proc = env, log, None
+
+    def start(self, **env: str) -> None:
+        from tasks import app
+
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "tasks",
+                    "worker",
+                    "--pool=prefork",
+                    "--concurrency=1",
+                    "--loglevel=INFO",
+                    "--hostname=pytest@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                cwd=REPO,
+                env={**self.env, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"Celery worker exited with {self.proc.returncode}; see {self.log}")
+            if app.control.ping(timeout=0.5):
+                return
+        pytest.fail(f"Celery worker did not answer within 60 s; see {self.log}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes: no clean shutdown, no acknowledgement."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, worker_dirs):
     """A real Celery worker process on the test Redis, using the test database."""
     from django.db import connections
-
-    from tasks import app
 
     with django_db_blocker.unblock():
         test_db = connections["default"].settings_dict["NAME"]
@@ -111,43 +163,11 @@ def celery_worker_process(django_db_setup, django_db_blocker, worker_dirs):
     }
     log = REPO / "var" / "test" / "celery-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tasks",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "--hostname=pytest@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"Celery worker exited with {proc.returncode}; see {log}")
-            if app.control.ping(timeout=0.5):
-                break
-        else:
-            pytest.fail(f"Celery worker did not answer within 60 s; see {log}")
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    log.write_text("")
+    worker = WorkerProcess(env, log)
+    worker.start()
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture(scope="session")

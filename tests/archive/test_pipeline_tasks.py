@@ -82,3 +82,31 @@ def test_failed_run_leaves_the_published_version_untouched(
     run = wait(run, timeout=120)
     assert run.status == "failed" and run.error
     assert ModelVersion.objects.get(is_published=True) == published
+
+
+def test_worker_killed_during_inference_leaves_one_row_per_star(
+    celery_worker_process, worker_settings, tmp_path
+):
+    ingest_sky(tmp_path)
+    run = PipelineRun.objects.create(config={**TINY, "chunk_size": 120})
+    start.delay(run.pk)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        assert run.is_active, (run.status, run.error)
+        if run.stage == "predict" and run.counts.get("chunks_done", 0) >= 1:
+            break
+        time.sleep(0.2)
+    assert run.counts["chunks_done"] < run.counts["chunks"]
+    celery_worker_process.kill()  # mid-inference: its chunk was taken but never acknowledged
+    # a new worker hands out again what the dead one held (after the visibility timeout)
+    celery_worker_process.start(RVS_CELERY_VISIBILITY_TIMEOUT="3")
+    run = wait(run)
+    assert run.status == "succeeded", (run.error, run.log)
+    n = run.counts["catalogue"]
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), count(DISTINCT source_id) FROM cnn_label WHERE model_version_id = %s",
+            [run.model_version_id],
+        )
+        assert cur.fetchone() == (n, n)
