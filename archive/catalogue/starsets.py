@@ -15,6 +15,7 @@ from archive.pgcopy import iter_copy_out
 from labeling.dataset import StarSet, StoreSpectra
 from labeling.spectrum_store import SpectrumStore
 
+from .ingest.products import APOGEE_FLOATS
 from .spectra import get_store
 
 # gaia_source columns the selection reads: (name, SQL type of the value, NULL allowed)
@@ -93,22 +94,6 @@ def selection_columns(id_range: tuple[int, int] | None = None) -> dict[str, np.n
         cols["has_xp_continuous"] & cols["has_xp"], mask=cols["has_xp_continuous__null"]
     )
     return out
-
-
-APOGEE_FLOATS = (
-    "TEFF",
-    "TEFF_ERR",
-    "LOGG",
-    "LOGG_ERR",
-    "M_H",
-    "M_H_ERR",
-    "FE_H",
-    "FE_H_ERR",
-    "ALPHA_M",
-    "ALPHA_M_ERR",
-    "ASPCAP_CHI2",
-    "SNR",
-)
 
 
 def apogee_columns() -> dict[str, np.ndarray]:

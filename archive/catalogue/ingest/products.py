@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from labeling import io
 
 # called as reader(path, skip_rows=...): every labeling.io reader takes rows to leave out
+# the allStar float columns, as the reader defines them
+APOGEE_FLOATS = tuple(k for k, kind in io.ALLSTAR_COLUMNS.items() if kind == "float")
+
 Reader = Callable[..., Iterator[io.Chunk]]
 
 
@@ -105,23 +108,7 @@ APOGEE = Product(
         Field("TELESCOPE", "telescope", "text", required=True),
         Field("FIELD", "field", "text", required=True),
         Field("GAIAEDR3_SOURCE_ID", "source_id", "int8", required=True),
-        *(
-            Field(name, name.lower(), "float8")
-            for name in [
-                "TEFF",
-                "TEFF_ERR",
-                "LOGG",
-                "LOGG_ERR",
-                "M_H",
-                "M_H_ERR",
-                "FE_H",
-                "FE_H_ERR",
-                "ALPHA_M",
-                "ALPHA_M_ERR",
-                "ASPCAP_CHI2",
-                "SNR",
-            ]
-        ),
+        *(Field(name, name.lower(), "float8") for name in APOGEE_FLOATS),
         Field("ASPCAPFLAG", "aspcapflag", "int8", required=True),
         Field("FE_H_FLAG", "fe_h_flag", "int4", required=True),
     ),
