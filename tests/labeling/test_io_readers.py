@@ -415,4 +415,7 @@ def test_rvs_memory_does_not_scale_with_file_size(tmp_path: Path) -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
         assert count == n
-    assert peaks[1] < 1.2 * peaks[0], peaks
+    # holding the extra 360 spectra would cost 360 x 2 x 2401 x 4 B = 6.9 MB; the growth must be
+    # a small fraction of that (the read-ahead thread's timing moves the peak by ~0.5 MB)
+    held = 360 * 2 * 2401 * 4
+    assert peaks[1] - peaks[0] < 0.15 * held, peaks
