@@ -136,31 +136,30 @@ def _fade(teff: np.ndarray, t_fade: float | np.ndarray) -> np.ndarray:
     return 2.0 * np.log10(1.0 + np.exp(np.clip((teff - t_fade) / 500.0, -50, 50)))
 
 
-def _add_gauss(tau, rows, centre, sigma, amp, half_width_px) -> None:
-    """tau[rows, window] += amp · exp(−Δ²/2σ²) around per-row centres (Å)."""
+def _window(centre: np.ndarray, half_width_px: int) -> tuple[slice, np.ndarray] | None:
+    """Pixels within ``half_width_px`` of the stars' median line centre, and Δλ (Å) per row."""
     if centre.size == 0:
-        return
-    c = np.median(centre)
-    p0 = int(round((c - _WL[0]) / _DWL))
+        return None
+    p0 = int(round((np.median(centre) - _WL[0]) / _DWL))
     lo, hi = max(p0 - half_width_px, 0), min(p0 + half_width_px + 1, N_PIX)
     if lo >= hi:
-        return
-    d = _WL[lo:hi][None, :] - centre[:, None]
-    tau[rows, lo:hi] += amp[:, None] * np.exp(-0.5 * (d / sigma[:, None]) ** 2)
+        return None
+    return slice(lo, hi), _WL[lo:hi][None, :] - centre[:, None]
+
+
+def _add_gauss(tau, rows, centre, sigma, amp, half_width_px) -> None:
+    """tau[rows, window] += amp · exp(−Δ²/2σ²) around per-row centres (Å)."""
+    if (w := _window(centre, half_width_px)) is not None:
+        cols, d = w
+        tau[rows, cols] += amp[:, None] * np.exp(-0.5 * (d / sigma[:, None]) ** 2)
 
 
 def _add_lorentz(tau, rows, centre, gamma, area, half_width_px) -> None:
     """tau[rows, window] += area · (γ/π) / (Δ² + γ²): damping / Stark wings."""
-    if centre.size == 0:
-        return
-    c = np.median(centre)
-    p0 = int(round((c - _WL[0]) / _DWL))
-    lo, hi = max(p0 - half_width_px, 0), min(p0 + half_width_px + 1, N_PIX)
-    if lo >= hi:
-        return
-    d = _WL[lo:hi][None, :] - centre[:, None]
-    g = gamma[:, None]
-    tau[rows, lo:hi] += area[:, None] * (g / np.pi) / (d * d + g * g)
+    if (w := _window(centre, half_width_px)) is not None:
+        cols, d = w
+        g = gamma[:, None]
+        tau[rows, cols] += area[:, None] * (g / np.pi) / (d * d + g * g)
 
 
 def intrinsic_flux(
