@@ -123,3 +123,64 @@ def version_report(request: HttpRequest, pk: int, name: str = "index.html") -> F
     if root not in target.parents or not target.is_file():
         raise Http404("no such report file")
     return FileResponse(open(target, "rb"))  # noqa: SIM115 -- FileResponse closes it
+
+
+# at most this many stars go into the difference plots (a random sample by source_id hash)
+COMPARE_MAX_STARS = 200_000
+
+
+@staff_member_required
+def version_compare(request: HttpRequest) -> HttpResponse:
+    """Two versions label by label: report figures side by side and per-star differences."""
+    import base64
+    import json
+    import tempfile
+
+    import numpy as np
+    from django.db import connection
+
+    from labeling.labels import LABELS
+    from labeling.validation import compare_versions, plot_label_differences
+
+    versions = ModelVersion.objects.filter(status="ready")
+    try:
+        a = versions.get(pk=int(request.GET["a"]))
+        b = versions.get(pk=int(request.GET["b"]))
+    except (KeyError, ValueError, ModelVersion.DoesNotExist):
+        return render(request, "ops/compare.html", {"versions": versions})
+
+    def figures(v: ModelVersion) -> dict:
+        path = Path(v.path) / "files" / "validation" / "report.json"
+        return json.loads(path.read_text())["figures"] if path.exists() else {}
+
+    cols = ", ".join(f"a.{k}, b.{k}" for k in LABELS)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT {cols} FROM cnn_label a JOIN cnn_label b USING (source_id) "
+            f"WHERE a.model_version_id = %s AND b.model_version_id = %s "
+            f"ORDER BY hashint8(source_id) LIMIT %s",
+            [a.pk, b.pk, COMPARE_MAX_STARS],
+        )
+        rows = np.array(cur.fetchall(), dtype=float).reshape(-1, 2 * len(LABELS))
+    image, stats = None, None
+    if len(rows):
+        with tempfile.TemporaryDirectory() as tmp:
+            png = Path(tmp) / "differences.png"
+            stats = plot_label_differences(rows[:, 0::2], rows[:, 1::2], png)
+            image = base64.b64encode(png.read_bytes()).decode()
+    comparison = compare_versions(figures(a), figures(b))
+    return render(
+        request,
+        "ops/compare.html",
+        {
+            "versions": versions,
+            "a": a,
+            "b": b,
+            "n_common": len(rows),
+            "image": image,
+            "stats": json.dumps(stats, indent=1, default=str),
+            "comparison": json.dumps(
+                comparison.get("accuracy", {}).get("heldout", {}), indent=1, default=str
+            ),
+        },
+    )

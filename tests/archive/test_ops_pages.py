@@ -1,5 +1,8 @@
 """Staff pages: staff only, CSRF-protected actions, runs queued, progress live, publish/rollback."""
 
+import html
+import json
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -95,3 +98,16 @@ def test_report_files_are_served_and_confined(staff, tmp_path):
     assert b"".join(response.streaming_content) == b"<h1>report</h1>"
     bad = staff.get(reverse("ops:report-file", args=[v.pk, "../../secret.txt"]))
     assert bad.status_code == 404
+
+
+def test_compare_two_versions(staff):
+    from tests.archive.test_publishing import version_with_labels
+
+    a, b = version_with_labels("a", 4000.0), version_with_labels("b", 4100.0)
+    page = staff.get(reverse("ops:compare"), {"a": a.pk, "b": b.pk}).content.decode()
+    assert "2 stars labelled by both" in page
+    assert 'id="differences"' in page and "data:image/png;base64," in page
+    stats = page.split("Per-star differences (B − A)</h3>")[1].split("<pre>")[1].split("</pre>")[0]
+    teff = json.loads(html.unescape(stats))["teff"]
+    assert teff["bias"] == 100.0 and teff["n"] == 2  # mean of B − A, star by star
+    assert staff.get(reverse("ops:compare")).status_code == 200  # the empty form
