@@ -7,7 +7,10 @@ Every stage records its progress on the ``PipelineRun``; every task is idempoten
 member file is reused, label rows are upserted by (version, source_id)), acknowledges late and
 is re-queued if its worker dies, so a killed worker costs a re-run of its unit of work, never a
 missing or duplicate row. Cancelling is cooperative: tasks of a cancelled run stop at their
-next start. A failed or cancelled run never touches what is published.
+next start. ``resume`` carries a cancelled or failed run on from what it left on disk and in the
+database (members trained, the model version, chunks labelled); every task carries the run's
+``attempt``, so tasks still queued from before a resume stop instead of doing work twice. A
+failed or cancelled run never touches what is published.
 """
 
 from __future__ import annotations
@@ -77,15 +80,17 @@ class PipelineTask(Task):
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         run_id = args[0] if args else kwargs.get("run_id")
-        PipelineRun.objects.filter(pk=run_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
-            status=Status.FAILED, error=f"{self.name}: {exc!r}", finished_at=timezone.now()
-        )
+        attempt = args[1] if len(args) > 1 else kwargs.get("attempt", 1)
+        PipelineRun.objects.filter(
+            pk=run_id, attempt=attempt, status__in=[Status.QUEUED, Status.RUNNING]
+        ).update(status=Status.FAILED, error=f"{self.name}: {exc!r}", finished_at=timezone.now())
 
 
-def _active(run_id: int) -> PipelineRun | None:
-    """The run, unless it was cancelled or has failed (then its remaining tasks stop)."""
+def _active(run_id: int, attempt: int) -> PipelineRun | None:
+    """The run, unless it was cancelled, has failed or was resumed since this task was queued."""
     run = PipelineRun.objects.get(pk=run_id)
-    return run if run.status in (Status.QUEUED, Status.RUNNING) else None
+    active = run.status in (Status.QUEUED, Status.RUNNING) and run.attempt == attempt
+    return run if active else None
 
 
 def _stage(run: PipelineRun, stage: str, percent: float = 0.0, **counts) -> None:
@@ -107,9 +112,9 @@ def _training_stars(run_id: int):
 
 
 @app.task(base=PipelineTask, name="pipeline.start")
-def start(run_id: int) -> None:
+def start(run_id: int, attempt: int = 1) -> None:
     """Select the samples (Sect. 2), plan the ensemble, queue one task per member."""
-    run = _active(run_id)
+    run = _active(run_id, attempt)
     if run is None:
         return
     PipelineRun.objects.filter(pk=run_id).update(status=Status.RUNNING, started_at=timezone.now())
@@ -129,14 +134,21 @@ def start(run_id: int) -> None:
     stars = _training_stars(run_id)
     the_plan = plan(stars, config)
     the_plan.save(directory)
-    jobs = the_plan.member_jobs(config)
+    members = len(the_plan.member_jobs(config))
     _stage(
-        run, Stage.TRAIN, 0.0, training=len(stars), catalogue=int(catalogue.size), members=len(jobs)
+        run, Stage.TRAIN, 0.0, training=len(stars), catalogue=int(catalogue.size), members=members
     )
     PipelineRun.objects.filter(pk=run_id).update(
         timings={**run.timings, "select": time.perf_counter() - t0}
     )
-    chord(group(train_member.si(run_id, s, m) for s, m in jobs))(finalize.si(run_id))
+    _queue_training(run, the_plan)
+
+
+def _queue_training(run: PipelineRun, the_plan: Plan) -> None:
+    jobs = the_plan.member_jobs(pipeline_config(run))
+    chord(group(train_member.si(run.pk, run.attempt, s, m) for s, m in jobs))(
+        finalize.si(run.pk, run.attempt)
+    )
 
 
 @app.task(
@@ -146,9 +158,9 @@ def start(run_id: int) -> None:
     retry_backoff=True,
     max_retries=2,
 )
-def train_member(run_id: int, split: int, member: int) -> str | None:
+def train_member(run_id: int, attempt: int, split: int, member: int) -> str | None:
     """Train one ensemble member (Sect. 3.2); a member already on disk is kept."""
-    run = _active(run_id)
+    run = _active(run_id, attempt)
     if run is None:
         return None
     directory = run_dir(run_id)
@@ -170,9 +182,9 @@ def train_member(run_id: int, split: int, member: int) -> str | None:
 
 
 @app.task(base=PipelineTask, name="pipeline.finalize")
-def finalize(run_id: int) -> None:
+def finalize(run_id: int, attempt: int) -> None:
     """Build the model version (dispersion, ranges, t-SNE, report); queue the predictions."""
-    run = _active(run_id)
+    run = _active(run_id, attempt)
     if run is None:
         return
     t0 = time.perf_counter()
@@ -181,9 +193,10 @@ def finalize(run_id: int) -> None:
     directory = run_dir(run_id)
     the_plan = Plan.load(directory)
     paths = [member_file(directory / "members", s, m) for s, m in the_plan.member_jobs(config)]
-    name = f"{timezone.now():%Y%m%d-%H%M%S}-run{run_id}-{config.ensemble.inputs}"
+    # named after the run, not the clock: a re-delivered or resumed finalize finds its version
+    name = f"{run.created_at:%Y%m%d-%H%M%S}-run{run_id}-{config.ensemble.inputs}"
     path = Path(settings.RVS_MODELS_DIR) / name
-    if path.exists():  # a re-delivered finalize: the version was written already
+    if path.exists():  # written already (versions are saved atomically: complete or absent)
         loaded = load_version(path)
     else:
         loaded = finalize_version(
@@ -213,14 +226,36 @@ def finalize(run_id: int) -> None:
     PipelineRun.objects.filter(pk=run_id).update(
         model_version=version, timings={**run.timings, "finalize": time.perf_counter() - t0}
     )
-    n = int(_samples(run_id)["catalogue_ids"].size)
-    size = int(run.config.get("chunk_size", 20_000))
-    chunks = [(i, min(i + size, n)) for i in range(0, n, size)]
     run.refresh_from_db()
-    _stage(run, Stage.PREDICT, 0.0, chunks=len(chunks), chunks_done=0)
-    chord(group(predict_chunk.si(run_id, version.pk, lo, hi) for lo, hi in chunks))(
-        finish.si(run_id)
+    _queue_predictions(run)
+
+
+def _chunks(run: PipelineRun) -> list[tuple[int, int]]:
+    """Index ranges into the sorted catalogue ids, so each chunk is a source_id range."""
+    n = int(_samples(run.pk)["catalogue_ids"].size)
+    size = int(run.config.get("chunk_size", 20_000))
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _queue_predictions(run: PipelineRun) -> None:
+    """Queue the chunks not yet fully labelled (all of them on a first pass), then ``finish``."""
+    ids = _samples(run.pk)["catalogue_ids"]
+    chunks = _chunks(run)
+    labels = CnnLabel.objects.filter(model_version=run.model_version_id)
+    todo = [
+        (lo, hi)
+        for lo, hi in chunks
+        if labels.filter(source__gte=int(ids[lo]), source__lte=int(ids[hi - 1])).count() < hi - lo
+    ]
+    done = len(chunks) - len(todo)
+    _stage(
+        run, Stage.PREDICT, 100.0 * done / max(len(chunks), 1), chunks=len(chunks), chunks_done=done
     )
+    chord(
+        group(
+            predict_chunk.si(run.pk, run.attempt, run.model_version_id, lo, hi) for lo, hi in todo
+        )
+    )(finish.si(run.pk, run.attempt))
 
 
 @lru_cache(maxsize=2)
@@ -236,9 +271,9 @@ def _labeller(path: str) -> Labeller:
     retry_backoff=True,
     max_retries=3,
 )
-def predict_chunk(run_id: int, version_id: int, lo: int, hi: int) -> int:
+def predict_chunk(run_id: int, attempt: int, version_id: int, lo: int, hi: int) -> int:
     """Labels, e_*, σ_* and flag_boundary of catalogue stars lo..hi-1, upserted."""
-    run = _active(run_id)
+    run = _active(run_id, attempt)
     if run is None:
         return 0
     ids = _samples(run_id)["catalogue_ids"][lo:hi]
@@ -260,9 +295,9 @@ def _chunk_done(run_id: int) -> None:
 
 
 @app.task(base=PipelineTask, name="pipeline.finish")
-def finish(run_id: int) -> None:
+def finish(run_id: int, attempt: int) -> None:
     """Check that every catalogue star has one label row; publish if asked."""
-    run = _active(run_id)
+    run = _active(run_id, attempt)
     if run is None:
         return
     expected = int(_samples(run_id)["catalogue_ids"].size)
@@ -277,3 +312,33 @@ def finish(run_id: int) -> None:
         status=Status.SUCCEEDED, stage=Stage.DONE, percent=100.0, finished_at=timezone.now()
     )
     run.add_log("done")
+
+
+def resume(run_id: int) -> str:
+    """Carry a cancelled or failed run on from where it stopped; returns the stage it resumes.
+
+    Nothing done is redone: a run without its plan starts over, one without its model version
+    re-queues training (members on disk are kept) and finalize, one with a version re-queues the
+    prediction chunks that are not complete, then ``finish``.
+    """
+    with transaction.atomic():
+        run = PipelineRun.objects.select_for_update().get(pk=run_id)
+        if not run.can_resume:
+            raise ValueError(f"run {run_id} is {run.status}: only cancelled or failed runs resume")
+        run.attempt += 1
+        run.status, run.error, run.finished_at = Status.RUNNING, "", None
+        run.save(update_fields=["attempt", "status", "error", "finished_at"])
+    directory = run_dir(run_id)
+    if not (directory / "samples.npz").exists() or not (directory / "plan.npz").exists():
+        run.add_log(f"resumed (attempt {run.attempt}): from the start")
+        start.delay(run_id, run.attempt)
+        return Stage.SELECT
+    if run.model_version_id is None:
+        trained = len(list((directory / "members").glob("*.keras")))
+        run.add_log(f"resumed (attempt {run.attempt}): training, {trained} members kept")
+        _stage(run, Stage.TRAIN, run.percent if run.stage == Stage.TRAIN else 0.0)
+        _queue_training(run, Plan.load(directory))
+        return Stage.TRAIN
+    run.add_log(f"resumed (attempt {run.attempt}): prediction with {run.model_version.name}")
+    _queue_predictions(run)
+    return Stage.PREDICT

@@ -171,6 +171,41 @@ def celery_worker_process(django_db_setup, django_db_blocker, worker_dirs):
 
 
 @pytest.fixture(scope="session")
+def s3_server():
+    """A local S3-compatible object store (moto's server) on a loopback port of its own."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_server, request) -> tuple[str, dict]:
+    """(URL, storage options) of an empty spectrum store in a fresh bucket of ``s3_server``."""
+    import re
+
+    import s3fs
+
+    options = {
+        "endpoint_url": s3_server,
+        "key": "rvscnn-test",
+        "secret": "rvscnn-test-secret",
+        "client_kwargs": {"region_name": "eu-central-1"},
+    }
+    bucket = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
+    fs = s3fs.S3FileSystem(**options, skip_instance_cache=True)
+    fs.mkdir(bucket)
+    yield f"s3://{bucket}/spectra.zarr", options
+    fs.rm(bucket, recursive=True)
+
+
+@pytest.fixture(scope="session")
 def browser():
     """Headless Debian Chromium driven by Playwright (no browser download)."""
     if not Path(CHROMIUM).exists():

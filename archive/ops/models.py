@@ -43,6 +43,9 @@ class PipelineRun(models.Model):
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
     publish = models.BooleanField(default=False, help_text="Publish when the run succeeds")
+    attempt = models.PositiveIntegerField(
+        default=1, help_text="Raised by each resume; tasks queued by an earlier attempt stop"
+    )
     model_version = models.ForeignKey(
         "catalogue.ModelVersion",
         null=True,
@@ -61,6 +64,10 @@ class PipelineRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status in (self.Status.CANCELLED, self.Status.FAILED)
 
     def add_log(self, line: str) -> None:
         """Append a timestamped line, saved at once (workers on other machines read it)."""

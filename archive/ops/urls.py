@@ -8,6 +8,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>.json", views.run_json, name="run-json"),
     path("runs/<int:pk>/cancel", views.run_cancel, name="run-cancel"),
+    path("runs/<int:pk>/resume", views.run_resume, name="run-resume"),
     path("versions/<int:pk>/publish", views.version_publish, name="publish"),
     path("versions/rollback", views.version_rollback, name="rollback"),
     path("versions/compare", views.version_compare, name="compare"),

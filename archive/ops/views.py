@@ -94,6 +94,20 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_POST
+def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    from tasks.pipeline import resume
+
+    get_object_or_404(PipelineRun, pk=pk)
+    try:
+        stage = resume(pk)
+        messages.success(request, f"Run {pk} resumed at stage {stage}.")
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect("ops:run", pk)
+
+
+@staff_member_required
+@require_POST
 def version_publish(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         publish(get_object_or_404(ModelVersion, pk=pk), user=request.user, note="staff page")

@@ -111,3 +111,18 @@ def test_compare_two_versions(staff):
     teff = json.loads(html.unescape(stats))["teff"]
     assert teff["bias"] == 100.0 and teff["n"] == 2  # mean of B − A, star by star
     assert staff.get(reverse("ops:compare")).status_code == 200  # the empty form
+
+
+def test_a_cancelled_run_resumes_from_the_page(staff, settings, tmp_path, no_stray_tasks):
+    settings.RVS_RUNS_DIR = tmp_path  # nothing of this run on disk: it starts over
+    run = PipelineRun.objects.create(config={"n_splits": 1}, status="cancelled")
+    page = staff.get(reverse("ops:run", args=[run.pk])).content.decode()
+    assert reverse("ops:run-resume", args=[run.pk]) in page
+    response = staff.post(reverse("ops:run-resume", args=[run.pk]), follow=True)
+    assert "resumed at stage select" in response.content.decode()
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == ("running", 2) and "attempt 2" in run.log
+    # a running run cannot be resumed twice
+    response = staff.post(reverse("ops:run-resume", args=[run.pk]), follow=True)
+    assert "only cancelled or failed runs resume" in response.content.decode()
+    assert PipelineRun.objects.get(pk=run.pk).attempt == 2

@@ -48,6 +48,18 @@ def wait(run: PipelineRun, timeout: float = 900) -> PipelineRun:
     raise AssertionError(f"run {run.pk} still {run.status} at {run.stage}: {run.log}")
 
 
+def wait_for_first_chunk(run: PipelineRun, timeout: float = 900) -> None:
+    """Until the run is predicting and at least one chunk is labelled (not all, given 120/chunk)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        assert run.is_active, (run.status, run.error)
+        if run.stage == "predict" and run.counts.get("chunks_done", 0) >= 1:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"run {run.pk} not predicting: {run.log}")
+
+
 def test_pipeline_labels_every_star_and_publishes(celery_worker_process, worker_settings, tmp_path):
     ingest_sky(tmp_path)
     run = PipelineRun.objects.create(config=TINY, publish=True)
@@ -90,13 +102,7 @@ def test_worker_killed_during_inference_leaves_one_row_per_star(
     ingest_sky(tmp_path)
     run = PipelineRun.objects.create(config={**TINY, "chunk_size": 120})
     start.delay(run.pk)
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        assert run.is_active, (run.status, run.error)
-        if run.stage == "predict" and run.counts.get("chunks_done", 0) >= 1:
-            break
-        time.sleep(0.2)
+    wait_for_first_chunk(run)
     assert run.counts["chunks_done"] < run.counts["chunks"]
     celery_worker_process.kill()  # mid-inference: its chunk was taken but never acknowledged
     # a new worker hands out again what the dead one held (after the visibility timeout)
@@ -108,5 +114,37 @@ def test_worker_killed_during_inference_leaves_one_row_per_star(
         cur.execute(
             "SELECT count(*), count(DISTINCT source_id) FROM cnn_label WHERE model_version_id = %s",
             [run.model_version_id],
+        )
+        assert cur.fetchone() == (n, n)
+
+
+def test_cancelled_run_resumes_without_redoing_work(
+    celery_worker_process, worker_settings, tmp_path
+):
+    ingest_sky(tmp_path)
+    run = PipelineRun.objects.create(config={**TINY, "chunk_size": 120}, publish=True)
+    start.delay(run.pk)
+    wait_for_first_chunk(run)
+    call_command("pipeline", "cancel", str(run.pk))
+    members = sorted(Path(settings.RVS_RUNS_DIR, f"run-{run.pk:06d}", "members").glob("*.keras"))
+    stamps = [p.stat().st_mtime_ns for p in members]
+    time.sleep(3)  # the chunks still queued stop at their start
+    run.refresh_from_db()
+    assert run.status == "cancelled" and not ModelVersion.objects.filter(is_published=True)
+    labelled = CnnLabel.objects.filter(model_version=run.model_version).count()
+    n = run.counts["catalogue"]
+    assert 0 < labelled < n
+    call_command("pipeline", "resume", str(run.pk))
+    version = run.model_version
+    run = wait(run)
+    assert run.status == "succeeded", (run.error, run.log)
+    version.refresh_from_db()
+    assert run.attempt == 2 and run.model_version == version and version.is_published
+    assert [p.stat().st_mtime_ns for p in members] == stamps  # nothing retrained
+    assert "resumed (attempt 2): prediction" in run.log
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), count(DISTINCT source_id) FROM cnn_label WHERE model_version_id = %s",
+            [version.pk],
         )
         assert cur.fetchone() == (n, n)

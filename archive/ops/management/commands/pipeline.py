@@ -1,4 +1,4 @@
-"""``manage.py pipeline run|status|cancel|publish|rollback``: the staff operations from a shell."""
+"""``manage.py pipeline run|status|cancel|resume|publish|rollback``: staff operations, shell."""
 
 import time
 
@@ -35,6 +35,9 @@ class Command(BaseCommand):
         status.add_argument("run", type=int, nargs="?")
         cancel = sub.add_parser("cancel")
         cancel.add_argument("run", type=int)
+        resume = sub.add_parser("resume", help="carry on a cancelled or failed run")
+        resume.add_argument("run", type=int)
+        resume.add_argument("--wait", action="store_true", help="follow it until it ends")
         pub = sub.add_parser("publish")
         pub.add_argument("version", help="model version name")
         sub.add_parser("rollback")
@@ -101,6 +104,17 @@ class Command(BaseCommand):
         if not n:
             raise CommandError(f"run {run} is not active")
         self.stdout.write(f"run {run} cancelled (its tasks stop at their next start)")
+
+    def do_resume(self, run, **o):
+        from tasks.pipeline import resume
+
+        try:
+            stage = resume(run)
+        except (ValueError, PipelineRun.DoesNotExist) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"run {run} resumed at stage {stage}")
+        if o["wait"]:
+            self.follow(PipelineRun.objects.get(pk=run))
 
     def do_publish(self, version, **o):
         try:
