@@ -124,6 +124,9 @@ RVS_SPECTRUM_STORE_OPTIONS = json.loads(env("RVS_SPECTRUM_STORE_OPTIONS", "{}"))
 # machines both must be shared (a network file system) — see docs/operations.md.
 RVS_MODELS_DIR = Path(env("RVS_MODELS_DIR", VAR_DIR / INSTANCE / "models"))
 RVS_RUNS_DIR = Path(env("RVS_RUNS_DIR", VAR_DIR / INSTANCE / "runs"))
+# Threads each worker process gives TensorFlow and ONNX Runtime (unset: all cores). Set it to
+# cores / processes when several worker processes share a machine (tasks/celery.py).
+RVS_WORKER_THREADS = int(env("RVS_WORKER_THREADS", "0")) or None
 
 # Schema served to users (TAP, web); it holds views over the catalogue tables.
 PUBLISHED_SCHEMA = env("RVS_PUBLISHED_SCHEMA", "gaiadr3_rvs_cnn")

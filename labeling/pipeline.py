@@ -276,10 +276,11 @@ class Labeller:
     tsne: TsneReference
 
     @classmethod
-    def from_version(cls, version: LoadedVersion) -> Labeller:
+    def from_version(cls, version: LoadedVersion, threads: int | None = None) -> Labeller:
+        """The labeller of a saved version; ``threads`` caps ONNX Runtime's pool (None: all)."""
         a = version.artifacts
         return cls(
-            ensemble=CompiledEnsemble(version.members),
+            ensemble=CompiledEnsemble(version.members, threads=threads),
             preprocessor=Preprocessor.from_dict(a["preprocessing"]),
             dispersion=DispersionModel.from_dict(a["dispersion"]),
             ranges=TrainingRanges.from_dict(a["ranges"]),

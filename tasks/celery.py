@@ -7,6 +7,12 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive.settings")
 # TensorFlow's start-up chatter (CPU features, absl) would drown the task logs
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# several worker processes on one machine must not each start a thread per core: TensorFlow
+# reads its pool size from the environment when it starts (ONNX Runtime gets it per session)
+if threads := os.environ.get("RVS_WORKER_THREADS"):
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", threads)
 
 app = Celery("rvscnn")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -101,6 +101,22 @@ def _stage(run: PipelineRun, stage: str, percent: float = 0.0, **counts) -> None
     run.add_log(f"{stage}: {percent:.0f}% {json.dumps(counts) if counts else ''}".rstrip())
 
 
+def _clock(run: PipelineRun, start: str | None = None, stop: str | None = None) -> None:
+    """Start and/or stop a stage's wall clock (stages span many tasks and machines).
+
+    ``timings[stage]`` ends up as seconds; ``timings[stage + "_from"]`` (a Unix time) exists
+    while the stage runs.
+    """
+    run.refresh_from_db(fields=["timings"])
+    timings, now = dict(run.timings), time.time()
+    if stop is not None and f"{stop}_from" in timings:
+        timings[stop] = round(now - timings.pop(f"{stop}_from"), 3)
+    if start is not None:
+        timings[f"{start}_from"] = now
+    PipelineRun.objects.filter(pk=run.pk).update(timings=timings)
+    run.timings = timings
+
+
 def _samples(run_id: int) -> dict[str, np.ndarray]:
     with np.load(run_dir(run_id) / "samples.npz") as z:
         return {k: z[k] for k in z.files}
@@ -145,6 +161,7 @@ def start(run_id: int, attempt: int = 1) -> None:
 
 
 def _queue_training(run: PipelineRun, the_plan: Plan) -> None:
+    _clock(run, start="train")
     jobs = the_plan.member_jobs(pipeline_config(run))
     chord(group(train_member.si(run.pk, run.attempt, s, m) for s, m in jobs))(
         finalize.si(run.pk, run.attempt)
@@ -188,6 +205,7 @@ def finalize(run_id: int, attempt: int) -> None:
     if run is None:
         return
     t0 = time.perf_counter()
+    _clock(run, stop="train")
     _stage(run, Stage.FLAGS, 0.0)
     config = pipeline_config(run)
     directory = run_dir(run_id)
@@ -248,6 +266,7 @@ def _queue_predictions(run: PipelineRun) -> None:
         if labels.filter(source__gte=int(ids[lo]), source__lte=int(ids[hi - 1])).count() < hi - lo
     ]
     done = len(chunks) - len(todo)
+    _clock(run, start="predict")
     _stage(
         run, Stage.PREDICT, 100.0 * done / max(len(chunks), 1), chunks=len(chunks), chunks_done=done
     )
@@ -261,7 +280,7 @@ def _queue_predictions(run: PipelineRun) -> None:
 @lru_cache(maxsize=2)
 def _labeller(path: str) -> Labeller:
     # a worker labels many chunks with one version: load (and compile) it once
-    return Labeller.from_version(load_version(path))
+    return Labeller.from_version(load_version(path), threads=settings.RVS_WORKER_THREADS)
 
 
 @app.task(
@@ -304,6 +323,7 @@ def finish(run_id: int, attempt: int) -> None:
     rows = CnnLabel.objects.filter(model_version=run.model_version).count()
     if rows != expected:
         raise RuntimeError(f"{rows} label rows for {expected} catalogue stars")
+    _clock(run, stop="predict")
     _stage(run, Stage.REPORT, 100.0, labelled=rows)
     if run.publish:
         _stage(run, Stage.PUBLISH, 0.0)

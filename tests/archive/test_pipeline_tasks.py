@@ -79,6 +79,8 @@ def test_pipeline_labels_every_star_and_publishes(celery_worker_process, worker_
         )
         assert cur.fetchone() == (n, n, True, True)
     assert "training" in run.counts and run.counts["chunks_done"] == run.counts["chunks"]
+    assert set(run.timings) == {"select", "train", "finalize", "predict"}  # seconds, all of them
+    assert all(seconds > 0 for seconds in run.timings.values())
     report = Path(version.path) / "files" / "validation" / "index.html"
     assert report.read_text().count("<img") >= 3
 
