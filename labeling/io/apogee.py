@@ -42,7 +42,7 @@ _SENTINEL = -9999.0
 
 
 def iter_apogee_allstar(
-    path: str | Path, chunk_rows: int = 20000, skip_rows: Collection[int] = ()
+    path: str | Path, chunk_rows: int = 5000, skip_rows: Collection[int] = ()
 ) -> Iterator[Chunk]:
     """Stream the allStar columns of :data:`ALLSTAR_COLUMNS` (all required).
 

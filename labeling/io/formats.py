@@ -670,9 +670,19 @@ def _iter_fits(
             n_rows = 0
         elif len(data) != n_rows:
             raise ReadError(display, f"FITS table truncated: {len(data)} of {n_rows} rows")
+        mapped = hdul.filename() is not None
+        if mapped:
+            index = hdul.index(hdu)
+            del data
         for start in range(0, n_rows, chunk_rows):
             stop = min(start + chunk_rows, n_rows)
-            block = data[start:stop]
+            if mapped:
+                # A memory map that stays open keeps every page read so far resident (the real
+                # allStar is several GB): each chunk maps the file anew and lets go of it.
+                chunk_hdul = fits.open(path, memmap=True, lazy_load_hdus=True)
+                block = chunk_hdul[index].data[start:stop]
+            else:
+                chunk_hdul, block = None, data[start:stop]
             columns: dict[str, np.ndarray] = {}
             for name in names:
                 fcol = fcols[name]
@@ -690,6 +700,9 @@ def _iter_fits(
                 if null is not None and values.dtype.kind in "iu" and not isinstance(null, str):
                     values = np.ma.MaskedArray(values, mask=values == null)
                 columns[name] = values
+            if chunk_hdul is not None:
+                del block
+                chunk_hdul.close()
             yield RawChunk(start + 1, columns, stop - start, params=params)
 
 

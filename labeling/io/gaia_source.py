@@ -52,7 +52,7 @@ ASTROPHYSICAL_PARAMETERS_COLUMNS: dict[str, str] = {
 
 
 def iter_gaia_source(
-    path: str | Path, chunk_rows: int = 20000, skip_rows: Collection[int] = ()
+    path: str | Path, chunk_rows: int = 5000, skip_rows: Collection[int] = ()
 ) -> Iterator[Chunk]:
     """Stream gaia_source rows in chunks of at most ``chunk_rows``.
 
@@ -68,7 +68,7 @@ def iter_gaia_source(
 
 
 def iter_astrophysical_parameters(
-    path: str | Path, chunk_rows: int = 20000, skip_rows: Collection[int] = ()
+    path: str | Path, chunk_rows: int = 5000, skip_rows: Collection[int] = ()
 ) -> Iterator[Chunk]:
     """Stream astrophysical_parameters rows: ``source_id`` and ``classlabel_espels``.
 

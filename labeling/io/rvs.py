@@ -51,7 +51,7 @@ def read_rvs_wavelength(path: str | Path) -> np.ndarray:
 
 
 def iter_rvs_spectra(
-    path: str | Path, chunk_stars: int = 100, skip_rows: Collection[int] = ()
+    path: str | Path, chunk_stars: int = 1024, skip_rows: Collection[int] = ()
 ) -> Iterator[Chunk]:
     """Stream RVS mean spectra, at most ``chunk_stars`` stars per chunk.
 
