@@ -19,6 +19,7 @@ from labeling.preprocess import (
     continuum_mask,
     fill_nan_flux,
     normalise_xp,
+    phot_features,
     xp_relative,
 )
 
@@ -211,7 +212,9 @@ def test_preprocessor_inputs_and_targets():
     np.testing.assert_allclose(
         x["spectrum"][:, :, 0], fill_nan_flux(stars.spectra.get(idx)), rtol=0
     )
-    np.testing.assert_allclose(x["phot"], pre.phot.transform(stars.phot[idx]), rtol=1e-6)
+    features = stars.phot[idx].copy()
+    features[:, 3] = np.arcsinh(features[:, 3] / 0.1)  # parallax: asinh(ϖ / 0.1 mas)
+    np.testing.assert_allclose(x["phot"], pre.phot.transform(features), rtol=1e-6)
     np.testing.assert_allclose(x["xp"], normalise_xp(stars.xp[idx], pre.xp), rtol=1e-5, atol=1e-6)
     full = pre.inputs(stars)
     assert full["phot"].min() == pytest.approx(0) and full["phot"].max() == pytest.approx(1)
@@ -250,3 +253,31 @@ def test_preprocessor_rejects_incomplete_inputs():
     stars.xp[5, 55] = 0.0
     with pytest.raises(ValueError, match="xp"):
         pre.inputs(stars, np.array([5]))
+
+
+def test_parallax_enters_as_asinh_and_format_1_loads_as_linear():
+    phot = np.array([[10.0, 10.5, 9.5, -0.3], [12.0, 12.4, 11.5, 0.2], [8.0, 8.6, 7.4, 80.0]])
+    f = phot_features(phot, 0.1)
+    np.testing.assert_allclose(f[:, 3], np.arcsinh(phot[:, 3] / 0.1))
+    np.testing.assert_array_equal(f[:, :3], phot[:, :3])
+    assert np.isfinite(f).all()  # negative parallaxes of distant stars stay usable
+    np.testing.assert_array_equal(phot_features(phot, None), phot)  # the paper's linear ϖ
+    # log-like above 0.1 mas: 1 -> 10 mas moves as far as 10 -> 100 mas
+    a, b, c = np.arcsinh(np.array([1.0, 10.0, 100.0]) / 0.1)
+    assert (b - a) == pytest.approx(c - b, rel=0.01)
+    scaler = MinMaxScaler.fit(phot, PHOT_COLUMNS)
+    old = {
+        "format": "rvs-cnn-preprocessor/1",
+        "labels": MinMaxScaler.fit(np.eye(5), LABELS).to_dict(),
+        "phot": scaler.to_dict(),
+        "xp": MinMaxScaler.fit(np.ones((2, N_XP)), XP_COLUMNS).to_dict(),
+    }
+    loaded = Preprocessor.from_dict(old)
+    assert loaded.parallax_softening_mas is None
+    np.testing.assert_allclose(loaded.phot_inputs(phot), scaler.transform(phot))
+    new = Preprocessor.from_dict({**old, "format": "rvs-cnn-preprocessor/2",
+                                  "parallax_softening_mas": 0.1})  # fmt: skip
+    assert new.parallax_softening_mas == 0.1
+    assert Preprocessor.from_dict(new.to_dict()).to_dict() == new.to_dict()
+    with pytest.raises(ValueError, match="format"):
+        Preprocessor.from_dict({**old, "format": "rvs-cnn-preprocessor/3"})
