@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 
+from .augment import NoiseAugmentation, degrade
 from .dataset import StarSet
 from .model import Inputs, ModelConfig, build_model
 
@@ -67,6 +68,9 @@ class EnsembleConfig:
     seed: int = 20240101
     inputs: Inputs = "hybrid"
     model: ModelConfig = field(default_factory=ModelConfig)
+    # training spectra degraded towards S/N 15 (labeling/augment.py; None: the paper, none)
+    augment_min_snr: float | None = 15.0
+    augment_fraction: float = 0.5
     workers: int = 1  # PyDataset threads preparing batches (1: in the training loop)
     deterministic: bool = False  # tf op determinism (bit-identical reruns, slower)
     verbose: int = 0
@@ -129,6 +133,7 @@ class StarBatches(keras.utils.PyDataset):
         seed: int = 0,
         with_targets: bool = True,
         workers: int = 1,
+        augment: NoiseAugmentation | None = None,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
         if with_targets and stars.labels is None:
@@ -141,6 +146,7 @@ class StarBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.with_targets = with_targets
+        self.augment = augment
         self.epoch = 0
         self._order = self._order_for(0)
 
@@ -162,6 +168,11 @@ class StarBatches(keras.utils.PyDataset):
         idx = self.batch_indices(i)
         x = self.prep.inputs(self.stars, idx)
         x = {name: x[name] for name in self.input_names}
+        if self.augment is not None and "spectrum" in x:
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, i, 7]))
+            snr = self.stars.snr[idx]
+            target = self.augment.target_snr(snr, rng)
+            x["spectrum"] = degrade(x["spectrum"][..., 0], snr, target, rng)[..., None]
         if not self.with_targets:
             return (x,)
         return x, np.asarray(self.prep.targets(self.stars.labels[idx]), dtype=np.float32)
@@ -221,8 +232,20 @@ def train_member(
     names = _input_names(model)
     train_idx, val_idx = (np.asarray(a) for a in split)
     common = {"input_names": names, "workers": config.workers}
+    augment = (
+        None
+        if config.augment_min_snr is None
+        else NoiseAugmentation(config.augment_min_snr, config.augment_fraction)
+    )
     train = StarBatches(
-        stars, prep, train_idx, config.batch_size, shuffle=True, seed=member_seed, **common
+        stars,
+        prep,
+        train_idx,
+        config.batch_size,
+        shuffle=True,
+        seed=member_seed,
+        augment=augment,
+        **common,
     )
     val = StarBatches(stars, prep, val_idx, config.val_batch_size, **common)
     callbacks = [

@@ -12,6 +12,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from labeling.augment import NoiseAugmentation, degrade  # noqa: E402
 from labeling.dataset import ArraySpectra, StarSet  # noqa: E402
 from labeling.ensemble import (  # noqa: E402
     CompiledEnsemble,
@@ -205,3 +206,38 @@ def test_rvs_only_ensemble(stars, prep):
 def test_config_round_trip():
     cfg = EnsembleConfig(epochs=3, inputs="rvs_only")
     assert EnsembleConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_noise_augmentation_reaches_the_target_snr():
+    rng = np.random.default_rng(0)
+    flat = np.ones((400, 2401), dtype=np.float32)
+    snr = np.full(400, 100.0)
+    target = np.where(np.arange(400) < 200, 20.0, np.inf)
+    out = degrade(flat, snr, target, rng)
+    # added noise brings the total to 1/20 per pixel (1/100 of it was already there)
+    added = np.std(out[:200] - 1.0)
+    assert added == pytest.approx(np.sqrt(1 / 20**2 - 1 / 100**2), rel=0.01)
+    np.testing.assert_array_equal(out[200:], flat[200:])  # not picked: untouched
+    aug = NoiseAugmentation(min_snr=15.0, fraction=0.5)
+    t = aug.target_snr(np.r_[np.full(1000, 80.0), np.full(10, 12.0), np.nan], rng)
+    picked = np.isfinite(t)
+    assert 0.4 < picked[:1000].mean() < 0.6 and not picked[1000:].any()
+    assert (t[picked] >= 15.0).all() and (t[picked] <= 80.0).all()
+
+
+def test_training_batches_are_augmented_reproducibly(stars, prep):
+    aug = NoiseAugmentation(min_snr=15.0, fraction=1.0)
+    idx = np.flatnonzero(stars.snr > 40)[:32]
+    plain = StarBatches(stars, prep, idx, 16, shuffle=True, seed=3)
+    noisy = StarBatches(stars, prep, idx, 16, shuffle=True, seed=3, augment=aug)
+    twin = StarBatches(stars, prep, idx, 16, shuffle=True, seed=3, augment=aug)
+    a, b = plain[0][0]["spectrum"], noisy[0][0]["spectrum"]
+    assert np.std(b - a) > 0.01  # degraded towards S/N 15..own
+    np.testing.assert_array_equal(b, twin[0][0]["spectrum"])  # same (seed, epoch, batch)
+    noisy.on_epoch_end()
+    assert not np.array_equal(b, noisy[0][0]["spectrum"])  # new noise each epoch
+    assert EnsembleConfig().augment_min_snr == 15.0
+    assert (
+        EnsembleConfig.from_dict(EnsembleConfig(augment_min_snr=None).to_dict()).augment_min_snr
+        is None
+    )
