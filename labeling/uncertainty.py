@@ -34,8 +34,11 @@ def running_dispersion(
     Stars are sorted by ``x_true`` and cut into sliding windows of ``window`` stars (default
     ``2·N/n_bins``, at least ``min_count``) that advance by half a window, so there are about
     ``n_bins`` windows, each holding the same number of stars (sparse label ranges get wide
-    windows, not noisy ones). Per window: the median label (the centre) and σ = 1.4826·MAD of
-    the residual (``robust``) or its standard deviation. NaN pairs are ignored.
+    windows, not noisy ones). Per window: the median label (the centre) and
+    σ = sqrt(bias² + scatter²), with bias the median residual and scatter 1.4826·MAD
+    (``robust``), or the root mean square residual. The bias is included because where the
+    network is biased (e.g. log g pulled towards the middle at the ends of the range) it is
+    error that σ_* must cover. NaN pairs are ignored.
     Returns ``(centres, sigma)``, both (n_windows,), in the label's units; empty arrays when
     fewer than ``min_count`` stars remain.
     """
@@ -60,10 +63,11 @@ def running_dispersion(
     xw, rw = x[idx], r[idx]
     centres = np.median(xw, axis=1)
     if robust:
-        med = np.median(rw, axis=1, keepdims=True)
-        sigma = MAD_TO_SIGMA * np.median(np.abs(rw - med), axis=1)
+        bias = np.median(rw, axis=1, keepdims=True)
+        scatter = MAD_TO_SIGMA * np.median(np.abs(rw - bias), axis=1)
+        sigma = np.hypot(bias[:, 0], scatter)
     else:
-        sigma = rw.std(axis=1, ddof=1)
+        sigma = np.sqrt(np.mean(rw**2, axis=1))
     return centres, sigma
 
 

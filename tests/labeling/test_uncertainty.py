@@ -106,3 +106,18 @@ def test_coverage_of_gaussian_residuals():
     assert coverage(r, sigma / 2)[0] == pytest.approx(0.3829, abs=0.005)
     # NaN ignored, scalar σ broadcast
     assert coverage(np.array([0.5, np.nan, 3.0]), 1.0) == (0.5, 0.5)
+
+
+def test_running_dispersion_counts_a_running_bias_as_error():
+    """σ_* must cover CNN − truth, bias included: a model pulled towards the middle of the
+    label range is wrong at the ends even when its scatter there is small."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0.0, 5.0, 40_000)  # log g
+    bias = -0.1 * (x - 2.5)  # regression towards the middle
+    r = bias + rng.normal(0.0, 0.05, x.size)
+    centres, sigma = running_dispersion(x, r, n_bins=20)
+    expected = np.sqrt((0.1 * (centres - 2.5)) ** 2 + 0.05**2)
+    np.testing.assert_allclose(sigma, expected, rtol=0.2, atol=0.01)
+    assert sigma[0] > 3 * 0.05 and sigma[-1] > 3 * 0.05  # not just the scatter
+    _, rms = running_dispersion(x, r, n_bins=20, robust=False)
+    np.testing.assert_allclose(rms, expected, rtol=0.1, atol=0.005)
