@@ -248,9 +248,8 @@ def finalize(run_id: int, attempt: int) -> None:
     _queue_predictions(run)
 
 
-def _chunks(run: PipelineRun) -> list[tuple[int, int]]:
-    """Index ranges into the sorted catalogue ids, so each chunk is a source_id range."""
-    n = int(_samples(run.pk)["catalogue_ids"].size)
+def _chunks(run: PipelineRun, n: int) -> list[tuple[int, int]]:
+    """Index ranges into the n sorted catalogue ids, so each chunk is a source_id range."""
     size = int(run.config.get("chunk_size", 20_000))
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
@@ -258,7 +257,7 @@ def _chunks(run: PipelineRun) -> list[tuple[int, int]]:
 def _queue_predictions(run: PipelineRun) -> None:
     """Queue the chunks not yet fully labelled (all of them on a first pass), then ``finish``."""
     ids = _samples(run.pk)["catalogue_ids"]
-    chunks = _chunks(run)
+    chunks = _chunks(run, ids.size)
     labels = CnnLabel.objects.filter(model_version=run.model_version_id)
     todo = [
         (lo, hi)
