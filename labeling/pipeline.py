@@ -152,22 +152,26 @@ def cross_validated(
     prep: Preprocessor,
     splits: list[tuple[np.ndarray, np.ndarray]],
     n_members: int,
-) -> np.ndarray:
-    """(N, 5) mean prediction of each star by the members that did not train on it.
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 5) mean prediction of each star by the members that did not train on it, and the
+    (N, 5) model-to-model spread e of those members.
 
     A star is in the validation part of about a quarter of the splits; stars that were never
     validated (≈ 0.75^n_splits of them) get NaN.
     """
     n = len(stars)
-    total = np.zeros((n, len(LABELS)))
+    total, total_sq = np.zeros((n, len(LABELS))), np.zeros((n, len(LABELS)))
     count = np.zeros(n)
     for s, (_, val) in enumerate(splits):
         group = members[s * n_members : (s + 1) * n_members]
-        y = _predict_members(CompiledEnsemble(group), stars, prep, np.asarray(val)).mean(axis=0)
-        total[val] += y
-        count[val] += 1
-    with np.errstate(invalid="ignore"):
-        return np.where(count[:, None] > 0, total / count[:, None], np.nan)
+        y = _predict_members(CompiledEnsemble(group), stars, prep, np.asarray(val))  # (M, k, 5)
+        total[val] += y.sum(axis=0)
+        total_sq[val] += (y**2).sum(axis=0)
+        count[val] += len(group)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count[:, None] > 0, total / count[:, None], np.nan)
+        spread = np.sqrt(np.maximum(total_sq / count[:, None] - mean**2, 0.0))
+    return mean, np.where(count[:, None] > 0, spread, np.nan)
 
 
 def finalize_version(
@@ -186,9 +190,13 @@ def finalize_version(
     train, prep = stars.subset(the_plan.train), the_plan.preprocessor
     members = [load_member(p) for p in member_paths]
     progress("cross-validated predictions of the training sample")
-    cv = cross_validated(members, train, prep, the_plan.splits, config.ensemble.n_members)
+    cv, cv_spread = cross_validated(
+        members, train, prep, the_plan.splits, config.ensemble.n_members
+    )
     ok = np.all(np.isfinite(cv), axis=1)
-    dispersion = DispersionModel.fit(train.labels[ok], cv[ok], degree=config.dispersion_degree)
+    dispersion = DispersionModel.fit(
+        train.labels[ok], cv[ok], degree=config.dispersion_degree, spread=cv_spread[ok]
+    )
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
     progress("t-SNE reference of the training spectra")
     rng = np.random.default_rng(config.seed)

@@ -28,6 +28,7 @@ def running_dispersion(
     window: int | None = None,
     min_count: int = 30,
     robust: bool = True,
+    spread: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Running dispersion of ``residual`` (CNN − APOGEE) vs the label ``x_true`` (Sect. 3.4).
 
@@ -38,7 +39,10 @@ def running_dispersion(
     σ = sqrt(bias² + scatter²), with bias the median residual and scatter 1.4826·MAD
     (``robust``), or the root mean square residual. The bias is included because where the
     network is biased (e.g. log g pulled towards the middle at the ends of the range) it is
-    error that σ_* must cover. NaN pairs are ignored.
+    error that σ_* must cover. With ``spread`` (each star's model-to-model e of the predictions
+    the residuals come from) the window's mean e² is taken out, σ = sqrt(max(σ² − <e²>, 0)):
+    σ_* = sqrt(e_*² + σ²) adds e_* back, and would count it twice otherwise. NaN pairs are
+    ignored.
     Returns ``(centres, sigma)``, both (n_windows,), in the label's units; empty arrays when
     fewer than ``min_count`` stars remain.
     """
@@ -46,13 +50,16 @@ def running_dispersion(
     r = np.asarray(residual, dtype=np.float64).ravel()
     if x.shape != r.shape:
         raise ValueError(f"x_true {x.shape} and residual {r.shape} differ")
-    ok = np.isfinite(x) & np.isfinite(r)
-    x, r = x[ok], r[ok]
+    e = np.zeros_like(r) if spread is None else np.asarray(spread, dtype=np.float64).ravel()
+    if e.shape != r.shape:
+        raise ValueError(f"spread {e.shape} and residual {r.shape} differ")
+    ok = np.isfinite(x) & np.isfinite(r) & np.isfinite(e)
+    x, r, e = x[ok], r[ok], e[ok]
     n = x.size
     if n < min_count:
         return np.empty(0), np.empty(0)
     order = np.argsort(x, kind="stable")
-    x, r = x[order], r[order]
+    x, r, e = x[order], r[order], e[order]
     w = window if window is not None else int(round(2 * n / max(n_bins, 1)))
     w = int(min(max(w, min_count), n))
     step = max(w // 2, 1)
@@ -68,6 +75,8 @@ def running_dispersion(
         sigma = np.hypot(bias[:, 0], scatter)
     else:
         sigma = np.sqrt(np.mean(rw**2, axis=1))
+    if spread is not None:
+        sigma = np.sqrt(np.maximum(sigma**2 - np.mean(e[idx] ** 2, axis=1), 0.0))
     return centres, sigma
 
 
@@ -102,9 +111,12 @@ class DispersionFit:
         window: int | None = None,
         min_count: int = 30,
         robust: bool = True,
+        spread: np.ndarray | None = None,
     ) -> DispersionFit:
         """Fit the running dispersion (see :func:`running_dispersion`) by a polynomial."""
-        centres, sigma = running_dispersion(x_true, residual, n_bins, window, min_count, robust)
+        centres, sigma = running_dispersion(
+            x_true, residual, n_bins, window, min_count, robust, spread
+        )
         if centres.size == 0:
             raise ValueError(f"too few stars to fit the dispersion of {label or 'the label'}")
         deg = int(min(degree, max(centres.size - 1, 0)))
@@ -177,8 +189,12 @@ class DispersionModel:
         min_count: int = 30,
         robust: bool = True,
         labels: tuple[str, ...] = LABELS,
+        spread: np.ndarray | None = None,
     ) -> DispersionModel:
-        """Fit from the training sample: ``true`` (APOGEE) and ``pred`` (CNN), both (N, 5)."""
+        """Fit from the training sample: ``true`` (APOGEE) and ``pred`` (CNN), both (N, 5).
+
+        ``spread`` (N, 5): the model-to-model e of ``pred``, taken out of the dispersion.
+        """
         true = np.asarray(true, dtype=np.float64)
         pred = np.asarray(pred, dtype=np.float64)
         if true.shape != pred.shape or true.ndim != 2 or true.shape[1] != len(labels):
@@ -195,6 +211,7 @@ class DispersionModel:
                 n_bins=n_bins,
                 min_count=min_count,
                 robust=robust,
+                spread=None if spread is None else np.asarray(spread)[:, j],
             )
             for j, name in enumerate(labels)
         }

@@ -121,3 +121,19 @@ def test_running_dispersion_counts_a_running_bias_as_error():
     assert sigma[0] > 3 * 0.05 and sigma[-1] > 3 * 0.05  # not just the scatter
     _, rms = running_dispersion(x, r, n_bins=20, robust=False)
     np.testing.assert_allclose(rms, expected, rtol=0.1, atol=0.005)
+
+
+def test_dispersion_leaves_out_the_model_spread_that_sigma_star_adds_back():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(4000, 6000, 40_000)  # Teff
+    e = np.full(x.size, 60.0)  # members disagree by 60 K
+    r = rng.normal(0.0, np.hypot(80.0, 60.0), x.size)  # 80 K beyond the members' spread
+    _, sigma = running_dispersion(x, r, n_bins=20, spread=e)
+    np.testing.assert_allclose(sigma, 80.0, rtol=0.1)
+    model = DispersionModel.fit(
+        np.c_[x, np.zeros((x.size, 4))],
+        np.c_[x + r, np.zeros((x.size, 4)) + rng.normal(0, 0.1, (x.size, 4))],
+        spread=np.c_[e, np.zeros((x.size, 4))],
+    )
+    total = model.total_sigma(np.c_[x, np.zeros((x.size, 4))], np.c_[e, np.zeros((x.size, 4))])
+    assert coverage(r, total[:, 0])[0] == pytest.approx(0.683, abs=0.02)  # honest again
