@@ -26,8 +26,9 @@ TINY = {
 }
 
 
-def ingest_sky(tmp_path, n=3000):
-    files = write_sky(tmp_path / "sky", n, seed=21)
+def ingest_sky(tmp_path, n=3000, seed=21):
+    """Write a synthetic sky of n stars and ingest every product, as ``make demo`` does."""
+    files = write_sky(tmp_path / "sky", n, seed=seed)
     for product, path, extra in [
         ("gaia-source", files.gaia_source, []),
         ("astrophysical-parameters", files.astrophysical_parameters, []),
@@ -36,6 +37,7 @@ def ingest_sky(tmp_path, n=3000):
         ("apogee", files.allstar, ["--skip-bad-rows"]),
     ]:
         call_command("ingest", product, str(path), "--no-progress", *extra)
+    return files
 
 
 def wait(run: PipelineRun, timeout: float = 900) -> PipelineRun:

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-from django.core.management import call_command
 
 from archive.catalogue.starsets import apogee_columns, load_star_set, selection_columns
 from labeling.io import iter_gaia_source, iter_rvs_spectra, iter_xp_continuous
 from labeling.selection import select
-from labeling.synthetic import write_sky
+from tests.archive.test_pipeline_tasks import ingest_sky
 
 pytestmark = pytest.mark.django_db
 
@@ -15,16 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def sky(tmp_path, settings):
     settings.RVS_SPECTRUM_STORE_URL = str(tmp_path / "spectra.zarr")
-    files = write_sky(tmp_path / "sky", 600, seed=11)
-    for product, path, extra in [
-        ("gaia-source", files.gaia_source, []),
-        ("astrophysical-parameters", files.astrophysical_parameters, []),
-        ("rvs-spectra", files.rvs_mean_spectrum, []),
-        ("xp-continuous", files.xp_continuous, []),
-        ("apogee", files.allstar, ["--skip-bad-rows"]),
-    ]:
-        call_command("ingest", product, str(path), "--no-progress", *extra)
-    return files
+    return ingest_sky(tmp_path, 600, seed=11)
 
 
 def test_selection_and_star_sets_from_the_database(sky):
