@@ -23,6 +23,9 @@ class SyntheticSamples:
     observed: StarSet  # labels: the truth (never shown to the CNN)
     training_truth: np.ndarray  # (N, 5) true labels of the training stars
     observed_population: np.ndarray  # (M,) population names
+    #: (M,) observed stars that have an APOGEE counterpart but are not in the training sample
+    #: (they failed a training or APOGEE quality cut): the observed sample of Fig. 16
+    observed_in_apogee: np.ndarray
     selection: Selection
 
 
@@ -87,5 +90,6 @@ def synthetic_samples(n_stars: int, seed: int, config: SkyConfig = SkyConfig()) 
         observed=star_set(selection.observed_ids, obs_truth),
         training_truth=train_truth,
         observed_population=truth["population"][obs_rows],
+        observed_in_apogee=np.isin(selection.observed_ids, apogee["GAIAEDR3_SOURCE_ID"]),
         selection=selection,
     )
