@@ -65,7 +65,8 @@ class StarSet:
 
     ``phot``: G, BP, RP (mag) and parallax (mas), apparent values (Sect. 2.2);
     ``xp``: 55 BP then 55 RP coefficients (Sect. 2.3); ``labels``: (N, 5) in
-    :data:`labeling.labels.LABELS` order, or None for stars without reference labels.
+    :data:`labeling.labels.LABELS` order, or None for stars without reference labels;
+    ``label_errors``: the reference labels' own quoted 1σ errors (APOGEE's *_ERR), same shape.
     """
 
     source_id: np.ndarray
@@ -74,6 +75,7 @@ class StarSet:
     xp: np.ndarray
     snr: np.ndarray
     labels: np.ndarray | None = None
+    label_errors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.source_id)
@@ -84,6 +86,10 @@ class StarSet:
             )
         if self.labels is not None and self.labels.shape != (n, len(LABELS)):
             raise ValueError(f"labels must be (n, {len(LABELS)}), got {self.labels.shape}")
+        if self.label_errors is not None and (
+            self.labels is None or self.label_errors.shape != self.labels.shape
+        ):
+            raise ValueError("label_errors need labels of the same shape")
 
     def __len__(self) -> int:
         return len(self.source_id)
@@ -98,6 +104,7 @@ class StarSet:
             xp=self.xp[indices],
             snr=self.snr[indices],
             labels=None if self.labels is None else self.labels[indices],
+            label_errors=None if self.label_errors is None else self.label_errors[indices],
         )
 
 

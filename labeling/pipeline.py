@@ -42,6 +42,9 @@ class PipelineConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     holdout_fraction: float = 0.1  # training-sample stars never trained on, for validation
     dispersion_degree: int = 3
+    #: take the reference labels' quoted errors (APOGEE *_ERR) out of the running dispersion,
+    #: so that σ_* is the CNN's error, not the CNN's ⊕ APOGEE's (a departure; docs/science.md)
+    dispersion_without_label_errors: bool = True
     tsne_perplexities: tuple[int, ...] = (30, 50, 75, 100)
     tsne_max_stars: int = 20_000  # training spectra the t-SNE reference is built from
     seed: int = 0
@@ -57,6 +60,7 @@ class PipelineConfig:
         d = dict(d)
         d["ensemble"] = EnsembleConfig.from_dict(d["ensemble"])
         d["tsne_perplexities"] = tuple(d["tsne_perplexities"])
+        d.setdefault("dispersion_without_label_errors", False)  # versions written before it
         return cls(**d)
 
 
@@ -193,9 +197,12 @@ def finalize_version(
     cv, cv_spread = cross_validated(
         members, train, prep, the_plan.splits, config.ensemble.n_members
     )
+    known = cv_spread
+    if config.dispersion_without_label_errors and train.label_errors is not None:
+        known = np.hypot(cv_spread, np.nan_to_num(train.label_errors, nan=0.0))
     ok = np.all(np.isfinite(cv), axis=1)
     dispersion = DispersionModel.fit(
-        train.labels[ok], cv[ok], degree=config.dispersion_degree, spread=cv_spread[ok]
+        train.labels[ok], cv[ok], degree=config.dispersion_degree, spread=known[ok]
     )
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
     progress("t-SNE reference of the training spectra")

@@ -41,7 +41,10 @@ def running_dispersion(
     network is biased (e.g. log g pulled towards the middle at the ends of the range) it is
     error that σ_* must cover. With ``spread`` (each star's model-to-model e of the predictions
     the residuals come from) the window's mean e² is taken out, σ = sqrt(max(σ² − <e²>, 0)):
-    σ_* = sqrt(e_*² + σ²) adds e_* back, and would count it twice otherwise. NaN pairs are
+    σ_* = sqrt(e_*² + σ²) adds e_* back, and would count it twice otherwise. Any other known
+    error in the residual goes in the same way: the pipeline adds the APOGEE label's own quoted
+    error in quadrature (``PipelineConfig.dispersion_without_label_errors``), since the
+    residual CNN − APOGEE carries APOGEE's noise, which is not the CNN's. NaN pairs are
     ignored.
     Returns ``(centres, sigma)``, both (n_windows,), in the label's units; empty arrays when
     fewer than ``min_count`` stars remain.
@@ -193,7 +196,8 @@ class DispersionModel:
     ) -> DispersionModel:
         """Fit from the training sample: ``true`` (APOGEE) and ``pred`` (CNN), both (N, 5).
 
-        ``spread`` (N, 5): the model-to-model e of ``pred``, taken out of the dispersion.
+        ``spread`` (N, 5): known errors of the residuals (the model-to-model e of ``pred``,
+        ⊕ the reference labels' own errors if wanted), taken out of the dispersion.
         """
         true = np.asarray(true, dtype=np.float64)
         pred = np.asarray(pred, dtype=np.float64)

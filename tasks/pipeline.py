@@ -124,7 +124,8 @@ def _samples(run_id: int) -> dict[str, np.ndarray]:
 
 def _training_stars(run_id: int):
     s = _samples(run_id)
-    return load_star_set(s["training_ids"], s["training_labels"])
+    errors = s.get("training_label_errors")  # absent in runs started before it was saved
+    return load_star_set(s["training_ids"], s["training_labels"], label_errors=errors)
 
 
 @app.task(base=PipelineTask, name="pipeline.start")
@@ -143,6 +144,7 @@ def start(run_id: int, attempt: int = 1) -> None:
         directory / "samples.npz",
         training_ids=selection.training_ids,
         training_labels=selection.labels,
+        training_label_errors=selection.label_errors,
         catalogue_ids=catalogue,
     )
     (directory / "selection.txt").write_text(selection.format_report())

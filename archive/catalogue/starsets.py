@@ -109,7 +109,10 @@ def apogee_columns() -> dict[str, np.ndarray]:
 
 
 def load_star_set(
-    source_ids: np.ndarray, labels: np.ndarray | None = None, store: SpectrumStore | None = None
+    source_ids: np.ndarray,
+    labels: np.ndarray | None = None,
+    store: SpectrumStore | None = None,
+    label_errors: np.ndarray | None = None,
 ) -> StarSet:
     """The CNN inputs of the given stars (which must have spectrum and both XP bands).
 
@@ -165,4 +168,5 @@ def load_star_set(
         xp=cols["xp"][take],
         snr=cols["snr"][take],
         labels=labels,
+        label_errors=label_errors,
     )

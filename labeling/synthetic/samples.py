@@ -51,7 +51,9 @@ def synthetic_samples(n_stars: int, seed: int, config: SkyConfig = SkyConfig()) 
     }
     selection = select(gaia, apogee)
 
-    def star_set(ids: np.ndarray, labels: np.ndarray | None) -> StarSet:
+    def star_set(
+        ids: np.ndarray, labels: np.ndarray | None, label_errors: np.ndarray | None = None
+    ) -> StarSet:
         g = np.searchsorted(gaia["source_id"], ids, sorter=np.argsort(gaia["source_id"]))
         g = np.argsort(gaia["source_id"])[g]
         r = np.argsort(rvs["source_id"])[
@@ -75,6 +77,7 @@ def synthetic_samples(n_stars: int, seed: int, config: SkyConfig = SkyConfig()) 
             xp=coeffs,
             snr=gaia["rvs_spec_sig_to_noise"][g],
             labels=labels,
+            label_errors=label_errors,
         )
 
     t_idx = np.argsort(truth["source_id"])
@@ -86,7 +89,7 @@ def synthetic_samples(n_stars: int, seed: int, config: SkyConfig = SkyConfig()) 
     train_truth, _ = true_labels(selection.training_ids)
     obs_truth, obs_rows = true_labels(selection.observed_ids)
     return SyntheticSamples(
-        training=star_set(selection.training_ids, selection.labels),
+        training=star_set(selection.training_ids, selection.labels, selection.label_errors),
         observed=star_set(selection.observed_ids, obs_truth),
         training_truth=train_truth,
         observed_population=truth["population"][obs_rows],

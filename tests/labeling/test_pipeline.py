@@ -16,6 +16,7 @@ import pytest
 from labeling.ensemble import EnsembleConfig, load_member, predict_ensemble
 from labeling.pipeline import Labeller, PipelineConfig, finalize_version, plan, train_one
 from labeling.synthetic.samples import synthetic_samples
+from labeling.uncertainty import DispersionModel
 from labeling.version import load_version
 
 CONFIG = PipelineConfig(
@@ -111,3 +112,16 @@ def test_cut_spectrum_branch_loses_metallicity(sky, the_plan, working, tmp_path)
     cut = train_and_predict(sky, the_plan, tmp_path, prep=WithoutSpectrum(the_plan.preprocessor))
     rel_good, rel_cut = heldout_sigma(sky, the_plan, good), heldout_sigma(sky, the_plan, cut)
     assert np.all(rel_cut[[2, 4]] > 1.5 * rel_good[[2, 4]]), (rel_good, rel_cut)
+
+
+def test_dispersion_leaves_out_the_apogee_labels_own_errors(sky, the_plan, working, tmp_path):
+    # CNN − APOGEE carries APOGEE's noise (≈ 60 K in Teff here); σ_* should not
+    member = working.path / "members" / "member_00.keras"
+    paper = dataclasses.replace(CONFIG, dispersion_without_label_errors=False)
+    as_paper = finalize_version(tmp_path / "paper", sky.training, the_plan, paper, [member])
+    ours = DispersionModel.from_dict(working.artifacts["dispersion"]).fits["teff"]
+    theirs = DispersionModel.from_dict(as_paper.artifacts["dispersion"]).fits["teff"]
+    errors = sky.training.subset(the_plan.train).label_errors[:, 0]
+    expected = np.sqrt(np.maximum(np.square(theirs.sigma) - np.mean(errors**2), 0.0))
+    np.testing.assert_allclose(ours.sigma, expected, atol=25.0)  # K; errors vary by window
+    assert np.median(theirs.sigma) - np.median(ours.sigma) > 10.0
