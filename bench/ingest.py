@@ -66,9 +66,10 @@ def sky(n: int, seed: int) -> Path:
     out = BENCH / f"sky-{n}-{seed}"
     if not (out / ".complete").exists():
         print(f"generating a {n}-star sky in {out} ...", flush=True)
-        from labeling.synthetic import write_sky
-
-        write_sky(out, n, seed)
+        # in a child: a child's peak RSS counts its parent's at fork (Linux keeps the
+        # high-water mark across exec), so this process must stay small
+        args = ["make_synthetic", "--stars", str(n), "--seed", str(seed), "--out", str(out)]
+        manage(args, BENCH / "unused-store")
         (out / ".complete").touch()
     return out
 

@@ -10,7 +10,7 @@ most ``chunk_rows`` rows as raw numpy / masked columns, whatever the container:
   #13331 and the astropy docs section on reading Gaia tables); both are masked here.
   Array columns the caller names in ``arrays`` (bulk RVS ``flux``, XP coefficients)
   are quoted JSON cells ``"[v1,...,null,...]"`` that make up almost all of a line:
-  each is cut out of its line as the line is read and decoded by orjson straight
+  each is cut out of its line as the line is read and decoded (simdjson, orjson) straight
   into the block's ``(n, length)`` array (:func:`labeling.io.convert.json_row`); the
   rest of the line (a ``null`` in its place) still goes to astropy.  Any cell not of
   that form (``null``, DataLink's ``"(v1, v2)"``, garbage) stays in the line and is
@@ -22,7 +22,7 @@ most ``chunk_rows`` rows as raw numpy / masked columns, whatever the container:
   cannot be cut this way and are parsed whole (astropy has no streaming VOTable API).
 
 ``.gz`` files are decompressed on the fly, by a background thread that keeps a few
-MiB ahead of the parser (zlib releases the GIL, so inflating overlaps parsing); a
+MiB ahead of the parser (zlib-ng releases the GIL, so inflating overlaps parsing); a
 ``.zip`` (the archive the Gaia DataLink
 service returns) is read member by member, keeping the members whose name starts
 with one of the given product prefixes (e.g. ``XP_CONTINUOUS``).
@@ -31,7 +31,6 @@ with one of the given product prefixes (e.g. ``XP_CONTINUOUS``).
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import queue
 import re
@@ -49,6 +48,7 @@ import numpy as np
 from astropy.io import ascii as astropy_ascii
 from astropy.io import fits, votable
 from astropy.table import meta as table_meta
+from zlib_ng import gzip_ng, zlib_ng
 
 from .convert import json_row, to_array
 from .errors import ReadError
@@ -113,19 +113,20 @@ def _open_binary(path: str | Path, member: str | None) -> Iterator[IO[bytes]]:
         if member is not None:
             with zipfile.ZipFile(path) as zf, zf.open(member) as raw:
                 if raw.peek(2)[:2] == _GZIP_MAGIC:
-                    with gzip.GzipFile(fileobj=raw) as fh:
+                    with gzip_ng.GzipFile(fileobj=raw) as fh:
                         yield fh
                 else:
                     yield raw
         elif _magic(path)[:2] == _GZIP_MAGIC:
-            with gzip.open(path, "rb") as fh:
+            # zlib-ng's gzip reader (C) inflates ~2-3x faster than the standard library's
+            with gzip_ng.open(path, "rb") as fh:
                 yield fh
         else:
             with open(path, "rb") as fh:
                 yield fh
     except ReadError:
         raise
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zlib.error, zlib_ng.error, zipfile.BadZipFile) as exc:
         raise ReadError(display, f"unreadable, truncated or corrupt file: {exc}") from exc
 
 
@@ -154,7 +155,7 @@ def _detect(path: str | Path, member: str | None) -> str:
     with _open_binary(path, member) as fh:
         try:
             head = fh.read(4096)
-        except (OSError, EOFError, zlib.error) as exc:
+        except (OSError, EOFError, zlib.error, zlib_ng.error) as exc:
             raise ReadError(display, f"unreadable, truncated or corrupt file: {exc}") from exc
     fmt = _sniff(head)
     if fmt is None:
@@ -251,62 +252,45 @@ def _split_header_line(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter, skipinitialspace=True))
 
 
-def _read_blocks(fh: IO[bytes], block: int = 1 << 20) -> Iterator[bytes]:
-    # read1: whatever one step inflates, so the bytes before a corrupt or truncated
-    # spot all reach the parser before the error does.
+def _read_blocks(fh: IO[bytes], block: int = 1 << 18) -> Iterator[bytes]:
+    # read1: whatever one step inflates
     read = getattr(fh, "read1", fh.read)
     while data := read(block):
         yield data
-
-
-def _gunzip_blocks(fh: IO[bytes], block: int = 1 << 18, most: int = 1 << 19) -> Iterator[bytes]:
-    """Inflate a (multi-member) gzip file in a few large zlib calls.
-
-    What ``gzip.GzipFile`` does, minus its per-call Python work, which in a thread
-    beside a busy parser waits for the GIL at every step: zlib (``wbits=31``) reads
-    each member's header and checks its CRC-32 and length itself; zero padding
-    between members is skipped as ``gzip`` does; at most ``most`` bytes come out
-    per call, so a highly compressed block cannot blow up memory.
-    """
-    inflater = zlib.decompressobj(wbits=31)
-    started = False  # bytes of the current member seen
-    pending = b""
-    while data := pending or fh.read(block):
-        pending = b""
-        if not started:
-            data = data.lstrip(b"\x00")
-            if not data:
-                continue
-            started = True
-        out = inflater.decompress(data, most)
-        while out:
-            yield out
-            if inflater.eof or len(out) < most:
-                break
-            out = inflater.decompress(inflater.unconsumed_tail, most)  # output held back
-        if inflater.eof:
-            pending = inflater.unused_data  # the next member, if any
-            inflater = zlib.decompressobj(wbits=31)
-            started = False
-        else:
-            pending = inflater.unconsumed_tail
-    if started:
-        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
 
 
 @contextmanager
 def _open_blocks(path: str | Path, member: str | None) -> Iterator[Iterator[bytes]]:
     """Decompressed content of a file as an iterator of byte blocks."""
     if member is None and _magic(path)[:2] == _GZIP_MAGIC:
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 -- closed below
-        except OSError as exc:
-            raise ReadError(str(path), f"cannot open file: {exc}") from exc
-        with fh:
-            yield _gunzip_blocks(fh)
+        yield _gunzip_blocks(path)
     else:
         with _open_binary(path, member) as fh:
             yield _read_blocks(fh)
+
+
+def _gunzip_blocks(path: str | Path, block: int = 1 << 18) -> Iterator[bytes]:
+    """Inflate a gzip file (zlib-ng's C reader) in large blocks.
+
+    Large reads keep the reading thread from contending for the GIL (1 << 14 byte blocks
+    halve the reader's speed). A read that meets a truncated or corrupt spot raises and
+    loses what it had inflated, so the file is then read again from the last good block
+    in small steps: everything before the bad spot reaches the parser, then the error.
+    """
+    done = 0
+    try:
+        with gzip_ng.open(path, "rb") as fh:
+            while data := fh.read1(block):
+                done += len(data)
+                yield data
+            return
+    except (EOFError, OSError, zlib_ng.error):
+        pass
+    with gzip_ng.open(path, "rb") as fh:
+        fh.seek(done)
+        while data := fh.read1(1 << 12):
+            yield data
+    raise EOFError(f"{path}: the stream failed at one read and not at the next")
 
 
 class _Prefetcher(io.RawIOBase):
@@ -559,7 +543,7 @@ def _iter_text(
                 yield cells.finish(chunk) if cells is not None else chunk
         except UnicodeDecodeError as exc:
             raise ReadError(display, f"not UTF-8 text: {exc}", row=row + 1) from exc
-        except (OSError, EOFError, zlib.error) as exc:
+        except (OSError, EOFError, zlib.error, zlib_ng.error) as exc:
             raise ReadError(
                 display, f"unreadable, truncated or corrupt file: {exc}", row=row + 1
             ) from exc

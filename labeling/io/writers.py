@@ -10,21 +10,22 @@
   ``write`` appends one chunk at a time to a gzip stream.
 * :func:`write_allstar` -- an APOGEE DR17 ``allStar``-format FITS file.
 
-Formatting is vectorised: one ``%`` format per row (C-level) for array cells and
-numpy string operations for scalar columns; no Python loop per value.
+Formatting is vectorised: one orjson call per array cell and numpy string operations
+for scalar columns; no Python loop per value.
 """
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 import numpy as np
+import orjson
 import yaml
 from astropy.io import fits
+from zlib_ng import gzip_ng
 
 from .apogee import ALLSTAR_COLUMNS
 from .gaia_schema import (
@@ -82,7 +83,8 @@ class BulkWriter:
         self.rows_written = 0
         self._fh: IO[bytes] | None
         if self.path.name.endswith(".gz"):
-            self._fh = gzip.open(self.path, "wb", compresslevel=compresslevel)  # noqa: SIM115
+            # zlib-ng: the same gzip stream as zlib's, in about a third of the time
+            self._fh = gzip_ng.open(self.path, "wb", compresslevel=compresslevel)  # noqa: SIM115
         else:
             self._fh = open(self.path, "wb")  # noqa: SIM115 -- closed by close()
 
@@ -187,14 +189,15 @@ class BulkWriter:
         if mask is not None:
             nan = nan | (mask if mask.ndim == 2 else mask[:, None])
             vals = np.where(nan, np.nan, vals)
-        row_format = '"[' + ",".join([_FLOAT_FORMAT[dtype]] * length) + ']"'
-        rows = [row_format % tuple(r) for r in vals.tolist()]
-        # JSON has no NaN: a missing element is null, a fully missing array is null.
-        any_nan = nan.any(axis=1)
-        if any_nan.any():
-            all_nan = nan.all(axis=1)
-            for i in np.flatnonzero(any_nan).tolist():
-                rows[i] = "null" if all_nan[i] else rows[i].replace("nan", "null")
+        # orjson writes the shortest text that round-trips each float32/float64 (as the
+        # archive's files do) at ~10x a % format, and NaN as JSON's null.
+        vals = np.ascontiguousarray(vals)
+        rows = [
+            '"' + orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY).decode() + '"' for r in vals
+        ]
+        # a fully missing array is null
+        for i in np.flatnonzero(nan.all(axis=1)).tolist():
+            rows[i] = "null"
         return rows
 
     def close(self) -> None:

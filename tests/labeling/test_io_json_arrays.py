@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from labeling.io import ReadError, iter_rvs_spectra, iter_xp_continuous, open_bulk_writer
-from labeling.io.convert import json_row, to_array
+from labeling.io.convert import _fill_numbers, json_row, to_array
 
 N = 2401
 
@@ -121,6 +121,18 @@ def test_json_row_unit() -> None:
         assert f"not a number: {token!r}" in str(info.value) and info.value.row == 8
     with pytest.raises(ReadError, match="not a number"):
         json_row(row, "[1,[2],3,4]", "f", 8, "y")
+
+
+def test_numbers_only_cells_take_the_simdjson_path_and_the_rest_fall_back() -> None:
+    flux = np.random.default_rng(3).normal(1, 0.02, N).astype(np.float32)
+    cell = "[" + ",".join(repr(float(v)) for v in flux) + "]"
+    row = np.empty(N, np.float32)
+    assert _fill_numbers(row, cell)
+    np.testing.assert_array_equal(row, flux)  # float32 values survive the float64 buffer
+    four = np.full(4, -1.0, np.float32)
+    for general in ["[1,null,2,3]", "[1,[2],3,4]", "[1,2,3]", "[1,true,2,3]", "[1,2,3,", "{}"]:
+        assert not _fill_numbers(four, general), general
+    assert (four == -1).all()  # nothing written when the general path has to decide
 
 
 def test_to_array_json_text_cells() -> None:
