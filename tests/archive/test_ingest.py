@@ -311,6 +311,37 @@ def test_bad_duplicate_id_inside_a_file(tmp_path):
     assert "first at row 1" in err.message
 
 
+def test_bad_duplicate_spectrum_in_a_later_chunk(tmp_path):
+    # the reader hands 1 024 spectra per chunk; chunks are staged while the next is read
+    ids = [*range(1, 1100), 5]
+    make_sources(range(1, 1100))
+    path = rvs_file(tmp_path / "RvsMeanSpectrum_dup.csv.gz", ids, np.random.default_rng(2))
+    err = expect_failure("rvs-spectra", path, row=1100, field="source_id", match="duplicate 5")
+    assert "first at row 5" in err.message
+
+
+def test_a_failed_store_write_leaves_database_and_store_unchanged(tmp_path, monkeypatch):
+    from labeling.spectrum_store import SpectrumStore
+
+    make_sources(range(1, 2001))
+    ingest("rvs-spectra", rvs_file(tmp_path / "first.csv.gz", [1], np.random.default_rng(4)))
+    path = rvs_file(tmp_path / "more.csv.gz", range(2, 2001), np.random.default_rng(5))
+    append, calls = SpectrumStore.append, []
+
+    def failing_append(self, flux, flux_error):
+        calls.append(len(flux))
+        if len(calls) == 2:  # the first chunk is in the store, the second fails
+            raise OSError("disk full")
+        return append(self, flux, flux_error)
+
+    monkeypatch.setattr(SpectrumStore, "append", failing_append)
+    before = snapshot()
+    with pytest.raises(OSError, match="disk full"):
+        ingest_file(PRODUCTS["rvs-spectra"], path)
+    assert calls == [1024, 975]
+    assert snapshot() == before
+
+
 def test_bad_spectrum_for_unknown_source(tmp_path):
     make_sources([1])
     path = rvs_file(tmp_path / "RvsMeanSpectrum_unknown.csv.gz", [1, 99], np.random.default_rng(1))

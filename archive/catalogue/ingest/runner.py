@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,23 +123,42 @@ def _ingest_once(
         desc=Path(path).name, unit=" rows", disable=None if progress else True, file=sys.stderr
     )
     try:
-        with transaction.atomic(), connection.cursor() as cur:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cur,
+            ThreadPoolExecutor(1, thread_name_prefix="spectrum-store") as writer,
+        ):
             if is_rvs:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [STORE_LOCK])
                 mark = store.mark()
             staged = False
-            for chunk in product.reader(path, skip_rows=skip_rows):
-                report.read += len(chunk)
-                keep = _validate(cur, product, chunk, staged, report, skip_bad_rows)
-                columns = _columns(product, chunk, keep)
-                if is_rvs:
-                    columns += _store_spectra(cur, store, chunk, keep, report)
-                columns.append(Column("_row", "int8", chunk.rows[keep]))
+            # A chunk's spectra are compressed and written to the store (one thread, in
+            # order) while the reader parses the next chunk; its rows are COPYed once they
+            # are written, so the database never refers to a spectrum not in the store.
+            waiting: tuple[list[Column], Callable[[], list[Column]]] | None = None
+
+            def stage(columns: list[Column]) -> None:
+                nonlocal staged
                 if not staged:
                     _create_stage(cur, product, [c.name for c in columns])
                     staged = True
                 copy_columns(cur, STAGE, columns)
+
+            for chunk in product.reader(path, skip_rows=skip_rows):
+                if waiting is not None:  # staged before validating: duplicates see its rows
+                    stage(waiting[0] + waiting[1]())
+                    waiting = None
+                report.read += len(chunk)
+                keep = _validate(cur, product, chunk, staged, report, skip_bad_rows)
+                columns = _columns(product, chunk, keep)
+                columns.append(Column("_row", "int8", chunk.rows[keep]))
+                if is_rvs:
+                    waiting = (columns, _store_spectra(cur, store, chunk, keep, report, writer))
+                else:
+                    stage(columns)
                 bar.update(len(chunk))
+            if waiting is not None:
+                stage(waiting[0] + waiting[1]())
             if staged:
                 _upsert(cur, product, report)
                 # ON COMMIT DROP is not enough when the caller's transaction goes on
@@ -252,9 +273,17 @@ def _columns(product: Product, chunk: Chunk, keep: np.ndarray) -> list[Column]:
 
 
 def _store_spectra(
-    cur, store: SpectrumStore, chunk: Chunk, keep: np.ndarray, report: IngestReport
-) -> list[Column]:
-    """Write new or changed spectra to the store; return the reference columns."""
+    cur,
+    store: SpectrumStore,
+    chunk: Chunk,
+    keep: np.ndarray,
+    report: IngestReport,
+    writer: ThreadPoolExecutor,
+) -> Callable[[], list[Column]]:
+    """Queue new or changed spectra for the store on ``writer``.
+
+    Returns a function that waits for the write and gives the reference columns.
+    """
     ids = chunk.columns["source_id"][keep]
     flux = np.ascontiguousarray(chunk.columns["flux"][keep], dtype=np.float32)
     error = np.ascontiguousarray(chunk.columns["flux_error"][keep], dtype=np.float32)
@@ -279,17 +308,24 @@ def _store_spectra(
         if old is not None and old[0] == h:
             changed[i] = False
             segment[i], row[i] = old[1], old[2]
-    if changed.any():
-        name, first = store.append(flux[changed], error[changed])
-        segment[changed] = name
-        row[changed] = np.arange(first, first + int(changed.sum()))
-        report.spectra_written += int(changed.sum())
-    return [
-        Column("store_array", "text", segment, null=np.zeros(len(ids), dtype=bool)),
-        Column("store_row", "int8", row),
-        Column("n_nan_pixels", "int2", np.isnan(flux).sum(axis=1).astype(np.int16)),
-        Column("content_hash", "text", hashes, null=np.zeros(len(ids), dtype=bool)),
-    ]
+    n_changed = int(changed.sum())
+    appended = writer.submit(store.append, flux[changed], error[changed]) if n_changed else None
+    n_nan = np.isnan(flux).sum(axis=1).astype(np.int16)
+
+    def columns() -> list[Column]:
+        if appended is not None:
+            name, first = appended.result()
+            segment[changed] = name
+            row[changed] = np.arange(first, first + n_changed)
+            report.spectra_written += n_changed
+        return [
+            Column("store_array", "text", segment, null=np.zeros(len(ids), dtype=bool)),
+            Column("store_row", "int8", row),
+            Column("n_nan_pixels", "int2", n_nan),
+            Column("content_hash", "text", hashes, null=np.zeros(len(ids), dtype=bool)),
+        ]
+
+    return columns
 
 
 def _create_stage(cur, product: Product, names: list[str]) -> None:
