@@ -1,7 +1,7 @@
 """The paper's claims, measured on a synthetic sky whose truth is known (docs/science.md).
 
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python bench/science.py [--stars 40000] [--members 3]
-        [--epochs 25] [--seed 1] [--reuse | --refinalize]
+        [--epochs 25] [--seed 1] [--reuse | --refinalize] [--without-label-errors]
 
 Trains a hybrid ensemble and an RVS-only ensemble (Appendix B) on the same plan, labels the
 held-out training stars and the observed sample, and prints, against the TRUE labels:
@@ -74,6 +74,11 @@ def main() -> None:
         action="store_true",
         help="rebuild the versions from the members already in --out (no training)",
     )
+    p.add_argument(
+        "--without-label-errors",
+        action="store_true",
+        help="take APOGEE's quoted errors out of the running dispersion (default: the paper's)",
+    )
     args = p.parse_args()
     out = Path(args.out)
     if not (args.reuse or args.refinalize):
@@ -86,7 +91,9 @@ def main() -> None:
     ens = EnsembleConfig(
         n_splits=args.splits, n_members=args.members, epochs=args.epochs, patience=8, seed=args.seed
     )
-    config = PipelineConfig(ensemble=ens, seed=args.seed)
+    config = PipelineConfig(
+        ensemble=ens, seed=args.seed, dispersion_without_label_errors=args.without_label_errors
+    )
     the_plan = plan(s.training, config)
     versions = {}
     for inputs in ("hybrid", "rvs_only"):

@@ -43,8 +43,9 @@ class PipelineConfig:
     holdout_fraction: float = 0.1  # training-sample stars never trained on, for validation
     dispersion_degree: int = 3
     #: take the reference labels' quoted errors (APOGEE *_ERR) out of the running dispersion,
-    #: so that σ_* is the CNN's error, not the CNN's ⊕ APOGEE's (a departure; docs/science.md)
-    dispersion_without_label_errors: bool = True
+    #: so that σ_* aims at the CNN's error alone, not the CNN's ⊕ APOGEE's. Off by default
+    #: (the paper's σ_*): on the synthetic sky it left σ_* too small (docs/science.md)
+    dispersion_without_label_errors: bool = False
     tsne_perplexities: tuple[int, ...] = (30, 50, 75, 100)
     tsne_max_stars: int = 20_000  # training spectra the t-SNE reference is built from
     seed: int = 0

@@ -42,8 +42,8 @@ def running_dispersion(
     error that σ_* must cover. With ``spread`` (each star's model-to-model e of the predictions
     the residuals come from) the window's mean e² is taken out, σ = sqrt(max(σ² − <e²>, 0)):
     σ_* = sqrt(e_*² + σ²) adds e_* back, and would count it twice otherwise. Any other known
-    error in the residual goes in the same way: the pipeline adds the APOGEE label's own quoted
-    error in quadrature (``PipelineConfig.dispersion_without_label_errors``), since the
+    error in the residual goes in the same way: the pipeline can add the APOGEE label's own
+    quoted error in quadrature (``PipelineConfig.dispersion_without_label_errors``), since the
     residual CNN − APOGEE carries APOGEE's noise, which is not the CNN's. NaN pairs are
     ignored.
     Returns ``(centres, sigma)``, both (n_windows,), in the label's units; empty arrays when

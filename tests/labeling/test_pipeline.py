@@ -114,13 +114,14 @@ def test_cut_spectrum_branch_loses_metallicity(sky, the_plan, working, tmp_path)
     assert np.all(rel_cut[[2, 4]] > 1.5 * rel_good[[2, 4]]), (rel_good, rel_cut)
 
 
-def test_dispersion_leaves_out_the_apogee_labels_own_errors(sky, the_plan, working, tmp_path):
-    # CNN − APOGEE carries APOGEE's noise (≈ 60 K in Teff here); σ_* should not
+def test_dispersion_can_leave_out_the_apogee_labels_own_errors(sky, the_plan, working, tmp_path):
+    # CNN − APOGEE carries APOGEE's noise (≈ 60 K in Teff here); the option takes it out
+    assert not CONFIG.dispersion_without_label_errors  # the paper's definition by default
     member = working.path / "members" / "member_00.keras"
-    paper = dataclasses.replace(CONFIG, dispersion_without_label_errors=False)
-    as_paper = finalize_version(tmp_path / "paper", sky.training, the_plan, paper, [member])
-    ours = DispersionModel.from_dict(working.artifacts["dispersion"]).fits["teff"]
-    theirs = DispersionModel.from_dict(as_paper.artifacts["dispersion"]).fits["teff"]
+    without = dataclasses.replace(CONFIG, dispersion_without_label_errors=True)
+    version = finalize_version(tmp_path / "without", sky.training, the_plan, without, [member])
+    ours = DispersionModel.from_dict(version.artifacts["dispersion"]).fits["teff"]
+    theirs = DispersionModel.from_dict(working.artifacts["dispersion"]).fits["teff"]
     errors = sky.training.subset(the_plan.train).label_errors[:, 0]
     expected = np.sqrt(np.maximum(np.square(theirs.sigma) - np.mean(errors**2), 0.0))
     np.testing.assert_allclose(ours.sigma, expected, atol=25.0)  # K; errors vary by window
