@@ -18,6 +18,7 @@ from .gaia_source import (
     iter_astrophysical_parameters,
     iter_gaia_source,
 )
+from .process import iter_in_process
 from .rvs import N_PIXELS, RVS_WAVELENGTH, iter_rvs_spectra, read_rvs_wavelength
 from .writers import BULK_PRODUCTS, BulkWriter, open_bulk_writer, write_allstar
 from .xp import N_COEFFICIENTS, N_CORRELATIONS, iter_xp_continuous
@@ -39,6 +40,7 @@ __all__ = [
     "iter_apogee_allstar",
     "iter_astrophysical_parameters",
     "iter_gaia_source",
+    "iter_in_process",
     "iter_rvs_spectra",
     "iter_xp_continuous",
     "open_bulk_writer",

@@ -267,6 +267,27 @@ def test_bad_truncated_gzip_leaves_database_and_store_unchanged(tmp_path):
     assert snapshot() == before  # spectra appended before the failure were cut back
 
 
+def test_big_rvs_files_are_parsed_in_a_child_process(tmp_path, monkeypatch):
+    from archive.catalogue.ingest import products
+
+    monkeypatch.setattr(products, "PARSE_IN_PROCESS_BYTES", 0)  # every file counts as big
+    rng = np.random.default_rng(6)
+    make_sources(range(1, 301))
+    path = rvs_file(tmp_path / "RvsMeanSpectrum_big.csv.gz", range(1, 301), rng)
+    report = ingest_file(PRODUCTS["rvs-spectra"], path)
+    assert (report.read, report.inserted) == (300, 300)
+    expected = next(iter_rvs_spectra(path, chunk_stars=300))
+    flux, _ = read_spectrum(250)
+    np.testing.assert_array_equal(flux, expected.columns["flux"][249])
+    truncated = tmp_path / "RvsMeanSpectrum_cut.csv.gz"
+    truncated.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.8)])
+    before = snapshot()
+    with pytest.raises(ReadError, match="truncated") as err:
+        ingest_file(PRODUCTS["rvs-spectra"], truncated)
+    assert "RvsMeanSpectrum_cut.csv.gz" in str(err.value) and err.value.row is not None
+    assert snapshot() == before
+
+
 def test_bad_missing_required_column(tmp_path):
     path = tmp_path / "GaiaSource_no_ra.csv.gz"
     with open_bulk_writer("gaia_source", path) as w:
