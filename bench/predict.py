@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batch", type=int, default=1024, help="stars per call (default 1024)")
-    ap.add_argument("--micro", type=int, default=256, help="micro-batch of the compiled paths")
+    ap.add_argument("--micro", type=int, default=64, help="micro-batch of the compiled paths")
     ap.add_argument("--members", type=int, default=28)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--ensemble-reps", type=int, default=3)
@@ -50,7 +50,7 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
-    from labeling.ensemble import CompiledEnsemble, onnx_available
+    from labeling.ensemble import MICRO_BATCH, CompiledEnsemble, onnx_available
     from labeling.model import build_model, flops_per_star
 
     keras.utils.set_random_seed(0)
@@ -136,9 +136,12 @@ def main() -> None:
         "keras predict (member by member)": lambda: [
             mm.predict(x, batch_size=b, verbose=0) for mm in members
         ],
-        f"xla tf.function (chunks of {args.micro})": CompiledEnsemble(
-            members, args.micro, backend="xla"
-        ),
+        **{
+            f"tf.function {backend} (chunks of {MICRO_BATCH[backend]})": CompiledEnsemble(
+                members, backend=backend
+            )
+            for backend in ("xla", "graph")
+        },
     }
     if onnx_available():
         ens_paths[f"onnxruntime ensemble_to_onnx (chunks of {args.micro})"] = CompiledEnsemble(

@@ -304,11 +304,18 @@ def onnx_available() -> bool:
     return all(importlib.util.find_spec(n) is not None for n in ("onnx", "onnxruntime"))
 
 
+#: stars per call of each backend, the fastest measured by bench/predict.py (docs/benchmarks.md):
+#: ONNX Runtime's conv kernels run best on small chunks (16-64 alike, 256 ×1.4 slower on an
+#: AVX-512 Xeon), TensorFlow's graph on large ones
+MICRO_BATCH = {"onnx": 64, "xla": 256, "graph": 1024}
+
+
 class CompiledEnsemble:
     """All members compiled into one function: the shipped inference path (Sect. 3.2 speed).
 
     ``__call__(inputs)`` → (M, k, 5) scaled outputs for any k, computed in chunks of
-    ``micro_batch`` stars (small enough for the conv activations to stay in cache).
+    ``micro_batch`` stars (small enough for the conv activations to stay in cache; default
+    per backend, :data:`MICRO_BATCH`).
     Backends: "onnx" — one ONNX Runtime session over a graph built from the weights
     (:func:`ensemble_to_onnx`, NCHWc conv kernels; fastest, see bench/predict.py); "xla" — a
     ``tf.function(jit_compile=True)`` at a fixed chunk size (the last chunk is zero-padded, so
@@ -320,7 +327,7 @@ class CompiledEnsemble:
     def __init__(
         self,
         models: Sequence[keras.Model],
-        micro_batch: int = 256,
+        micro_batch: int | None = None,
         *,
         backend: str = "auto",
         threads: int | None = None,
@@ -333,7 +340,7 @@ class CompiledEnsemble:
             raise ValueError(f"unknown backend {backend!r}")
         self.models = list(models)
         self.backend = backend
-        self.micro_batch = int(micro_batch)
+        self.micro_batch = int(micro_batch or MICRO_BATCH[backend])
         self.input_names = _input_names(self.models[0])
         for m in self.models[1:]:
             if _input_names(m) != self.input_names:
