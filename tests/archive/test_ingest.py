@@ -4,6 +4,7 @@ Each bad input must fail with a message naming file, row and field, and leave th
 the spectrum store exactly as they were.
 """
 
+import dataclasses
 import gzip
 import warnings
 
@@ -18,6 +19,7 @@ from archive.catalogue.compaction import compact_store
 from archive.catalogue.ingest import PRODUCTS, ingest_file
 from archive.catalogue.models import ApogeeLabel, GaiaSource, RvsSpectrum, XpCoefficients
 from archive.catalogue.spectra import get_store, read_spectrum
+from labeling import io
 from labeling.io import ReadError, iter_rvs_spectra, open_bulk_writer, write_allstar
 
 pytestmark = pytest.mark.django_db
@@ -268,13 +270,14 @@ def test_bad_truncated_gzip_leaves_database_and_store_unchanged(tmp_path):
 
 
 def test_big_rvs_files_are_parsed_in_a_child_process(tmp_path, monkeypatch):
-    from archive.catalogue.ingest import products
-
-    monkeypatch.setattr(products, "PARSE_IN_PROCESS_BYTES", 0)  # every file counts as big
+    product = dataclasses.replace(PRODUCTS["rvs-spectra"], parse_in_process_bytes=0)
+    parse, calls = io.iter_in_process, []
+    monkeypatch.setattr(io, "iter_in_process", lambda *a, **kw: calls.append(a) or parse(*a, **kw))
     rng = np.random.default_rng(6)
     make_sources(range(1, 301))
     path = rvs_file(tmp_path / "RvsMeanSpectrum_big.csv.gz", range(1, 301), rng)
-    report = ingest_file(PRODUCTS["rvs-spectra"], path)
+    report = ingest_file(product, path)
+    assert calls == [(iter_rvs_spectra, path)]  # through the child, not in process
     assert (report.read, report.inserted) == (300, 300)
     expected = next(iter_rvs_spectra(path, chunk_stars=300))
     flux, _ = read_spectrum(250)
@@ -283,7 +286,7 @@ def test_big_rvs_files_are_parsed_in_a_child_process(tmp_path, monkeypatch):
     truncated.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.8)])
     before = snapshot()
     with pytest.raises(ReadError, match="truncated") as err:
-        ingest_file(PRODUCTS["rvs-spectra"], truncated)
+        ingest_file(product, truncated)
     assert "RvsMeanSpectrum_cut.csv.gz" in str(err.value) and err.value.row is not None
     assert snapshot() == before
 

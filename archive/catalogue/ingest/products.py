@@ -6,8 +6,9 @@ Configuration as data: the runner (``runner.py``) is the same for every product.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from labeling import io
 
@@ -37,9 +38,19 @@ class Product:
     fields: tuple[Field, ...]
     needs_known_source: bool = False  # every source_id must already be in gaia_source
     update_only: bool = False  # updates existing rows, never inserts
+    #: files at least this big are parsed in a child process (labeling.io.iter_in_process)
+    #: while the ingest stores and COPYs; None: always in process
+    parse_in_process_bytes: int | None = None
 
     def field(self, column: str) -> Field:
         return next(f for f in self.fields if f.column == column)
+
+    def read(self, path: str | Path, skip_rows: Collection[int] = ()) -> Iterator[io.Chunk]:
+        """The file's chunks, from a child process when it is big enough."""
+        big = self.parse_in_process_bytes
+        if big is not None and os.path.getsize(path) >= big:
+            return io.iter_in_process(self.reader, path, skip_rows=skip_rows)
+        return self.reader(path, skip_rows=skip_rows)
 
 
 def _same(names: str, pgtype: str) -> tuple[Field, ...]:
@@ -115,22 +126,10 @@ APOGEE = Product(
     ),
 )
 
-#: RVS files at least this big are parsed in a child process (a spawned interpreter costs
-#: about a second; a bulk file of 1 000 spectra is ~25 MB)
-PARSE_IN_PROCESS_BYTES = 25 * 2**20
-
-
-def _read_rvs(path, skip_rows=()) -> Iterator[io.Chunk]:
-    """RVS spectra; big files are parsed in a child while this process stores and COPYs."""
-    if os.path.getsize(path) >= PARSE_IN_PROCESS_BYTES:
-        return io.iter_in_process(io.iter_rvs_spectra, path, skip_rows=skip_rows)
-    return io.iter_rvs_spectra(path, skip_rows=skip_rows)
-
-
 # RVS spectra: the flux goes to the spectrum store; the table row holds the reference.
 RVS_SPECTRA = Product(
     name="rvs-spectra",
-    reader=_read_rvs,
+    reader=io.iter_rvs_spectra,
     table="rvs_spectrum",
     key=("source_id",),
     fields=(
@@ -138,6 +137,9 @@ RVS_SPECTRA = Product(
         *_same("combined_transits combined_ccds deblended_ccds", "int2"),
     ),
     needs_known_source=True,
+    # a spawned interpreter costs about a second; a bulk file of 1 000 spectra is ~25 MB, and
+    # parsing it costs as much as storing it (docs/benchmarks.md)
+    parse_in_process_bytes=25 * 2**20,
 )
 
 PRODUCTS = {

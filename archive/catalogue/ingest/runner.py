@@ -114,7 +114,7 @@ def _ingest_once(
     skip_rows: set[int],
 ) -> IngestReport:
     report = IngestReport(str(path), product.name)
-    is_rvs = product is RVS_SPECTRA
+    is_rvs = product.name == RVS_SPECTRA.name
     if is_rvs and store is None:
         store = get_store()
     mark = None
@@ -144,7 +144,7 @@ def _ingest_once(
                     staged = True
                 copy_columns(cur, STAGE, columns)
 
-            for chunk in product.reader(path, skip_rows=skip_rows):
+            for chunk in product.read(path, skip_rows=skip_rows):
                 if waiting is not None:  # staged before validating: duplicates see its rows
                     stage(waiting[0] + waiting[1]())
                     waiting = None
