@@ -30,7 +30,9 @@ def iter_in_process(
 
     ``reader`` must be importable by name (a module-level function). At most ``depth`` chunks
     wait in the queue, so memory stays bounded whatever the file size. Stopping early (the
-    caller's error, or closing the generator) ends the child.
+    caller's error, or closing the generator) ends the child. As with any spawned process, a
+    script that calls this must keep its work under ``if __name__ == "__main__":`` (the child
+    imports the script; ``manage.py`` does this).
     """
     if mp.current_process().daemon:  # e.g. a Celery prefork worker: no children allowed
         yield from reader(path, **kwargs)
