@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
+from zlib_ng import gzip_ng
 
 from .apogee import apogee_subset
 from .astrometry import galactic_to_icrs, make_source_ids
@@ -292,7 +292,7 @@ class _TruthWriter:
     """Streams the truth table to a gzip ECSV: header once, then rows chunk by chunk."""
 
     def __init__(self, path: Path, meta: dict[str, object]) -> None:
-        self.fh = gzip.open(path, "wt", compresslevel=2, encoding="utf-8")  # noqa: SIM115
+        self.fh = gzip_ng.open(path, "wt", compresslevel=2, encoding="utf-8")  # noqa: SIM115
         self.meta = meta
         self.started = False
 

@@ -38,6 +38,8 @@ class Product:
     fields: tuple[Field, ...]
     needs_known_source: bool = False  # every source_id must already be in gaia_source
     update_only: bool = False  # updates existing rows, never inserts
+    #: the file's flux goes to the spectrum store; the row holds its reference (RVS)
+    stores_spectra: bool = False
     #: files at least this big are parsed in a child process (labeling.io.iter_in_process)
     #: while the ingest stores and COPYs; None: always in process
     parse_in_process_bytes: int | None = None
@@ -137,6 +139,7 @@ RVS_SPECTRA = Product(
         *_same("combined_transits combined_ccds deblended_ccds", "int2"),
     ),
     needs_known_source=True,
+    stores_spectra=True,
     # a spawned interpreter costs about a second; a bulk file of 1 000 spectra is ~25 MB, and
     # parsing it costs as much as storing it (docs/benchmarks.md)
     parse_in_process_bytes=25 * 2**20,

@@ -32,7 +32,7 @@ from labeling.io import Chunk, ReadError
 from labeling.spectrum_store import SpectrumStore
 
 from ..spectra import STORE_LOCK, get_store
-from .products import RVS_SPECTRA, Product
+from .products import Product
 
 STAGE = "ingest_stage"
 
@@ -114,7 +114,7 @@ def _ingest_once(
     skip_rows: set[int],
 ) -> IngestReport:
     report = IngestReport(str(path), product.name)
-    is_rvs = product.name == RVS_SPECTRA.name
+    is_rvs = product.stores_spectra
     if is_rvs and store is None:
         store = get_store()
     mark = None
