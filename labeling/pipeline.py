@@ -46,6 +46,9 @@ class PipelineConfig:
     #: so that σ_* aims at the CNN's error alone, not the CNN's ⊕ APOGEE's. Off by default
     #: (the paper's σ_*): on the synthetic sky it left σ_* too small (docs/science.md)
     dispersion_without_label_errors: bool = False
+    #: scale σ_* per label so that it covers 68.27 % of the residuals of half the held-out
+    #: stars (the other half validates it); a departure from the paper (docs/science.md)
+    calibrate_sigma: bool = False
     tsne_perplexities: tuple[int, ...] = (30, 50, 75, 100)
     tsne_max_stars: int = 20_000  # training spectra the t-SNE reference is built from
     seed: int = 0
@@ -62,6 +65,7 @@ class PipelineConfig:
         d["ensemble"] = EnsembleConfig.from_dict(d["ensemble"])
         d["tsne_perplexities"] = tuple(d["tsne_perplexities"])
         d.setdefault("dispersion_without_label_errors", False)  # versions written before it
+        d.setdefault("calibrate_sigma", False)
         return cls(**d)
 
 
@@ -93,6 +97,16 @@ class Plan:
             train, holdout = z["train"], z["holdout"]
         prep = Preprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text()))
         return cls(train=train, holdout=holdout, splits=splits, preprocessor=prep)
+
+    def calibration_split(self, config: PipelineConfig) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out stars that calibrate σ_* and those that validate the version.
+
+        Every other held-out star calibrates when ``config.calibrate_sigma``; otherwise all of
+        them validate. The held-out stars are a random draw, so alternate ones are too.
+        """
+        if not config.calibrate_sigma:
+            return self.holdout[:0], self.holdout
+        return self.holdout[0::2], self.holdout[1::2]
 
     def member_jobs(self, config: PipelineConfig) -> list[tuple[int, int]]:
         """(split, member) of every ensemble member, split-major."""
@@ -205,6 +219,14 @@ def finalize_version(
     dispersion = DispersionModel.fit(
         train.labels[ok], cv[ok], degree=config.dispersion_degree, spread=known[ok]
     )
+    ensemble = CompiledEnsemble(members)
+    calibration, evaluation = the_plan.calibration_split(config)
+    if calibration.size:
+        progress("calibrating sigma on held-out stars")
+        cal = stars.subset(calibration)
+        y = _predict_members(ensemble, cal, prep, np.arange(len(cal)))
+        errors = cal.label_errors if config.dispersion_without_label_errors else None
+        dispersion = dispersion.calibrated(cal.labels, y.mean(axis=0), y.std(axis=0), errors)
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
     progress("t-SNE reference of the training spectra")
     rng = np.random.default_rng(config.seed)
@@ -212,12 +234,12 @@ def finalize_version(
     spectra = prep.inputs(train, pick)["spectrum"][..., 0]
     tsne = TsneReference.fit(spectra, perplexities=config.tsne_perplexities, seed=config.seed)
 
-    ensemble = CompiledEnsemble(members)
     labeller = Labeller(ensemble, prep, dispersion, ranges, tsne)
     progress("validation report")
-    hold = stars.subset(the_plan.holdout)
+    hold = stars.subset(evaluation)
     parts = [("training", train, cv), ("heldout", hold, None)]
-    data = _validation_data(labeller, parts)
+    # σ_* without APOGEE's noise is checked against APOGEE with that noise added back
+    data = _validation_data(labeller, parts, config.dispersion_without_label_errors)
     work = Path(tempfile.mkdtemp(prefix="version-"))
     try:
         tsne_dir = tsne.save(work / "tsne")
@@ -234,6 +256,7 @@ def finalize_version(
                 "samples": {
                     "train": the_plan.train.tolist(),
                     "holdout": the_plan.holdout.tolist(),
+                    "calibration": calibration.tolist(),
                     "source_id": stars.source_id.tolist(),
                 },
             },
@@ -246,9 +269,10 @@ def finalize_version(
     return load_version(version)
 
 
-def _validation_data(labeller: Labeller, parts) -> ValidationData:
+def _validation_data(labeller: Labeller, parts, with_label_errors: bool) -> ValidationData:
     cols: dict[str, list] = {
-        k: [] for k in ("source_id", "sample", "truth", "pred", "e", "sigma", "snr", "flags")
+        k: []
+        for k in ("source_id", "sample", "truth", "pred", "e", "sigma", "snr", "flags", "error")
     }
     members = None
     for name, stars, cv in parts:
@@ -264,9 +288,13 @@ def _validation_data(labeller: Labeller, parts) -> ValidationData:
         cols["sigma"].append(labeller.dispersion.total_sigma(pred, out.e))
         cols["snr"].append(stars.snr)
         cols["flags"].append(out.flags)
+        no_errors = stars.label_errors is None or not with_label_errors
+        cols["error"].append(np.zeros_like(pred) if no_errors else stars.label_errors)
         if out.members is not None:
             members = np.transpose(out.members, (1, 0, 2))  # (k, M, 5)
-    return ValidationData(**{k: np.concatenate(v) for k, v in cols.items()}, member_pred=members)
+    arrays = {k: np.concatenate(v) for k, v in cols.items()}
+    error = arrays.pop("error")
+    return ValidationData(**arrays, member_pred=members, truth_error=error)
 
 
 @dataclass

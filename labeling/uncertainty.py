@@ -175,11 +175,16 @@ class DispersionFit:
 
 @dataclass
 class DispersionModel:
-    """One :class:`DispersionFit` per label, in :data:`LABELS` order (Sect. 3.4, 4.2)."""
+    """One :class:`DispersionFit` per label, in :data:`LABELS` order (Sect. 3.4, 4.2).
+
+    ``scale`` (one per label, default 1: the paper's σ_*) multiplies the total σ; it is set by
+    :meth:`calibrated` from stars that took no part in training.
+    """
 
     fits: dict[str, DispersionFit]
     #: "true": dispersion fitted vs the APOGEE label (Sect. 3.4 text); "pred": vs the CNN label
     against: str = "true"
+    scale: dict[str, float] | None = None
 
     @classmethod
     def fit(
@@ -230,18 +235,61 @@ class DispersionModel:
         pred = np.asarray(pred, dtype=np.float64)
         return np.stack([self.fits[name](pred[:, j]) for j, name in enumerate(self.fits)], axis=1)
 
+    def scales(self) -> np.ndarray:
+        """(5,) the calibration factor of each label (ones when not calibrated)."""
+        scale = self.scale or {}
+        return np.array([float(scale.get(name, 1.0)) for name in self.fits])
+
     def total_sigma(self, pred: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """σ = sqrt(e² + dispersion(pred)²), (N, 5), label units (Sect. 4.2)."""
+        """σ = scale · sqrt(e² + dispersion(pred)²), (N, 5), label units (Sect. 4.2)."""
         e = np.asarray(e, dtype=np.float64)
-        return np.sqrt(e**2 + self.dispersion(pred) ** 2)
+        return self.scales() * np.sqrt(e**2 + self.dispersion(pred) ** 2)
+
+    def calibrated(
+        self,
+        reference: np.ndarray,
+        pred: np.ndarray,
+        e: np.ndarray,
+        reference_error: np.ndarray | None = None,
+    ) -> DispersionModel:
+        """A copy whose σ_* covers 68.27 % of these stars' residuals, label by label.
+
+        ``reference`` (N, 5): the stars' reference labels (APOGEE), with their own quoted errors
+        ``reference_error`` (N, 5) or None; ``pred``, ``e``: the full ensemble's labels and
+        model-to-model spread. The stars must have taken no part in training (the held-out
+        calibration stars), since the members fit the others. See :func:`calibration_scale`.
+        """
+        base = DispersionModel(fits=self.fits, against=self.against)
+        sigma = base.total_sigma(pred, e)
+        residual = np.asarray(pred, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+        scale = {
+            name: calibration_scale(
+                residual[:, j],
+                sigma[:, j],
+                None if reference_error is None else np.asarray(reference_error)[:, j],
+            )
+            for j, name in enumerate(self.fits)
+        }
+        return DispersionModel(fits=self.fits, against=self.against, scale=scale)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"against": self.against, "fits": [f.to_dict() for f in self.fits.values()]}
+        d: dict[str, Any] = {
+            "against": self.against,
+            "fits": [f.to_dict() for f in self.fits.values()],
+        }
+        if self.scale is not None:
+            d["scale"] = dict(self.scale)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DispersionModel:
         fits = [DispersionFit.from_dict(f) for f in d["fits"]]
-        return cls(fits={f.label: f for f in fits}, against=str(d.get("against", "true")))
+        scale = d.get("scale")  # versions written before calibration have none
+        return cls(
+            fits={f.label: f for f in fits},
+            against=str(d.get("against", "true")),
+            scale=None if scale is None else {k: float(v) for k, v in scale.items()},
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
@@ -249,6 +297,36 @@ class DispersionModel:
     @classmethod
     def from_json(cls, text: str) -> DispersionModel:
         return cls.from_dict(json.loads(text))
+
+
+#: share of a Gaussian within ±1σ
+ONE_SIGMA = 0.682689492
+
+
+def calibration_scale(
+    residual: np.ndarray,
+    sigma: np.ndarray,
+    reference_error: np.ndarray | None = None,
+    target: float = ONE_SIGMA,
+    min_scale: float = 0.1,
+) -> float:
+    """The factor k for which a share ``target`` of |residual| ≤ sqrt((k σ)² + ε²).
+
+    ``residual`` is CNN − reference, ``sigma`` the σ_* to scale and ``ε`` the reference's own
+    quoted error (zero if None). Star i is covered for every k ≥ k_i = sqrt(max(r_i² − ε_i², 0))
+    / σ_i, so k is the ``target`` quantile of the k_i: exact, no fitting. With ε = 0 this is
+    the usual variance scaling of regression uncertainties (calibrating σ on held-out data);
+    with ε it aims σ_* at the CNN's own error, not the CNN's ⊕ APOGEE's. Never below
+    ``min_scale``; NaN entries are ignored; 1.0 when no star is usable.
+    """
+    r = np.asarray(residual, dtype=np.float64).ravel()
+    s = np.asarray(sigma, dtype=np.float64).ravel()
+    eps = np.zeros_like(r) if reference_error is None else np.asarray(reference_error).ravel()
+    ok = np.isfinite(r) & np.isfinite(s) & np.isfinite(eps) & (s > 0)
+    if not ok.any():
+        return 1.0
+    k = np.sqrt(np.maximum(r[ok] ** 2 - eps[ok] ** 2, 0.0)) / s[ok]
+    return float(max(np.quantile(k, target), min_scale))
 
 
 def coverage(residual: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:

@@ -14,7 +14,8 @@ Conventions (tested in tests/labeling/test_validation.py):
   1.4826 · median(|r − median(r)|).
 - S/N bins are closed on the left and open on the right: 15 ≤ S/N < 25, 25 ≤ S/N < 35,
   35 ≤ S/N < 75, S/N ≥ 75; stars below 15 (or with no S/N) fall in no bin.
-- coverage: the share of stars with |pred − truth| ≤ k·σ_* (inclusive), k = 1, 2.
+- coverage: the share of stars with |pred − truth| ≤ k·σ_* (inclusive), k = 1, 2; when σ_* leaves
+  the reference labels' own errors out (``truth_error``), ≤ k·sqrt(σ_*² + error²).
 - a statistic over no stars is ``None`` (JSON null), never NaN.
 - flag_boundary digits, in order: Teff, log g, [M/H], [α/M], [Fe/H], G, parallax, t-SNE; a
   string that is not 8 characters of '0'/'1' is counted as invalid and left out of the shares.
@@ -76,6 +77,9 @@ class ValidationData:
     flags: np.ndarray  # (N,) 8-character flag_boundary strings
     member_pred: np.ndarray | None = None  # (n_heldout, K, 5), rows in the order of the data
     population: np.ndarray | None = None  # (N,) str
+    #: (N, 5) the reference labels' own errors, when σ_* leaves them out: coverage is then
+    #: checked against sqrt(σ_*² + truth_error²)
+    truth_error: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.source_id = np.asarray(self.source_id)
@@ -85,9 +89,9 @@ class ValidationData:
         if unknown:
             raise ValueError(f"unknown sample names {sorted(unknown)}; expected {SAMPLES}")
         nl = len(LABELS)
-        for name in ("truth", "pred", "e", "sigma"):
+        for name in ("truth", "pred", "e", "sigma", "truth_error"):
             value = getattr(self, name)
-            if value is None and name == "truth":
+            if value is None and name in ("truth", "truth_error"):
                 continue
             value = np.asarray(value, dtype=np.float64)
             if value.shape != (n, nl):
@@ -157,7 +161,12 @@ def _median(x: np.ndarray) -> float | None:
 
 
 def _accuracy(
-    pred: np.ndarray, truth: np.ndarray, sigma: np.ndarray, e: np.ndarray, snr: np.ndarray
+    pred: np.ndarray,
+    truth: np.ndarray,
+    sigma: np.ndarray,
+    e: np.ndarray,
+    snr: np.ndarray,
+    truth_error: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Per label: residual statistics, coverage of σ_* and the same per S/N bin (Fig. 7, 16)."""
     out: dict[str, Any] = {}
@@ -167,13 +176,15 @@ def _accuracy(
         ok = np.isfinite(r)
         entry = residual_stats(r[ok])
         s = sigma[:, j]
-        cov = ok & np.isfinite(s)
+        # against a noisy reference the residual carries the reference's error too
+        c = s if truth_error is None else np.hypot(s, np.nan_to_num(truth_error[:, j]))
+        cov = ok & np.isfinite(c)
         absr = np.abs(r[cov])
         entry["n_coverage"] = int(cov.sum())
-        entry["coverage_1sigma"] = _float(np.mean(absr <= s[cov])) if cov.any() else None
-        entry["coverage_2sigma"] = _float(np.mean(absr <= 2 * s[cov])) if cov.any() else None
-        zok = cov & (s > 0)
-        entry["z_std"] = _float(np.std(r[zok] / s[zok])) if zok.any() else None
+        entry["coverage_1sigma"] = _float(np.mean(absr <= c[cov])) if cov.any() else None
+        entry["coverage_2sigma"] = _float(np.mean(absr <= 2 * c[cov])) if cov.any() else None
+        zok = cov & (c > 0)
+        entry["z_std"] = _float(np.std(r[zok] / c[zok])) if zok.any() else None
         entry["median_sigma"] = _median(s[ok])
         entry["median_e"] = _median(e[ok, j])
         entry["snr_bins"] = {}
@@ -349,7 +360,10 @@ def compute_figures(
             "std_ddof": 0,
             "robust_sigma": "1.4826 * median(|r - median(r)|)",
             "snr_bins": "lo <= S/N < hi; last bin S/N >= 75",
-            "coverage": "share of |pred - truth| <= k * sigma, k = 1, 2",
+            "coverage": (
+                "share of |pred - truth| <= k * sqrt(sigma^2 + truth_error^2), k = 1, 2; "
+                "truth_error: the reference labels' errors when sigma leaves them out, else 0"
+            ),
         },
     }
     accuracy: dict[str, Any] = {}
@@ -359,8 +373,9 @@ def compute_figures(
             m = data.sample == s
             if not np.isfinite(data.truth[m]).any():
                 continue
+            err = None if data.truth_error is None else data.truth_error[m]
             accuracy[s] = _accuracy(
-                data.pred[m], data.truth[m], data.sigma[m], data.e[m], data.snr[m]
+                data.pred[m], data.truth[m], data.sigma[m], data.e[m], data.snr[m], err
             )
             if data.population is not None:
                 by_pop[s] = {}

@@ -16,6 +16,7 @@ from .config import (
     SkyConfig,
     SnrModel,
     SpectrumModel,
+    XpModel,
 )
 from .sky import SkyFiles, SyntheticChunk, block_rng, generate_chunk, write_sky
 from .spectra import CONTINUUM_WINDOWS_A, WAVELENGTH_NM
@@ -37,5 +38,6 @@ __all__ = [
     "SyntheticChunk",
     "block_rng",
     "generate_chunk",
+    "XpModel",
     "write_sky",
 ]

@@ -118,6 +118,15 @@ class SpectrumModel:
 
 
 @dataclass(frozen=True)
+class XpModel:
+    """XP continuous spectrum knobs (Sect. 2.3)."""
+
+    #: scale of the hydrogen lines' equivalent widths (0: none, the Teff–A_V degeneracy of a
+    #: line-free continuum; docs/synthetic-sky.md)
+    hydrogen_line_strength: float = 1.0
+
+
+@dataclass(frozen=True)
 class ExtinctionModel:
     """Dust in a plane-parallel exponential layer; A_V grows with distance (Sect. 2.2)."""
 
@@ -175,6 +184,7 @@ class SkyConfig:
     anomalies: AnomalyRates = field(default_factory=AnomalyRates)
     snr: SnrModel = field(default_factory=SnrModel)
     spectrum: SpectrumModel = field(default_factory=SpectrumModel)
+    xp: XpModel = field(default_factory=XpModel)
     extinction: ExtinctionModel = field(default_factory=ExtinctionModel)
     apogee: ApogeeModel = field(default_factory=ApogeeModel)
     #: share of RVS stars without XP continuous coefficients

@@ -133,7 +133,7 @@ def generate_chunk(
         config.spectrum,
     )
     xp_cols = xp_coefficients(
-        rng, lab.teff, lab.m_h, lab.alpha_m, phot.a_v, phot.bp, phot.rp, anomaly
+        rng, lab.teff, lab.m_h, lab.alpha_m, phot.a_v, phot.bp, phot.rp, anomaly, config.xp
     )
 
     espels = np.where(

@@ -1,9 +1,10 @@
 """XP continuous coefficients: a smooth SED projected on 55 Hermite functions per band (Sect. 2.3).
 
 The SED is a Planck curve with metal line blanketing in the blue ([M/H]), Mg b and Ca II
-features ([α/M]), TiO bands in cool stars, a Balmer jump in hot ones and A_V-scaled reddening,
-times a smooth BP or RP response. The first coefficient is the band flux in e-/s
-(∝ 10^(−0.4 G_BP) or 10^(−0.4 G_RP)), which the CNN divides by (Sect. 3.1).
+features ([α/M]), hydrogen Balmer and Paschen lines (Teff), TiO bands in cool stars, a Balmer
+jump in hot ones and A_V-scaled reddening, times a smooth BP or RP response. The first
+coefficient is the band flux in e-/s (∝ 10^(−0.4 G_BP) or 10^(−0.4 G_RP)), which the CNN
+divides by (Sect. 3.1).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import XpModel
 from .photometry import ZP_BP, ZP_RP
 
 N_COEFF = 55
@@ -56,8 +58,39 @@ def _band(name: str) -> _Band:
 
 _BP, _RP = _band("bp"), _band("rp")
 
+#: Balmer Hα–Hδ (nm, equivalent width relative to Hα) and Paschen P9–P19 (nm). The hydrogen
+#: lines' strengths depend on Teff and not on dust, which breaks the Teff–A_V degeneracy of
+#: the continuum as in real XP spectra (without them, faint reddened stars got XP Teff 2x worse
+#: than bright ones; docs/synthetic-sky.md).
+_BALMER = ((656.28, 1.0), (486.13, 0.75), (434.05, 0.55), (410.17, 0.4))
+_PASCHEN = (1004.9, 954.6, 922.9, 901.5, 886.3, 875.0, 866.5, 859.8, 854.5, 850.2, 846.7)
+_LINE_SIGMA_NM = 2.0
 
-def _sed(band: _Band, teff, m_h, alpha_m, a_v) -> np.ndarray:
+
+def hydrogen_ew_nm(teff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equivalent widths in nm of Hα and of each Paschen line, peaking at 9 500 K (A stars).
+
+    Hα: 0.9 Å at 4 500 K, 3.8 Å at 5 800 K (the Sun: ~4 Å), 6 Å at 6 500 K, 12 Å at the peak;
+    the Paschen lines fade faster towards cool stars (0.3 Å each at 6 500 K).
+    """
+    x = np.log10(np.asarray(teff, dtype=float) / 9500.0)
+    h_alpha = 1.2 * np.exp(-((x / 0.2) ** 2))
+    return h_alpha, 0.35 * h_alpha * np.exp(-((x / 0.12) ** 2))
+
+
+def _hydrogen(wl: np.ndarray, teff: np.ndarray, strength: float) -> np.ndarray:
+    """Transmission of the hydrogen lines on ``wl`` (nm), shape (len(teff), len(wl))."""
+    h_alpha, paschen = hydrogen_ew_nm(teff)
+    h_alpha, paschen = strength * h_alpha, strength * paschen
+    lines = [(lam, h_alpha * r) for lam, r in _BALMER] + [(lam, paschen) for lam in _PASCHEN]
+    norm = 1.0 / (_LINE_SIGMA_NM * np.sqrt(2.0 * np.pi))
+    depth = np.zeros((len(h_alpha), len(wl)))
+    for lam, ew in lines:
+        depth += ew[:, None] * (norm * np.exp(-0.5 * ((wl - lam) / _LINE_SIGMA_NM) ** 2))[None, :]
+    return np.clip(1.0 - depth, 0.05, 1.0)
+
+
+def _sed(band: _Band, teff, m_h, alpha_m, a_v, model: XpModel = XpModel()) -> np.ndarray:  # noqa: B008
     """Photon SED × response on the band's samples, (n, samples), arbitrary scale."""
     wl = band.wl[None, :]
     t = teff[:, None]
@@ -83,7 +116,10 @@ def _sed(band: _Band, teff, m_h, alpha_m, a_v) -> np.ndarray:
     hot = np.clip((t - 7000.0) / 5000.0, 0.0, 1.0)
     balmer = 1.0 - 0.45 * hot * (wl < 365.0)
     dust = 10.0 ** (-0.4 * a_v[:, None] * (wl / 550.0) ** -1.3)
-    return planck * blanket * features * tio_bands * balmer * dust * band.response[None, :]
+    hydrogen = _hydrogen(band.wl, teff, model.hydrogen_line_strength)
+    return (
+        planck * blanket * features * hydrogen * tio_bands * balmer * dust * band.response[None, :]
+    )
 
 
 def xp_coefficients(
@@ -95,12 +131,13 @@ def xp_coefficients(
     bp_mag: np.ndarray,
     rp_mag: np.ndarray,
     anomaly: np.ndarray,
+    model: XpModel = XpModel(),  # noqa: B008
 ) -> dict[str, np.ndarray]:
     """The XP_CONTINUOUS columns (bp/rp coefficients, errors, standard deviations, bases)."""
     n = len(teff)
     out: dict[str, np.ndarray] = {}
     for name, band, mag in (("bp", _BP, bp_mag), ("rp", _RP, rp_mag)):
-        sed = _sed(band, teff, m_h, alpha_m, a_v)
+        sed = _sed(band, teff, m_h, alpha_m, a_v, model)
         shape = sed @ band.projector
         flux = 10.0 ** (-0.4 * (mag - band.zero_point))  # e-/s in the band
         coeff = shape / shape[:, :1] * flux[:, None]

@@ -6,6 +6,7 @@ measures that).
 """
 
 import dataclasses
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -126,3 +127,23 @@ def test_dispersion_can_leave_out_the_apogee_labels_own_errors(sky, the_plan, wo
     expected = np.sqrt(np.maximum(np.square(theirs.sigma) - np.mean(errors**2), 0.0))
     np.testing.assert_allclose(ours.sigma, expected, atol=25.0)  # K; errors vary by window
     assert np.median(theirs.sigma) - np.median(ours.sigma) > 10.0
+
+
+def test_sigma_calibrated_on_half_the_heldout_stars(sky, the_plan, working, tmp_path):
+    member = working.path / "members" / "member_00.keras"
+    config = dataclasses.replace(CONFIG, calibrate_sigma=True)
+    calibration, evaluation = the_plan.calibration_split(config)
+    assert calibration.size + evaluation.size == the_plan.holdout.size
+    assert not np.intersect1d(calibration, evaluation).size
+    version = finalize_version(tmp_path / "calibrated", sky.training, the_plan, config, [member])
+    assert version.artifacts["samples"]["calibration"] == calibration.tolist()
+    scale = DispersionModel.from_dict(version.artifacts["dispersion"]).scales()
+    assert np.all(scale > 0) and not np.allclose(scale, 1.0)
+    # by construction 68.27 % of the calibration stars' residuals lie within σ_*
+    cal = sky.training.subset(calibration)
+    out = Labeller.from_version(version).label(cal)
+    share = np.mean(np.abs(out.labels - cal.labels) <= out.sigma * (1 + 1e-9), axis=0)
+    assert np.all(np.abs(share - 0.6827) <= 1.5 / len(cal)), share
+    # the report validates on the other half only
+    report = json.loads((version.files["validation"] / "report.json").read_text())
+    assert report["figures"]["samples"]["heldout"] == evaluation.size

@@ -244,6 +244,20 @@ def test_xp_first_coefficient_scales_with_flux(chunk):
         assert np.percentile(np.abs(ratio), 99) < 1.5
 
 
+def test_xp_hydrogen_lines_measure_teff_through_dust():
+    from labeling.synthetic.xp import _BP, _sed
+
+    def h_beta_depth(teff: float, a_v: float) -> float:
+        sed = _sed(_BP, np.array([teff]), np.zeros(1), np.zeros(1), np.array([a_v]))[0]
+        at = lambda lam: np.interp(lam, _BP.wl, sed)  # noqa: E731
+        return 1.0 - at(486.13) / (0.5 * (at(476.0) + at(496.0)))
+
+    for teff in (5000.0, 6500.0):
+        # the line depth, unlike the continuum slope, does not change with reddening
+        assert abs(h_beta_depth(teff, 0.0) - h_beta_depth(teff, 2.0)) < 3e-3
+    assert h_beta_depth(6500.0, 1.0) > 1.5 * h_beta_depth(5000.0, 1.0) > 0.01
+
+
 # ------------------------------------------------------------------ APOGEE subset
 
 

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from labeling.labels import LABELS
-from labeling.uncertainty import DispersionFit, DispersionModel, coverage, running_dispersion
+from labeling.uncertainty import (
+    DispersionFit,
+    DispersionModel,
+    calibration_scale,
+    coverage,
+    running_dispersion,
+)
 
 
 def _sigma_of_x(x: np.ndarray) -> np.ndarray:
@@ -137,3 +143,55 @@ def test_dispersion_leaves_out_the_model_spread_that_sigma_star_adds_back():
     )
     total = model.total_sigma(np.c_[x, np.zeros((x.size, 4))], np.c_[e, np.zeros((x.size, 4))])
     assert coverage(r, total[:, 0])[0] == pytest.approx(0.683, abs=0.02)  # honest again
+
+
+def test_calibration_scale_is_the_share_quantile_of_normalised_residuals():
+    rng = np.random.default_rng(3)
+    sigma = rng.uniform(0.5, 2.0, 20_000)
+    residual = 1.6 * sigma * rng.standard_normal(sigma.size)  # σ quoted 1.6x too small
+    k = calibration_scale(residual, sigma)
+    assert k == pytest.approx(1.6, rel=0.03)
+    assert coverage(residual, k * sigma)[0] == pytest.approx(0.6827, abs=0.002)
+    # NaN ignored; nothing usable: no change; never below the floor
+    assert calibration_scale(np.append(residual, np.nan), np.append(sigma, 1.0)) == k
+    assert calibration_scale(np.array([np.nan]), np.array([1.0])) == 1.0
+    assert calibration_scale(np.zeros(10), np.ones(10)) == 0.1
+
+
+def test_calibration_scale_leaves_the_reference_labels_noise_out():
+    # residual against a noisy reference = CNN error (σ = 1) + reference error (ε = 1.5)
+    rng = np.random.default_rng(4)
+    n = 40_000
+    eps = np.full(n, 1.5)
+    residual = rng.standard_normal(n) + eps * rng.standard_normal(n)
+    k_noisy = calibration_scale(residual, np.full(n, 0.5))
+    k_clean = calibration_scale(residual, np.full(n, 0.5), reference_error=eps)
+    assert k_noisy == pytest.approx(2 * np.hypot(1.0, 1.5), rel=0.03)
+    # the exact inversion assumes coverage of sqrt(k²σ² + ε²), which a sum of Gaussians meets
+    assert k_clean == pytest.approx(2.0, rel=0.06)
+    assert coverage(residual, np.hypot(k_clean * 0.5, eps))[0] == pytest.approx(0.6827, abs=0.003)
+
+
+def test_calibrated_dispersion_model_scales_sigma_and_round_trips():
+    rng = np.random.default_rng(5)
+    n = 5000
+    true = rng.normal(0.0, 1.0, (n, len(LABELS)))
+    pred = true + 0.1 * rng.standard_normal((n, len(LABELS)))
+    model = DispersionModel.fit(true, pred)
+    held_true = rng.normal(0.0, 1.0, (n, len(LABELS)))
+    held_pred = held_true + 0.3 * rng.standard_normal((n, len(LABELS)))  # 3x worse held out
+    e = np.zeros_like(held_pred)
+    cal = model.calibrated(held_true, held_pred, e)
+    assert model.scale is None and np.all(model.scales() == 1.0)
+    np.testing.assert_allclose(cal.scales(), 3.0, rtol=0.08)
+    np.testing.assert_allclose(
+        cal.total_sigma(held_pred, e), cal.scales() * model.total_sigma(held_pred, e)
+    )
+    for j in range(len(LABELS)):
+        share = coverage(held_pred[:, j] - held_true[:, j], cal.total_sigma(held_pred, e)[:, j])
+        assert share[0] == pytest.approx(0.6827, abs=0.01)
+    back = DispersionModel.from_json(cal.to_json())
+    np.testing.assert_array_equal(back.scales(), cal.scales())
+    old = cal.to_dict()
+    del old["scale"]  # a version written before calibration
+    assert np.all(DispersionModel.from_dict(old).scales() == 1.0)
