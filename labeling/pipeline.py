@@ -43,12 +43,12 @@ class PipelineConfig:
     holdout_fraction: float = 0.1  # training-sample stars never trained on, for validation
     dispersion_degree: int = 3
     #: take the reference labels' quoted errors (APOGEE *_ERR) out of the running dispersion,
-    #: so that σ_* aims at the CNN's error alone, not the CNN's ⊕ APOGEE's. Off by default
-    #: (the paper's σ_*): on the synthetic sky it left σ_* too small (docs/science.md)
-    dispersion_without_label_errors: bool = False
+    #: so that σ_* is the CNN's error alone, not the CNN's ⊕ APOGEE's (the paper's σ_*: False)
+    dispersion_without_label_errors: bool = True
     #: scale σ_* per label so that it covers 68.27 % of the residuals of half the held-out
-    #: stars (the other half validates it); a departure from the paper (docs/science.md)
-    calibrate_sigma: bool = False
+    #: stars (the other half validates it); the paper has no such step (False).
+    #: docs/science.md: both departures, and why
+    calibrate_sigma: bool = True
     tsne_perplexities: tuple[int, ...] = (30, 50, 75, 100)
     tsne_max_stars: int = 20_000  # training spectra the t-SNE reference is built from
     seed: int = 0

@@ -67,6 +67,8 @@ def pipeline_config(run: PipelineRun) -> PipelineConfig:
     return PipelineConfig(
         ensemble=ensemble,
         holdout_fraction=float(c.get("holdout_fraction", 0.1)),
+        dispersion_without_label_errors=bool(c.get("dispersion_without_label_errors", True)),
+        calibrate_sigma=bool(c.get("calibrate_sigma", True)),
         tsne_perplexities=tuple(c.get("tsne_perplexities", (30, 50, 75, 100))),
         seed=int(c.get("seed", 0)),
     )
