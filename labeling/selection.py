@@ -409,7 +409,10 @@ class Selection:
     """The result of :func:`select`.
 
     ``observed_index`` / ``training_index`` are row positions in the ``gaia`` arrays (ascending),
-    ``training_apogee_rows`` the allStar row kept for each training star; ``labels`` and
+    ``training_apogee_rows`` the allStar row kept for each training star,
+    ``observed_apogee_rows`` the allStar row of each observed star whose APOGEE labels pass
+    the APOGEE cuts (−1: none; these stars failed a training-only cut, and are the observed
+    sample Fig. 16 compares with APOGEE); ``labels`` and
     ``label_errors`` are (n_training, 5) float64 in :data:`labeling.labels.LABELS` order
     (K, dex). ``report`` lists every step in order, counted in stars; ``apogee_rows`` counts the
     allStar rows by fate (matched, no Gaia id, id outside the table, duplicate dropped).
@@ -421,6 +424,7 @@ class Selection:
     training_ids: np.ndarray
     training_index: np.ndarray
     training_apogee_rows: np.ndarray
+    observed_apogee_rows: np.ndarray
     labels: np.ndarray
     label_errors: np.ndarray
     report: tuple[ReportRow, ...]
@@ -557,8 +561,8 @@ def select(gaia: Table, apogee: Table) -> Selection:
     for cut in APOGEE_CUTS:
         for c in cut.columns:
             aligned.setdefault(c, _take(apogee, c, row_for_star))
-    keep = _apply((APOGEE_MATCH, *APOGEE_CUTS), aligned, gaia_ok, "apogee", rows)
-    keep = _apply(TRAINING_CUTS, gaia, keep, "training", rows)
+    apogee_ok = _apply((APOGEE_MATCH, *APOGEE_CUTS), aligned, gaia_ok, "apogee", rows)
+    keep = _apply(TRAINING_CUTS, gaia, apogee_ok, "training", rows)
 
     training_index = np.flatnonzero(keep)
     observed_index = np.flatnonzero(gaia_ok & ~keep)
@@ -573,6 +577,7 @@ def select(gaia: Table, apogee: Table) -> Selection:
         training_ids=source_id[training_index],
         training_index=training_index,
         training_apogee_rows=apo_rows,
+        observed_apogee_rows=np.where(apogee_ok, row_for_star, -1)[observed_index],
         labels=labels.reshape(-1, len(LABELS)),
         label_errors=errors.reshape(-1, len(LABELS)),
         report=tuple(rows),

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..dataset import ArraySpectra, StarSet
 from ..labels import LABELS
-from ..selection import Selection, select
+from ..selection import APOGEE_LABEL_COLUMNS, Selection, select
 from .config import SkyConfig
 from .sky import block_rng, generate_chunk
 
@@ -26,6 +26,9 @@ class SyntheticSamples:
     #: (M,) observed stars that have an APOGEE counterpart but are not in the training sample
     #: (they failed a training or APOGEE quality cut): the observed sample of Fig. 16
     observed_in_apogee: np.ndarray
+    #: (M, 5) the APOGEE-like labels of observed stars whose labels pass the APOGEE cuts (they
+    #: failed a training-only cut), NaN for the others: what Fig. 16 compares with
+    observed_reference: np.ndarray
     selection: Selection
 
 
@@ -94,5 +97,15 @@ def synthetic_samples(n_stars: int, seed: int, config: SkyConfig = SkyConfig()) 
         training_truth=train_truth,
         observed_population=truth["population"][obs_rows],
         observed_in_apogee=np.isin(selection.observed_ids, apogee["GAIAEDR3_SOURCE_ID"]),
+        observed_reference=_reference_labels(apogee, selection.observed_apogee_rows),
         selection=selection,
     )
+
+
+def _reference_labels(apogee: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """(len(rows), 5) allStar labels at ``rows``, NaN where the row is −1."""
+    out = np.full((rows.size, len(LABELS)), np.nan)
+    has = rows >= 0
+    for j, column in enumerate(APOGEE_LABEL_COLUMNS):
+        out[has, j] = np.asarray(apogee[column], dtype=np.float64)[rows[has]]
+    return out

@@ -155,6 +155,7 @@ def test_apogee_cut_sends_its_star_to_observed(name):
     sel = select(gaia, apogee)
     np.testing.assert_array_equal(sel.observed_ids, [gaia["source_id"][1]])
     np.testing.assert_array_equal(sel.training_ids, np.delete(gaia["source_id"], 1))
+    np.testing.assert_array_equal(sel.observed_apogee_rows, [-1])  # its labels are not used
     assert row(sel.report, name).removed == 1
     assert sum(r.removed for r in sel.report) == 1
 
@@ -165,8 +166,10 @@ def test_training_cut_sends_its_star_to_observed(name):
     col, value = TRAINING_FAIL[name]
     gaia[col] = gaia[col].copy()
     gaia[col][3] = value
-    sel = select(gaia, good_apogee(gaia["source_id"]))
+    sel = select(gaia, good_apogee(gaia["source_id"][::-1]))
     np.testing.assert_array_equal(sel.observed_ids, [gaia["source_id"][3]])
+    # good APOGEE labels, star out of training: the observed sample of Fig. 16
+    np.testing.assert_array_equal(sel.observed_apogee_rows, [0])
     assert row(sel.report, name).removed == 1
     assert sum(r.removed for r in sel.report) == 1
 
