@@ -2,7 +2,7 @@
 
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python bench/science.py [--stars 40000] [--members 3]
         [--epochs 25] [--seed 1] [--reuse | --refinalize] [--paper-sigma]
-        [--hybrid-only]
+        [--hybrid-only] [--augment-fraction 0.5]
 
 Trains a hybrid ensemble and an RVS-only ensemble (Appendix B) on the same plan, labels the
 held-out training stars and the observed sample, and prints, against the TRUE labels:
@@ -82,6 +82,12 @@ def main() -> None:
         help="the paper's sigma_*: APOGEE's errors left in the dispersion, no calibration",
     )
     p.add_argument(
+        "--augment-fraction",
+        type=float,
+        default=EnsembleConfig.augment_fraction,
+        help="share of each training batch degraded towards S/N 15 (labeling/augment.py)",
+    )
+    p.add_argument(
         "--hybrid-only",
         action="store_true",
         help="skip the RVS-only ensemble (no log g comparison); half the training time",
@@ -96,7 +102,12 @@ def main() -> None:
     s = synthetic_samples(args.stars, args.seed)
     print(f"sky: {args.stars} stars, training {len(s.training)}, observed {len(s.observed)}")
     ens = EnsembleConfig(
-        n_splits=args.splits, n_members=args.members, epochs=args.epochs, patience=8, seed=args.seed
+        n_splits=args.splits,
+        n_members=args.members,
+        epochs=args.epochs,
+        patience=8,
+        seed=args.seed,
+        augment_fraction=args.augment_fraction,
     )
     config = PipelineConfig(
         ensemble=ens,
