@@ -245,7 +245,17 @@ def finalize_version(
         tsne_dir = tsne.save(work / "tsne")
         report = work / "validation"
         full_config = {"pipeline": config.to_dict(), **(extra_config or {})}
-        write_report(report, data, title=f"Model version {Path(path).name}", config=full_config)
+        calibration_figures = {
+            "sigma_calibration_stars": int(calibration.size),
+            "sigma_scale": dispersion.scale,  # None: the paper's σ_*, not calibrated
+        }
+        write_report(
+            report,
+            data,
+            title=f"Model version {Path(path).name}",
+            config=full_config,
+            extra_figures=calibration_figures,
+        )
         version = save_version(
             path,
             members=member_paths,

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from labeling.ensemble import EnsembleConfig, load_member, predict_ensemble
+from labeling.labels import LABELS
 from labeling.pipeline import Labeller, PipelineConfig, finalize_version, plan, train_one
 from labeling.synthetic.samples import synthetic_samples
 from labeling.uncertainty import DispersionModel
@@ -149,6 +150,9 @@ def test_sigma_calibrated_on_half_the_heldout_stars(sky, the_plan, working, tmp_
     # the report validates on the other half only
     report = json.loads((version.files["validation"] / "report.json").read_text())
     assert report["figures"]["samples"]["heldout"] == evaluation.size
+    extra = report["figures"]["extra"]
+    assert extra["sigma_calibration_stars"] == calibration.size
+    np.testing.assert_allclose([extra["sigma_scale"][k] for k in LABELS], scale)
     # without calibration every held-out star validates and σ_* is not scaled
     plain = dataclasses.replace(CONFIG, calibrate_sigma=False)
     assert the_plan.calibration_split(plain)[1].size == the_plan.holdout.size
