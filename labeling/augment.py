@@ -20,7 +20,7 @@ class NoiseAugmentation:
     """``fraction`` of each training batch is degraded to S/N in [``min_snr``, own S/N]."""
 
     min_snr: float = 15.0
-    fraction: float = 0.5
+    fraction: float = 0.8
 
     def target_snr(self, snr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Per star, the S/N to degrade to; inf for stars left as they are."""
