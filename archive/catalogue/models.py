@@ -527,31 +527,31 @@ class CnnLabel(models.Model):
         models.FloatField(),
         unit=K,
         ucd="stat.error;phys.temperature.effective",
-        description="Total uncertainty of Teff: e_teff and running dispersion",
+        description="Total uncertainty of Teff: e_teff and running dispersion, calibrated",
     )
     sigma_logg = vo(
         models.FloatField(),
         unit=LOGG,
         ucd="stat.error;phys.gravity",
-        description="Total uncertainty of log g: e_logg and running dispersion",
+        description="Total uncertainty of log g: e_logg and running dispersion, calibrated",
     )
     sigma_m_h = vo(
         models.FloatField(),
         unit=DEX,
         ucd="stat.error;phys.abund.Z",
-        description="Total uncertainty of [M/H]: e_m_h and running dispersion",
+        description="Total uncertainty of [M/H]: e_m_h and running dispersion, calibrated",
     )
     sigma_alpha_m = vo(
         models.FloatField(),
         unit=DEX,
         ucd="stat.error;phys.abund",
-        description="Total uncertainty of [alpha/M]: e_alpha_m and dispersion",
+        description="Total uncertainty of [alpha/M]: e_alpha_m and dispersion, calibrated",
     )
     sigma_fe_h = vo(
         models.FloatField(),
         unit=DEX,
         ucd="stat.error;phys.abund.Fe",
-        description="Total uncertainty of [Fe/H]: e_fe_h and running dispersion",
+        description="Total uncertainty of [Fe/H]: e_fe_h and running dispersion, calibrated",
     )
     flag_boundary = vo(
         models.CharField(max_length=8),
