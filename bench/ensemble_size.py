@@ -24,21 +24,12 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from labeling.ensemble import predict_ensemble  # noqa: E402
 from labeling.labels import LABELS  # noqa: E402
 from labeling.pipeline import Labeller  # noqa: E402
 from labeling.synthetic import OUTSIDE_TRAINING  # noqa: E402
 from labeling.synthetic.samples import synthetic_samples  # noqa: E402
 from labeling.version import load_version  # noqa: E402
-
-
-def member_predictions(labeller: Labeller, stars, batch: int = 4096) -> np.ndarray:
-    """(M, N, 5) physical labels of every member."""
-    parts = []
-    prep = labeller.preprocessor
-    for start in range(0, len(stars), batch):
-        idx = np.arange(start, min(start + batch, len(stars)))
-        parts.append(prep.labels_from_scaled(labeller.ensemble(prep.inputs(stars, idx))))
-    return np.concatenate(parts, axis=1)
 
 
 def main() -> None:
@@ -57,7 +48,9 @@ def main() -> None:
     sigma: dict[str, dict[str, np.ndarray]] = {}
     for name, mask in bins.items():
         stars = s.observed.subset(np.flatnonzero(mask))
-        y = member_predictions(labeller, stars)
+        y = predict_ensemble(
+            labeller.ensemble, stars, labeller.preprocessor, 4096, return_members=True
+        ).members.astype(np.float64)
         r = y - stars.labels[None]
         m = y.shape[0]
         var_1 = np.mean(np.var(r, axis=1), axis=0)

@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import StarSet
-from .ensemble import CompiledEnsemble, EnsembleConfig, make_splits, member_seed, train_member
+from .ensemble import (
+    CompiledEnsemble,
+    EnsembleConfig,
+    make_splits,
+    member_seed,
+    predict_ensemble,
+    train_member,
+)
 from .flags import TrainingRanges, TsneReference, boundary_flags
 from .labels import LABELS
 from .preprocess import Preprocessor
@@ -224,9 +231,9 @@ def finalize_version(
     if calibration.size:
         progress("calibrating sigma on held-out stars")
         cal = stars.subset(calibration)
-        y = _predict_members(ensemble, cal, prep, np.arange(len(cal)))
+        y = predict_ensemble(ensemble, cal, prep)
         errors = cal.label_errors if config.dispersion_without_label_errors else None
-        dispersion = dispersion.calibrated(cal.labels, y.mean(axis=0), y.std(axis=0), errors)
+        dispersion = dispersion.calibrated(cal.labels, y.mean, y.std, errors)
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
     progress("t-SNE reference of the training spectra")
     rng = np.random.default_rng(config.seed)
