@@ -156,22 +156,6 @@ def train_one(
     )
 
 
-def _predict_members(
-    ensemble: CompiledEnsemble,
-    stars: StarSet,
-    prep: Preprocessor,
-    indices: np.ndarray,
-    batch: int = 1024,
-) -> np.ndarray:
-    """(M, k, 5) physical labels of ``indices`` by every member."""
-    out = np.empty((len(ensemble.models), indices.size, len(LABELS)))
-    for start in range(0, indices.size, batch):
-        sl = slice(start, start + batch)
-        y = ensemble(prep.inputs(stars, indices[sl]))
-        out[:, sl] = prep.labels_from_scaled(y)
-    return out
-
-
 def cross_validated(
     members: list,
     stars: StarSet,
@@ -190,7 +174,8 @@ def cross_validated(
     count = np.zeros(n)
     for s, (_, val) in enumerate(splits):
         group = members[s * n_members : (s + 1) * n_members]
-        y = _predict_members(CompiledEnsemble(group), stars, prep, np.asarray(val))  # (M, k, 5)
+        pred = predict_ensemble(group, stars, prep, indices=np.asarray(val), return_members=True)
+        y = pred.members.astype(np.float64)  # (M, k, 5)
         total[val] += y.sum(axis=0)
         total_sq[val] += (y**2).sum(axis=0)
         count[val] += len(group)

@@ -16,7 +16,14 @@ import pytest
 
 from labeling.ensemble import EnsembleConfig, load_member, predict_ensemble
 from labeling.labels import LABELS
-from labeling.pipeline import Labeller, PipelineConfig, finalize_version, plan, train_one
+from labeling.pipeline import (
+    Labeller,
+    PipelineConfig,
+    cross_validated,
+    finalize_version,
+    plan,
+    train_one,
+)
 from labeling.synthetic.samples import synthetic_samples
 from labeling.uncertainty import DispersionModel
 from labeling.version import load_version
@@ -158,3 +165,16 @@ def test_sigma_calibrated_on_half_the_heldout_stars(sky, the_plan, working, tmp_
     assert the_plan.calibration_split(plain)[1].size == the_plan.holdout.size
     version = finalize_version(tmp_path / "plain", sky.training, the_plan, plain, [member])
     assert DispersionModel.from_dict(version.artifacts["dispersion"]).scale is None
+
+
+def test_cross_validated_predictions_come_from_members_that_did_not_train_on_the_star(
+    sky, the_plan, working
+):
+    member = load_member(working.path / "members" / "member_00.keras")
+    train = sky.training.subset(the_plan.train)
+    (fit, val), *_ = the_plan.splits
+    mean, spread = cross_validated([member], train, the_plan.preprocessor, the_plan.splits, 1)
+    assert np.isnan(mean[fit]).all() and np.isnan(spread[fit]).all()  # trained on: no CV label
+    alone = predict_ensemble([member], train, the_plan.preprocessor, indices=val).mean
+    np.testing.assert_allclose(mean[val], alone, rtol=1e-6)
+    assert np.all(spread[val] == 0.0)  # one member: no spread
