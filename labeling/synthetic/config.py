@@ -124,6 +124,9 @@ class XpModel:
     #: scale of the hydrogen lines' equivalent widths (0: none, the Teff–A_V degeneracy of a
     #: line-free continuum; docs/synthetic-sky.md)
     hydrogen_line_strength: float = 1.0
+    #: Teff (K) at which XP's metal lines (blanketing in the blue, Mg b, Ca II) have faded
+    #: out, linearly from 3 500 K; 6 500 K before, which left F stars no XP metallicity
+    metal_lines_fade_k: float = 8500.0
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """XP continuous coefficients: a smooth SED projected on 55 Hermite functions per band (Sect. 2.3).
 
-The SED is a Planck curve with metal line blanketing in the blue ([M/H]), Mg b and Ca II
-features ([α/M]), hydrogen Balmer and Paschen lines (Teff), TiO bands in cool stars, a Balmer
-jump in hot ones and A_V-scaled reddening, times a smooth BP or RP response. The first
-coefficient is the band flux in e-/s (∝ 10^(−0.4 G_BP) or 10^(−0.4 G_RP)), which the CNN
-divides by (Sect. 3.1).
+The SED is a Planck curve with metal line blanketing in the blue ([M/H]) and Mg b and Ca II
+features ([α/M]), both fading from K stars to A stars, hydrogen Balmer and Paschen lines
+(Teff), TiO bands in cool stars, a Balmer jump in hot ones and A_V-scaled reddening, times a
+smooth BP or RP response. The first coefficient is the band flux in e-/s (∝ 10^(−0.4 G_BP)
+or 10^(−0.4 G_RP)), which the CNN divides by (Sect. 3.1).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _sed(band: _Band, teff, m_h, alpha_m, a_v, model: XpModel = XpModel()) -> np
     # Planck in photons: λ^-4 / (exp(hc/λkT) − 1), λ in nm
     planck = wl**-4.0 / np.expm1(np.minimum(1.4388e7 / (wl * t), 600.0))
     met = 10.0 ** (0.35 * m_h[:, None])
-    cool = np.clip((6500.0 - t) / 3000.0, 0.0, 1.0)
+    cool = np.clip((model.metal_lines_fade_k - t) / (model.metal_lines_fade_k - 3500.0), 0.0, 1.0)
     blanket = 1.0 - np.clip(0.35 * met * cool * np.exp(-(wl - 330.0) / 90.0), 0.0, 0.8)
     alpha = 10.0 ** (m_h[:, None] + alpha_m[:, None])
     features = 1.0 - 0.08 * np.clip(alpha, 0.0, 2.0) * cool * (

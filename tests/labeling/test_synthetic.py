@@ -258,6 +258,22 @@ def test_xp_hydrogen_lines_measure_teff_through_dust():
     assert h_beta_depth(6500.0, 1.0) > 1.5 * h_beta_depth(5000.0, 1.0) > 0.01
 
 
+def test_xp_metal_blanketing_reaches_f_stars():
+    from labeling.synthetic.xp import _BP, _sed
+
+    def blue_over_red(teff: float, m_h: float) -> float:
+        sed = _sed(_BP, np.array([teff]), np.array([m_h]), np.zeros(1), np.zeros(1))[0]
+        return float(sed[_BP.wl < 420.0].sum() / sed[_BP.wl > 550.0].sum())
+
+    def dimming(teff: float) -> float:  # blue flux lost from [M/H] = −1 to 0
+        return 1.0 - blue_over_red(teff, 0.0) / blue_over_red(teff, -1.0)
+
+    # F dwarfs keep a metallicity signal in the blue (Strömgren m1), weaker than K giants',
+    # and A stars almost none
+    assert dimming(4800.0) > dimming(6300.0) > 0.04
+    assert dimming(6300.0) > 3.0 * dimming(8400.0)
+
+
 # ------------------------------------------------------------------ APOGEE subset
 
 
