@@ -52,9 +52,9 @@ class PipelineConfig:
     #: take the reference labels' quoted errors (APOGEE *_ERR) out of the running dispersion,
     #: so that σ_* is the CNN's error alone, not the CNN's ⊕ APOGEE's (the paper's σ_*: False)
     dispersion_without_label_errors: bool = True
-    #: scale σ_* per label so that it covers 68.27 % of the residuals of half the held-out
-    #: stars (the other half validates it); the paper has no such step (False).
-    #: docs/science.md: both departures, and why
+    #: scale σ_* per label so that it covers 68.27 % of the held-out stars' residuals; the
+    #: report validates each half of them with the scale set on the other half (cross-fitting).
+    #: The paper has no such step (False). docs/science.md: both departures, and why
     calibrate_sigma: bool = True
     tsne_perplexities: tuple[int, ...] = (30, 50, 75, 100)
     tsne_max_stars: int = 20_000  # training spectra the t-SNE reference is built from
@@ -105,15 +105,15 @@ class Plan:
         prep = Preprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text()))
         return cls(train=train, holdout=holdout, splits=splits, preprocessor=prep)
 
-    def calibration_split(self, config: PipelineConfig) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out stars that calibrate σ_* and those that validate the version.
+    def calibration_folds(self, config: PipelineConfig) -> list[np.ndarray]:
+        """The two halves of the held-out stars that calibrate σ_* (none without calibration).
 
-        Every other held-out star calibrates when ``config.calibrate_sigma``; otherwise all of
-        them validate. The held-out stars are a random draw, so alternate ones are too.
+        σ_* is scaled on all of them; the report validates each half with the scale set on the
+        other. The held-out stars are a random draw, so alternate ones are too.
         """
         if not config.calibrate_sigma:
-            return self.holdout[:0], self.holdout
-        return self.holdout[0::2], self.holdout[1::2]
+            return []
+        return [self.holdout[0::2], self.holdout[1::2]]
 
     def member_jobs(self, config: PipelineConfig) -> list[tuple[int, int]]:
         """(split, member) of every ensemble member, split-major."""
@@ -212,13 +212,26 @@ def finalize_version(
         train.labels[ok], cv[ok], degree=config.dispersion_degree, spread=known[ok]
     )
     ensemble = CompiledEnsemble(members)
-    calibration, evaluation = the_plan.calibration_split(config)
-    if calibration.size:
+    folds = the_plan.calibration_folds(config)
+    hold = stars.subset(the_plan.holdout)
+    # σ_* of each held-out half in the report: scaled on the other half (no calibration: as is)
+    validation_dispersion = [(np.arange(len(hold)), None)]
+    fold_scales = None
+    if folds and len(hold):
         progress("calibrating sigma on held-out stars")
-        cal = stars.subset(calibration)
-        y = predict_ensemble(ensemble, cal, prep)
-        errors = cal.label_errors if config.dispersion_without_label_errors else None
-        dispersion = dispersion.calibrated(cal.labels, y.mean, y.std, errors)
+        y = predict_ensemble(ensemble, hold, prep)
+        errors = hold.label_errors if config.dispersion_without_label_errors else None
+        uncalibrated = dispersion
+
+        def calibrated_on(rows: np.ndarray) -> DispersionModel:
+            err = None if errors is None else errors[rows]
+            return uncalibrated.calibrated(hold.labels[rows], y.mean[rows], y.std[rows], err)
+
+        halves = [np.searchsorted(the_plan.holdout, f) for f in folds]
+        by_half = [calibrated_on(rows) for rows in halves]
+        validation_dispersion = [(halves[0], by_half[1]), (halves[1], by_half[0])]
+        fold_scales = [d.scale for d in by_half]
+        dispersion = calibrated_on(np.arange(len(hold)))
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
     progress("t-SNE reference of the training spectra")
     rng = np.random.default_rng(config.seed)
@@ -228,8 +241,9 @@ def finalize_version(
 
     labeller = Labeller(ensemble, prep, dispersion, ranges, tsne)
     progress("validation report")
-    hold = stars.subset(evaluation)
-    parts = [("training", train, cv), ("heldout", hold, None)]
+    parts = [("training", train, cv, None)] + [
+        ("heldout", hold.subset(rows), None, d) for rows, d in validation_dispersion
+    ]
     # σ_* without APOGEE's noise is checked against APOGEE with that noise added back
     data = _validation_data(labeller, parts, config.dispersion_without_label_errors)
     work = Path(tempfile.mkdtemp(prefix="version-"))
@@ -238,8 +252,10 @@ def finalize_version(
         report = work / "validation"
         full_config = {"pipeline": config.to_dict(), **(extra_config or {})}
         calibration_figures = {
-            "sigma_calibration_stars": int(calibration.size),
+            "sigma_calibration_stars": int(sum(f.size for f in folds)),
             "sigma_scale": dispersion.scale,  # None: the paper's σ_*, not calibrated
+            # the scales that σ_* of each held-out half is validated with
+            "sigma_scale_cross_fitted": fold_scales,
         }
         write_report(
             report,
@@ -258,7 +274,7 @@ def finalize_version(
                 "samples": {
                     "train": the_plan.train.tolist(),
                     "holdout": the_plan.holdout.tolist(),
-                    "calibration": calibration.tolist(),
+                    "calibration_folds": [f.tolist() for f in folds],
                     "source_id": stars.source_id.tolist(),
                 },
             },
@@ -272,12 +288,14 @@ def finalize_version(
 
 
 def _validation_data(labeller: Labeller, parts, with_label_errors: bool) -> ValidationData:
+    """``parts``: (sample name, stars, cross-validated labels or None, the DispersionModel
+    that gives their σ_*, or None for the labeller's)."""
     cols: dict[str, list] = {
         k: []
         for k in ("source_id", "sample", "truth", "pred", "e", "sigma", "snr", "flags", "error")
     }
-    members = None
-    for name, stars, cv in parts:
+    members = []
+    for name, stars, cv, dispersion in parts:
         if len(stars) == 0:
             continue
         out = labeller.label(stars, return_members=name == "heldout")
@@ -287,16 +305,20 @@ def _validation_data(labeller: Labeller, parts, with_label_errors: bool) -> Vali
         cols["truth"].append(stars.labels)
         cols["pred"].append(pred)
         cols["e"].append(out.e)
-        cols["sigma"].append(labeller.dispersion.total_sigma(pred, out.e))
+        cols["sigma"].append((dispersion or labeller.dispersion).total_sigma(pred, out.e))
         cols["snr"].append(stars.snr)
         cols["flags"].append(out.flags)
         no_errors = stars.label_errors is None or not with_label_errors
         cols["error"].append(np.zeros_like(pred) if no_errors else stars.label_errors)
         if out.members is not None:
-            members = np.transpose(out.members, (1, 0, 2))  # (k, M, 5)
+            members.append(np.transpose(out.members, (1, 0, 2)))  # (k, M, 5)
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
     error = arrays.pop("error")
-    return ValidationData(**arrays, member_pred=members, truth_error=error)
+    return ValidationData(
+        **arrays,
+        member_pred=np.concatenate(members) if members else None,
+        truth_error=error,
+    )
 
 
 @dataclass

@@ -116,11 +116,13 @@ class WithoutSpectrum:
 
 
 def test_cut_spectrum_branch_loses_metallicity(sky, the_plan, working, tmp_path):
-    """[M/H] and [Fe/H] come from the lines: without the spectrum they are not learned."""
+    """[M/H] and [Fe/H] come mostly from the lines: without the spectrum they are learned
+    from XP alone, which carries about 0.1 dex (docs/synthetic-sky.md)."""
     good = Labeller.from_version(working).label(sky.training.subset(the_plan.holdout)).labels
     cut = train_and_predict(sky, the_plan, tmp_path, prep=WithoutSpectrum(the_plan.preprocessor))
     rel_good, rel_cut = heldout_sigma(sky, the_plan, good), heldout_sigma(sky, the_plan, cut)
-    assert np.all(rel_cut[[2, 4]] > 1.5 * rel_good[[2, 4]]), (rel_good, rel_cut)
+    # measured 1.45 (1.59 in [M/H], 1.35 in [Fe/H]); before XP carried metallicity, over 1.5 each
+    assert rel_cut[[2, 4]].mean() > 1.3 * rel_good[[2, 4]].mean(), (rel_good, rel_cut)
 
 
 def test_dispersion_leaves_out_the_apogee_labels_own_errors(sky, the_plan, working, tmp_path):
@@ -137,32 +139,44 @@ def test_dispersion_leaves_out_the_apogee_labels_own_errors(sky, the_plan, worki
     assert np.median(theirs.sigma) - np.median(ours.sigma) > 10.0
 
 
-def test_sigma_calibrated_on_half_the_heldout_stars(sky, the_plan, working, tmp_path):
+def test_sigma_calibrated_on_the_heldout_stars_and_validated_cross_fitted(
+    sky, the_plan, working, tmp_path
+):
     member = working.path / "members" / "member_00.keras"
-    config = CONFIG
-    calibration, evaluation = the_plan.calibration_split(config)
-    assert calibration.size + evaluation.size == the_plan.holdout.size
-    assert not np.intersect1d(calibration, evaluation).size
+    folds = the_plan.calibration_folds(CONFIG)
+    assert len(folds) == 2 and not np.intersect1d(*folds).size
+    np.testing.assert_array_equal(np.sort(np.concatenate(folds)), the_plan.holdout)
     version = working
-    assert version.artifacts["samples"]["calibration"] == calibration.tolist()
-    scale = DispersionModel.from_dict(version.artifacts["dispersion"]).scales()
+    assert version.artifacts["samples"]["calibration_folds"] == [f.tolist() for f in folds]
+    dispersion = DispersionModel.from_dict(version.artifacts["dispersion"])
+    scale = dispersion.scales()
     assert np.all(scale > 0) and not np.allclose(scale, 1.0)
-    # by construction 68.27 % of the calibration stars' residuals against APOGEE lie within
+    # by construction 68.27 % of the held-out stars' residuals against APOGEE lie within
     # σ_* ⊕ APOGEE's own error
-    cal = sky.training.subset(calibration)
-    out = Labeller.from_version(version).label(cal)
-    within = np.hypot(out.sigma, cal.label_errors) * (1 + 1e-9)
-    share = np.mean(np.abs(out.labels - cal.labels) <= within, axis=0)
-    assert np.all(np.abs(share - 0.6827) <= 1.5 / len(cal)), share
-    # the report validates on the other half only
+    hold = sky.training.subset(the_plan.holdout)
+    out = Labeller.from_version(version).label(hold)
+    within = np.hypot(out.sigma, hold.label_errors) * (1 + 1e-9)
+    share = np.mean(np.abs(out.labels - hold.labels) <= within, axis=0)
+    assert np.all(np.abs(share - 0.6827) <= 1.5 / len(hold)), share
+    # the report validates every held-out star, each half with the scale set on the other
     report = json.loads((version.files["validation"] / "report.json").read_text())
-    assert report["figures"]["samples"]["heldout"] == evaluation.size
-    extra = report["figures"]["extra"]
-    assert extra["sigma_calibration_stars"] == calibration.size
+    figures = report["figures"]
+    assert figures["samples"]["heldout"] == the_plan.holdout.size
+    extra = figures["extra"]
+    assert extra["sigma_calibration_stars"] == the_plan.holdout.size
     np.testing.assert_allclose([extra["sigma_scale"][k] for k in LABELS], scale)
+    crossed = [np.array([k[name] for name in LABELS]) for k in extra["sigma_scale_cross_fitted"]]
+    factor = np.ones_like(out.sigma)
+    for fold, other in zip(folds, crossed[::-1], strict=True):
+        factor[np.isin(the_plan.holdout, fold)] = other / scale
+    within = np.hypot(out.sigma * factor, hold.label_errors)
+    expected = np.mean(np.abs(out.labels - hold.labels) <= within, axis=0)
+    reported = [figures["accuracy"]["heldout"][k]["coverage_1sigma"] for k in LABELS]
+    np.testing.assert_allclose(reported, expected, atol=1.0 / len(hold))
+    assert not np.allclose(reported, share)  # not the shipped scale's coverage, by construction
     # without calibration every held-out star validates and σ_* is not scaled
     plain = dataclasses.replace(CONFIG, calibrate_sigma=False)
-    assert the_plan.calibration_split(plain)[1].size == the_plan.holdout.size
+    assert the_plan.calibration_folds(plain) == []
     version = finalize_version(tmp_path / "plain", sky.training, the_plan, plain, [member])
     assert DispersionModel.from_dict(version.artifacts["dispersion"]).scale is None
 
