@@ -13,34 +13,19 @@ stars (here and in the paper's 7 × 4), so it is an estimate.
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from pathlib import Path
+import numpy as np
+from trained_sky import load, parser
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import numpy as np  # noqa: E402
-
-from labeling.ensemble import predict_ensemble  # noqa: E402
-from labeling.labels import LABELS  # noqa: E402
-from labeling.pipeline import Labeller  # noqa: E402
-from labeling.synthetic import OUTSIDE_TRAINING  # noqa: E402
-from labeling.synthetic.samples import synthetic_samples  # noqa: E402
-from labeling.version import load_version  # noqa: E402
+from labeling.ensemble import predict_ensemble
+from labeling.labels import LABELS
+from labeling.synthetic import OUTSIDE_TRAINING
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("version", type=Path)
-    p.add_argument("--stars", type=int, default=100_000)
-    p.add_argument("--seed", type=int, default=1)
+    p = parser(__doc__.splitlines()[0])
     p.add_argument("--extrapolate-to", type=int, default=28)
     args = p.parse_args()
-    s = synthetic_samples(args.stars, args.seed)
-    labeller = Labeller.from_version(load_version(args.version))
+    s, _, labeller = load(args)
     inside = ~np.isin(s.observed_population, list(OUTSIDE_TRAINING))
     snr = s.observed.snr
     bins = {"15-25": inside & (snr >= 15) & (snr < 25), ">=75": inside & (snr >= 75)}
