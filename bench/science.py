@@ -50,7 +50,7 @@ from labeling.pipeline import (  # noqa: E402
 )
 from labeling.synthetic.config import OUTSIDE_TRAINING  # noqa: E402
 from labeling.synthetic.samples import synthetic_samples  # noqa: E402
-from labeling.uncertainty import coverage  # noqa: E402
+from labeling.uncertainty import DispersionModel, coverage  # noqa: E402
 from labeling.version import load_version  # noqa: E402
 
 FLAG_DIGITS = ("teff", "logg", "m_h", "alpha_m", "fe_h", "g", "parallax", "tsne")
@@ -62,20 +62,21 @@ def sigma(residual: np.ndarray) -> np.ndarray:
     return np.nanstd(residual, axis=0)
 
 
-def cross_fitted_scale(version, holdout: np.ndarray) -> np.ndarray:
-    """(N, 5) factors that turn the version's σ_* of the held-out stars into the σ_* scaled on
-    the other half of them (ones when σ_* is not calibrated), as the validation report does."""
+def cross_fitted_sigma(version, holdout: np.ndarray, labelled) -> np.ndarray:
+    """(N, 5) σ_* of the held-out stars with the scale set on the other half of them, as the
+    validation report has it (the version's own σ_* when it is not calibrated)."""
     folds = version.artifacts["samples"].get("calibration_folds") or []
-    factor = np.ones((holdout.size, len(LABELS)))
     if not folds:
-        return factor
+        return labelled.sigma
     report = json.loads((version.files["validation"] / "report.json").read_text())
-    extra = report["figures"]["extra"]
-    shipped = np.array([extra["sigma_scale"][k] for k in LABELS])
-    other = [np.array([s[k] for k in LABELS]) for s in extra["sigma_scale_cross_fitted"][::-1]]
-    for fold, scale in zip(folds, other, strict=True):
-        factor[np.isin(holdout, fold)] = scale / shipped
-    return factor
+    crossed = report["figures"]["extra"]["sigma_scale_cross_fitted"]
+    dispersion = DispersionModel.from_dict(version.artifacts["dispersion"])
+    sigma = np.empty_like(labelled.sigma)
+    for fold, scale in zip(folds, crossed[::-1], strict=True):
+        rows = np.isin(holdout, fold)
+        other = DispersionModel(fits=dispersion.fits, against=dispersion.against, scale=scale)
+        sigma[rows] = other.total_sigma(labelled.labels[rows], labelled.e[rows])
+    return sigma
 
 
 def main() -> None:
@@ -181,7 +182,7 @@ def main() -> None:
         zip(LABELS, (s_h / np.median(member_sigma, axis=0)).tolist(), strict=True)
     )
     # σ_* was scaled on these stars: each half is measured with the scale set on the other
-    hyb_sigma = hyb.sigma * cross_fitted_scale(versions["hybrid"], the_plan.holdout)
+    hyb_sigma = cross_fitted_sigma(versions["hybrid"], the_plan.holdout, hyb)
     cov = [
         coverage(hyb.labels[:, j] - held_truth[:, j], hyb_sigma[:, j]) for j in range(len(LABELS))
     ]

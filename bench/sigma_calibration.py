@@ -5,9 +5,9 @@
 
 Labels the held-out stars of the synthetic sky that VERSION_DIR was trained on (same --stars and
 --seed as bench/science.py). Each run draws --heldout of them as the held-out set of a smaller
-version, sets the scale k of σ_* (labeling.uncertainty.calibration_scale, against the APOGEE-like
-labels with their errors) on half of that set or on all of it, and measures the share of the
-remaining stars within 1σ_* of the TRUE labels. Printed per label: the median and spread of that
+version, sets the scale k of σ_* (DispersionModel.calibrated, against the APOGEE-like labels with
+their errors) on half of that set or on all of it, and measures the share of the remaining stars
+within 1σ_* of the TRUE labels. Printed per label: the median and spread of that
 share over the runs, and how often it lies in 60–75 % (issue 5). docs/science.md, twelfth
 measurement.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from trained_sky import load, parser
 
 from labeling.labels import LABELS
-from labeling.uncertainty import DispersionModel, calibration_scale, coverage
+from labeling.uncertainty import DispersionModel, coverage
 
 
 def main() -> None:
@@ -31,21 +31,21 @@ def main() -> None:
     stars, truth = s.training.subset(holdout), s.training_truth[holdout]
     out = labeller.label(stars)
     d = labeller.dispersion
-    sigma = DispersionModel(fits=d.fits, against=d.against).total_sigma(out.labels, out.e)
-    vs_reference, vs_truth = out.labels - stars.labels, out.labels - truth
+    uncalibrated = DispersionModel(fits=d.fits, against=d.against)
+    vs_truth = out.labels - truth
     rng = np.random.default_rng(args.seed)
     shares: dict[str, list] = {"half": [], "all": []}
     for _ in range(args.runs):
         order = rng.permutation(len(stars))
         drawn, rest = order[: args.heldout], order[args.heldout :]
         for name, rows in (("half", drawn[: args.heldout // 2]), ("all", drawn)):
-            row = []
-            for j in range(len(LABELS)):
-                k = calibration_scale(
-                    vs_reference[rows, j], sigma[rows, j], stars.label_errors[rows, j]
-                )
-                row.append(coverage(vs_truth[rest, j], k * sigma[rest, j])[0])
-            shares[name].append(row)
+            calibrated = uncalibrated.calibrated(
+                stars.labels[rows], out.labels[rows], out.e[rows], stars.label_errors[rows]
+            )
+            sigma = calibrated.total_sigma(out.labels[rest], out.e[rest])
+            shares[name].append(
+                [coverage(vs_truth[rest, j], sigma[:, j])[0] for j in range(len(LABELS))]
+            )
     print(
         f"{len(stars)} held-out stars; versions of {args.heldout}, {args.runs} runs; "
         "share within 1 sigma_* of the truth"

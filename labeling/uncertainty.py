@@ -177,7 +177,8 @@ class DispersionFit:
 class DispersionModel:
     """One :class:`DispersionFit` per label, in :data:`LABELS` order (Sect. 3.4, 4.2).
 
-    ``scale`` (one per label, default 1: the paper's σ_*) multiplies the total σ; it is set by
+    ``scale`` (one per label, default 1: the paper's σ_*) multiplies the dispersion term of σ_*,
+    not the measured model-to-model spread e_*, so that σ_* ≥ e_* always; it is set by
     :meth:`calibrated` from stars that took no part in training.
     """
 
@@ -241,9 +242,9 @@ class DispersionModel:
         return np.array([float(scale.get(name, 1.0)) for name in self.fits])
 
     def total_sigma(self, pred: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """σ = scale · sqrt(e² + dispersion(pred)²), (N, 5), label units (Sect. 4.2)."""
+        """σ = sqrt(e² + (scale · dispersion(pred))²), (N, 5), label units (Sect. 4.2)."""
         e = np.asarray(e, dtype=np.float64)
-        return self.scales() * np.sqrt(e**2 + self.dispersion(pred) ** 2)
+        return np.hypot(e, self.scales() * self.dispersion(pred))
 
     def calibrated(
         self,
@@ -257,17 +258,16 @@ class DispersionModel:
         ``reference`` (N, 5): the stars' reference labels (APOGEE), with their own quoted errors
         ``reference_error`` (N, 5) or None; ``pred``, ``e``: the full ensemble's labels and
         model-to-model spread. The stars must have taken no part in training (the held-out
-        calibration stars), since the members fit the others. See :func:`calibration_scale`.
+        calibration stars), since the members fit the others. Only the dispersion term is
+        scaled; e and the reference's errors are not. See :func:`calibration_scale`.
         """
-        base = DispersionModel(fits=self.fits, against=self.against)
-        sigma = base.total_sigma(pred, e)
+        dispersion = self.dispersion(pred)
         residual = np.asarray(pred, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+        unscaled = np.asarray(e, dtype=np.float64)
+        if reference_error is not None:
+            unscaled = np.hypot(unscaled, np.asarray(reference_error, dtype=np.float64))
         scale = {
-            name: calibration_scale(
-                residual[:, j],
-                sigma[:, j],
-                None if reference_error is None else np.asarray(reference_error)[:, j],
-            )
+            name: calibration_scale(residual[:, j], dispersion[:, j], unscaled[:, j])
             for j, name in enumerate(self.fits)
         }
         return DispersionModel(fits=self.fits, against=self.against, scale=scale)
@@ -306,26 +306,27 @@ ONE_SIGMA = 0.682689492
 def calibration_scale(
     residual: np.ndarray,
     sigma: np.ndarray,
-    reference_error: np.ndarray | None = None,
+    unscaled: np.ndarray | None = None,
     target: float = ONE_SIGMA,
     min_scale: float = 0.1,
 ) -> float:
-    """The factor k for which a share ``target`` of |residual| ≤ sqrt((k σ)² + ε²).
+    """The factor k for which a share ``target`` of |residual| ≤ sqrt((k σ)² + u²).
 
-    ``residual`` is CNN − reference, ``sigma`` the σ_* to scale and ``ε`` the reference's own
-    quoted error (zero if None). Star i is covered for every k ≥ k_i = sqrt(max(r_i² − ε_i², 0))
-    / σ_i, so k is the ``target`` quantile of the k_i: exact, no fitting. With ε = 0 this is
+    ``residual`` is CNN − reference, ``sigma`` the error term to scale and ``u`` the errors that
+    are known and not scaled (zero if None): the reference's own quoted error, and e_* when only
+    the dispersion is scaled. Star i is covered for every k ≥ k_i = sqrt(max(r_i² − u_i², 0))
+    / σ_i, so k is the ``target`` quantile of the k_i: exact, no fitting. With u = 0 this is
     the usual variance scaling of regression uncertainties (calibrating σ on held-out data);
-    with ε it aims σ_* at the CNN's own error, not the CNN's ⊕ APOGEE's. Never below
-    ``min_scale``; NaN entries are ignored; 1.0 when no star is usable.
+    with APOGEE's errors in u it aims σ_* at the CNN's own error, not the CNN's ⊕ APOGEE's.
+    Never below ``min_scale``; NaN entries are ignored; 1.0 when no star is usable.
     """
     r = np.asarray(residual, dtype=np.float64).ravel()
     s = np.asarray(sigma, dtype=np.float64).ravel()
-    eps = np.zeros_like(r) if reference_error is None else np.asarray(reference_error).ravel()
-    ok = np.isfinite(r) & np.isfinite(s) & np.isfinite(eps) & (s > 0)
+    u = np.zeros_like(r) if unscaled is None else np.asarray(unscaled, dtype=np.float64).ravel()
+    ok = np.isfinite(r) & np.isfinite(s) & np.isfinite(u) & (s > 0)
     if not ok.any():
         return 1.0
-    k = np.sqrt(np.maximum(r[ok] ** 2 - eps[ok] ** 2, 0.0)) / s[ok]
+    k = np.sqrt(np.maximum(r[ok] ** 2 - u[ok] ** 2, 0.0)) / s[ok]
     return float(max(np.quantile(k, target), min_scale))
 
 

@@ -152,9 +152,10 @@ def test_sigma_calibrated_on_the_heldout_stars_and_validated_cross_fitted(
     scale = dispersion.scales()
     assert np.all(scale > 0) and not np.allclose(scale, 1.0)
     # by construction 68.27 % of the held-out stars' residuals against APOGEE lie within
-    # σ_* ⊕ APOGEE's own error
+    # σ_* ⊕ APOGEE's own error, and σ_* is never below the members' spread
     hold = sky.training.subset(the_plan.holdout)
     out = Labeller.from_version(version).label(hold)
+    assert np.all(out.sigma >= out.e)
     within = np.hypot(out.sigma, hold.label_errors) * (1 + 1e-9)
     share = np.mean(np.abs(out.labels - hold.labels) <= within, axis=0)
     assert np.all(np.abs(share - 0.6827) <= 1.5 / len(hold)), share
@@ -165,11 +166,12 @@ def test_sigma_calibrated_on_the_heldout_stars_and_validated_cross_fitted(
     extra = figures["extra"]
     assert extra["sigma_calibration_stars"] == the_plan.holdout.size
     np.testing.assert_allclose([extra["sigma_scale"][k] for k in LABELS], scale)
-    crossed = [np.array([k[name] for name in LABELS]) for k in extra["sigma_scale_cross_fitted"]]
-    factor = np.ones_like(out.sigma)
-    for fold, other in zip(folds, crossed[::-1], strict=True):
-        factor[np.isin(the_plan.holdout, fold)] = other / scale
-    within = np.hypot(out.sigma * factor, hold.label_errors)
+    crossed = np.empty_like(out.sigma)
+    for fold, other in zip(folds, extra["sigma_scale_cross_fitted"][::-1], strict=True):
+        rows = np.isin(the_plan.holdout, fold)
+        by_other = dataclasses.replace(dispersion, scale=other)
+        crossed[rows] = by_other.total_sigma(out.labels[rows], out.e[rows])
+    within = np.hypot(crossed, hold.label_errors)
     expected = np.mean(np.abs(out.labels - hold.labels) <= within, axis=0)
     reported = [figures["accuracy"]["heldout"][k]["coverage_1sigma"] for k in LABELS]
     np.testing.assert_allclose(reported, expected, atol=1.0 / len(hold))

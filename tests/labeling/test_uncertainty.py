@@ -165,7 +165,7 @@ def test_calibration_scale_leaves_the_reference_labels_noise_out():
     eps = np.full(n, 1.5)
     residual = rng.standard_normal(n) + eps * rng.standard_normal(n)
     k_noisy = calibration_scale(residual, np.full(n, 0.5))
-    k_clean = calibration_scale(residual, np.full(n, 0.5), reference_error=eps)
+    k_clean = calibration_scale(residual, np.full(n, 0.5), unscaled=eps)
     assert k_noisy == pytest.approx(2 * np.hypot(1.0, 1.5), rel=0.03)
     # the exact inversion assumes coverage of sqrt(k²σ² + ε²), which a sum of Gaussians meets
     assert k_clean == pytest.approx(2.0, rel=0.06)
@@ -186,7 +186,19 @@ def test_calibrated_dispersion_model_scales_sigma_and_round_trips():
     np.testing.assert_allclose(cal.scales(), 3.0, rtol=0.08)
     np.testing.assert_allclose(
         cal.total_sigma(held_pred, e), cal.scales() * model.total_sigma(held_pred, e)
+    )  # e = 0: the whole σ_* is the dispersion term
+    # only the dispersion term is scaled: σ_* never falls below the members' spread e_*
+    big_e = np.full_like(held_pred, 0.2)
+    shrunk = DispersionModel(fits=model.fits, scale=dict.fromkeys(LABELS, 0.1))
+    assert np.all(shrunk.total_sigma(held_pred, big_e) >= big_e)
+    np.testing.assert_allclose(
+        shrunk.total_sigma(held_pred, big_e), np.hypot(big_e, 0.1 * model.dispersion(held_pred))
     )
+    with_e = model.calibrated(held_true, held_pred, big_e)
+    sigma_e = with_e.total_sigma(held_pred, big_e)
+    for j in range(len(LABELS)):
+        share = coverage(held_pred[:, j] - held_true[:, j], sigma_e[:, j])
+        assert share[0] == pytest.approx(0.6827, abs=0.01)
     for j in range(len(LABELS)):
         share = coverage(held_pred[:, j] - held_true[:, j], cal.total_sigma(held_pred, e)[:, j])
         assert share[0] == pytest.approx(0.6827, abs=0.01)
