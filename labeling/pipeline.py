@@ -211,38 +211,43 @@ def finalize_version(
     dispersion = DispersionModel.fit(
         train.labels[ok], cv[ok], degree=config.dispersion_degree, spread=known[ok]
     )
-    ensemble = CompiledEnsemble(members)
-    folds = the_plan.calibration_folds(config)
-    hold = stars.subset(the_plan.holdout)
-    # σ_* of each held-out half in the report: scaled on the other half (no calibration: as is)
-    validation_dispersion = [(np.arange(len(hold)), None)]
-    fold_scales = None
-    if folds and len(hold):
-        progress("calibrating sigma on held-out stars")
-        y = predict_ensemble(ensemble, hold, prep)
-        errors = hold.label_errors if config.dispersion_without_label_errors else None
-        uncalibrated = dispersion
-
-        def calibrated_on(rows: np.ndarray) -> DispersionModel:
-            err = None if errors is None else errors[rows]
-            return uncalibrated.calibrated(hold.labels[rows], y.mean[rows], y.std[rows], err)
-
-        halves = [np.searchsorted(the_plan.holdout, f) for f in folds]
-        by_half = [calibrated_on(rows) for rows in halves]
-        validation_dispersion = [(halves[0], by_half[1]), (halves[1], by_half[0])]
-        fold_scales = [d.scale for d in by_half]
-        dispersion = calibrated_on(np.arange(len(hold)))
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
     progress("t-SNE reference of the training spectra")
     rng = np.random.default_rng(config.seed)
     pick = np.sort(rng.permutation(len(train))[: config.tsne_max_stars])
     spectra = prep.inputs(train, pick)["spectrum"][..., 0]
     tsne = TsneReference.fit(spectra, perplexities=config.tsne_perplexities, seed=config.seed)
+    labeller = Labeller(CompiledEnsemble(members), prep, dispersion, ranges, tsne)
 
-    labeller = Labeller(ensemble, prep, dispersion, ranges, tsne)
+    # the held-out stars are labelled once: they calibrate σ_* and go into the report
+    progress("labelling the held-out stars")
+    hold = stars.subset(the_plan.holdout)
+    held = labeller.label(hold, return_members=True)
+    folds = the_plan.calibration_folds(config)
+    # σ_* of each held-out half in the report: scaled on the other half (no calibration: as is)
+    validation_dispersion = [(np.arange(len(hold)), None)]
+    fold_scales = None
+    if folds and len(hold):
+        progress("calibrating sigma on held-out stars")
+        errors = hold.label_errors if config.dispersion_without_label_errors else None
+
+        def calibrated_on(rows: np.ndarray) -> DispersionModel:
+            err = None if errors is None else errors[rows]
+            return labeller.dispersion.calibrated(
+                hold.labels[rows], held.labels[rows], held.e[rows], err
+            )
+
+        halves = [np.searchsorted(the_plan.holdout, f) for f in folds]
+        by_half = [calibrated_on(rows) for rows in halves]
+        validation_dispersion = [(halves[0], by_half[1]), (halves[1], by_half[0])]
+        fold_scales = [d.scale for d in by_half]
+        dispersion = calibrated_on(np.arange(len(hold)))
+        labeller = Labeller(labeller.ensemble, prep, dispersion, ranges, tsne)
+
     progress("validation report")
-    parts = [("training", train, cv, None)] + [
-        ("heldout", hold.subset(rows), None, d) for rows, d in validation_dispersion
+    parts = [("training", train, cv, None, None)] + [
+        ("heldout", hold.subset(rows), None, d, held.subset(rows))
+        for rows, d in validation_dispersion
     ]
     # σ_* without APOGEE's noise is checked against APOGEE with that noise added back
     data = _validation_data(labeller, parts, config.dispersion_without_label_errors)
@@ -289,16 +294,16 @@ def finalize_version(
 
 def _validation_data(labeller: Labeller, parts, with_label_errors: bool) -> ValidationData:
     """``parts``: (sample name, stars, cross-validated labels or None, the DispersionModel
-    that gives their σ_*, or None for the labeller's)."""
+    that gives their σ_* or None for the labeller's, their Labelled or None to label them)."""
     cols: dict[str, list] = {
         k: []
         for k in ("source_id", "sample", "truth", "pred", "e", "sigma", "snr", "flags", "error")
     }
     members = []
-    for name, stars, cv, dispersion in parts:
+    for name, stars, cv, dispersion, labelled in parts:
         if len(stars) == 0:
             continue
-        out = labeller.label(stars, return_members=name == "heldout")
+        out = labelled if labelled is not None else labeller.label(stars, return_members=False)
         pred = out.labels if cv is None else np.where(np.isfinite(cv), cv, out.labels)
         cols["source_id"].append(stars.source_id)
         cols["sample"].append(np.full(len(stars), name))
@@ -331,6 +336,17 @@ class Labelled:
     sigma: np.ndarray  # (N, 5) total uncertainty
     flags: np.ndarray  # (N,) 8-character flag_boundary
     members: np.ndarray | None = None  # (M, N, 5) when asked for
+
+    def subset(self, rows: np.ndarray) -> Labelled:
+        members = None if self.members is None else self.members[:, rows]
+        return Labelled(
+            self.source_id[rows],
+            self.labels[rows],
+            self.e[rows],
+            self.sigma[rows],
+            self.flags[rows],
+            members,
+        )
 
 
 @dataclass
