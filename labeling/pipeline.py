@@ -245,12 +245,12 @@ def finalize_version(
         labeller = Labeller(labeller.ensemble, prep, dispersion, ranges, tsne)
 
     progress("validation report")
-    parts = [("training", train, cv, None, None)] + [
-        ("heldout", hold.subset(rows), None, d, held.subset(rows))
+    parts = [("training", train, labeller.label(train), cv, dispersion)] + [
+        ("heldout", hold.subset(rows), held.subset(rows), None, d or dispersion)
         for rows, d in validation_dispersion
     ]
     # σ_* without APOGEE's noise is checked against APOGEE with that noise added back
-    data = _validation_data(labeller, parts, config.dispersion_without_label_errors)
+    data = _validation_data(parts, config.dispersion_without_label_errors)
     work = Path(tempfile.mkdtemp(prefix="version-"))
     try:
         tsne_dir = tsne.save(work / "tsne")
@@ -292,25 +292,24 @@ def finalize_version(
     return load_version(version)
 
 
-def _validation_data(labeller: Labeller, parts, with_label_errors: bool) -> ValidationData:
-    """``parts``: (sample name, stars, cross-validated labels or None, the DispersionModel
-    that gives their σ_* or None for the labeller's, their Labelled or None to label them)."""
+def _validation_data(parts, with_label_errors: bool) -> ValidationData:
+    """``parts``: (sample name, stars, their Labelled, cross-validated labels or None, the
+    DispersionModel that gives their σ_*)."""
     cols: dict[str, list] = {
         k: []
         for k in ("source_id", "sample", "truth", "pred", "e", "sigma", "snr", "flags", "error")
     }
     members = []
-    for name, stars, cv, dispersion, labelled in parts:
+    for name, stars, out, cv, dispersion in parts:
         if len(stars) == 0:
             continue
-        out = labelled if labelled is not None else labeller.label(stars, return_members=False)
         pred = out.labels if cv is None else np.where(np.isfinite(cv), cv, out.labels)
         cols["source_id"].append(stars.source_id)
         cols["sample"].append(np.full(len(stars), name))
         cols["truth"].append(stars.labels)
         cols["pred"].append(pred)
         cols["e"].append(out.e)
-        cols["sigma"].append((dispersion or labeller.dispersion).total_sigma(pred, out.e))
+        cols["sigma"].append(dispersion.total_sigma(pred, out.e))
         cols["snr"].append(stars.snr)
         cols["flags"].append(out.flags)
         no_errors = stars.label_errors is None or not with_label_errors
