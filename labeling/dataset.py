@@ -9,12 +9,14 @@ scale), so no member ever copies every spectrum.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .labels import LABELS, N_PIXELS, N_XP
-from .spectrum_store import SpectrumStore
+
+if TYPE_CHECKING:  # only the type: training and inference from arrays need no zarr
+    from .spectrum_store import SpectrumStore
 
 
 class SpectrumSource(Protocol):

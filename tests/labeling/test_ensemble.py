@@ -241,3 +241,13 @@ def test_training_batches_are_augmented_reproducibly(stars, prep):
         EnsembleConfig.from_dict(EnsembleConfig(augment_min_snr=None).to_dict()).augment_min_snr
         is None
     )
+
+
+def test_training_and_inference_code_needs_no_zarr():
+    # bench/gpu.py runs labeling.ensemble on machines without zarr (docs/benchmarks.md)
+    import subprocess
+    import sys
+
+    code = "import sys, labeling.ensemble; print('zarr' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
