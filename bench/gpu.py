@@ -104,70 +104,19 @@ def device_name(keras) -> str:
     return "?"
 
 
-class EpochTimes:
-    """Wall time of each epoch of a ``fit``."""
-
-    def __init__(self, keras) -> None:
-        outer = self
-
-        class _CB(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.t0 = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                outer.times.append(time.perf_counter() - self.t0)
-
-        self.times: list[float] = []
-        self.callback = _CB()
-
-
 def training(keras, args, out: dict) -> None:
-    from train import RandomPrep
-
-    from labeling.dataset import ArraySpectra, StarSet
-    from labeling.ensemble import StarBatches
-    from labeling.model import build_model
+    from train import RandomTraining
 
     n_tr = args.train_stars
     n_va = n_tr * PAPER_VAL // PAPER_TRAIN
-    n = n_tr + n_va
-    rng = np.random.default_rng(0)
-    flux = rng.random((n, 2401), np.float32)
-    phot, xp = rng.random((n, 4), np.float32), rng.random((n, 110), np.float32)
-    labels = rng.random((n, 5), np.float32)
-    stars = StarSet(np.arange(n), ArraySpectra(flux), phot, xp, np.ones(n), labels)
-    prep = RandomPrep(phot, xp)
-    tr, va = np.arange(n_tr), np.arange(n_tr, n)
-    arrays = {"spectrum": flux[:, :, None], "phot": phot, "xp": xp}
+    data = RandomTraining.make(n_tr, n_va)
     print(f"\ntraining: {n_tr} + {n_va} stars, {args.epochs} epochs (first dropped)")
     print(f"{'path':24s} {'batch':>5s} {'s/epoch':>8s} {'min @80':>8s} {'min @100':>8s}")
     rows = []
     for path, batch in (("StarBatches", 64), ("in-memory", 64), ("in-memory", 256)):
-        keras.utils.set_random_seed(0)
-        model = build_model()
-        timer = EpochTimes(keras)
-        if path == "StarBatches":
-            model.fit(
-                StarBatches(stars, prep, tr, batch, shuffle=True, seed=0),
-                validation_data=StarBatches(stars, prep, va, 512),
-                epochs=args.epochs,
-                shuffle=False,
-                verbose=0,
-                callbacks=[timer.callback],
-            )
-        else:
-            model.fit(
-                {k: v[tr] for k, v in arrays.items()},
-                labels[tr],
-                validation_data=({k: v[va] for k, v in arrays.items()}, labels[va]),
-                batch_size=batch,
-                epochs=args.epochs,
-                verbose=0,
-                callbacks=[timer.callback],
-            )
-        s = statistics.median(timer.times[1:])
-        row = {"path": path, "batch": batch, "s_per_epoch": s, "first_epoch_s": timer.times[0]}
-        rows.append(row)
+        times = data.epoch_times(path == "StarBatches", batch, args.epochs)
+        s = statistics.median(times[1:])
+        rows.append({"path": path, "batch": batch, "s_per_epoch": s, "first_epoch_s": times[0]})
         print(f"{path:24s} {batch:5d} {s:8.2f} {s * 80 / 60:8.2f} {s * 100 / 60:8.2f}", flush=True)
     out["training"] = rows
 

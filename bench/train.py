@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,59 @@ class EpochTimer:
         self.callback = _CB()
 
 
+@dataclass
+class RandomTraining:
+    """Random stars of the paper's shapes, as StarSet + prep (streamed) and as arrays."""
+
+    stars: object  # labeling.dataset.StarSet
+    prep: RandomPrep
+    arrays: dict[str, np.ndarray]
+    labels: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+
+    @classmethod
+    def make(cls, n_train: int, n_val: int) -> RandomTraining:
+        from labeling.dataset import ArraySpectra, StarSet
+
+        n = n_train + n_val
+        rng = np.random.default_rng(0)
+        flux = rng.random((n, 2401), np.float32)
+        phot = rng.random((n, 4), np.float32)
+        xp = rng.random((n, 110), np.float32)
+        labels = rng.random((n, 5), np.float32)
+        stars = StarSet(np.arange(n), ArraySpectra(flux), phot, xp, np.ones(n), labels)
+        arrays = {"spectrum": flux[:, :, None], "phot": phot, "xp": xp}
+        tr, va = np.arange(n_train), np.arange(n_train, n)
+        return cls(stars, RandomPrep(phot, xp), arrays, labels, tr, va)
+
+    def epoch_times(self, streamed: bool, batch: int, epochs: int) -> list[float]:
+        """Wall time of each epoch of a fresh hybrid CNN's ``fit`` (validation included)."""
+        import keras
+
+        from labeling.ensemble import StarBatches
+        from labeling.model import build_model
+
+        keras.utils.set_random_seed(0)
+        model = build_model()
+        timer = EpochTimer()
+        common = {"epochs": epochs, "verbose": 0, "callbacks": [timer.callback]}
+        if streamed:
+            train = StarBatches(self.stars, self.prep, self.train, batch, shuffle=True, seed=0)
+            val = StarBatches(self.stars, self.prep, self.val, 512)
+            model.fit(train, validation_data=val, shuffle=False, **common)
+        else:
+            tr, va = self.train, self.val
+            model.fit(
+                {k: v[tr] for k, v in self.arrays.items()},
+                self.labels[tr],
+                validation_data=({k: v[va] for k, v in self.arrays.items()}, self.labels[va]),
+                batch_size=batch,
+                **common,
+            )
+        return timer.times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--stars", type=int, default=4096, help="training stars (default 4096)")
@@ -80,29 +134,9 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
-    from labeling.dataset import ArraySpectra, StarSet
-    from labeling.ensemble import StarBatches
-    from labeling.model import build_model
-
     n_tr = args.stars
     n_va = n_tr // 3
-    n = n_tr + n_va
-    rng = np.random.default_rng(0)
-    flux = rng.random((n, 2401), np.float32)
-    phot = rng.random((n, 4), np.float32)
-    xp = rng.random((n, 110), np.float32)
-    labels = rng.random((n, 5), np.float32)
-    stars = StarSet(
-        source_id=np.arange(n),
-        spectra=ArraySpectra(flux),
-        phot=phot,
-        xp=xp,
-        snr=np.ones(n),
-        labels=labels,
-    )
-    prep = RandomPrep(phot, xp)
-    tr, va = np.arange(n_tr), np.arange(n_tr, n)
-    arrays = {"spectrum": flux[:, :, None], "phot": phot, "xp": xp}
+    data = RandomTraining.make(n_tr, n_va)
 
     print(
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
@@ -115,31 +149,8 @@ def main() -> None:
     )
     for batch in args.batch:
         for path in ("StarBatches (streamed)", "in-memory arrays"):
-            keras.utils.set_random_seed(0)
-            model = build_model()
-            timer = EpochTimer()
-            if path.startswith("StarBatches"):
-                train = StarBatches(stars, prep, tr, batch, shuffle=True, seed=0)
-                val = StarBatches(stars, prep, va, 512)
-                model.fit(
-                    train,
-                    validation_data=val,
-                    epochs=args.epochs,
-                    shuffle=False,
-                    verbose=0,
-                    callbacks=[timer.callback],
-                )
-            else:
-                model.fit(
-                    {k: v[tr] for k, v in arrays.items()},
-                    labels[tr],
-                    validation_data=({k: v[va] for k, v in arrays.items()}, labels[va]),
-                    batch_size=batch,
-                    epochs=args.epochs,
-                    verbose=0,
-                    callbacks=[timer.callback],
-                )
-            s = statistics.median(timer.times[1:])
+            times = data.epoch_times(path.startswith("StarBatches"), batch, args.epochs)
+            s = statistics.median(times[1:])
             # a validation star costs ~1/3 of a training star (forward only)
             per_star = s / (n_tr + n_va / 3)
             paper_epoch = per_star * (PAPER_TRAIN + PAPER_VAL / 3)
