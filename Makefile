@@ -38,7 +38,6 @@ test-services:
 WORKER_PID := var/demo/celery-worker.pid
 
 stop:
-	-test -f $(WORKER_PID) && kill $$(cat $(WORKER_PID)) 2>/dev/null; rm -f $(WORKER_PID)
 	$(SERVICES) stop all
 
 status:

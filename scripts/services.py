@@ -6,7 +6,7 @@ exists. Instances and packages are described in services.toml beside this file.
 
     python3 scripts/services.py install [--test]   # apt-get what is missing, fix pg_sphere
     python3 scripts/services.py start demo|test    # idempotent: a running instance is left alone
-    python3 scripts/services.py stop [demo|test|all]
+    python3 scripts/services.py stop [demo|test|all]   # the instance's Celery worker first
     python3 scripts/services.py status [demo|test|all]
 
 Each instance lives in var/<name>/: a PostgreSQL cluster listening on 127.0.0.1 only (no Unix
@@ -415,6 +415,47 @@ def stop_redis(inst: Instance) -> None:
     log(f"{inst.name}: Redis stopped")
 
 
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, exited but not reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def stop_worker(inst: Instance, grace_s: float = 30.0) -> None:
+    """Stop the instance's detached Celery worker (``celery-worker.pid`` in its var dir).
+
+    It goes before its broker and database do. SIGTERM asks for a warm shutdown (running tasks
+    finish); a worker still there after ``grace_s`` gets SIGQUIT (cold shutdown: its tasks are
+    abandoned and, acknowledged late, re-queued), then SIGKILL.
+    """
+    pidfile = inst.var / "celery-worker.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        pidfile.unlink(missing_ok=True)
+        return
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGQUIT, 10.0), (signal.SIGKILL, 5.0)):
+        if not process_alive(pid):
+            break
+        os.kill(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    if process_alive(pid):
+        raise ServiceError(f"Celery worker {pid} did not stop")
+    pidfile.unlink(missing_ok=True)
+    log(f"{inst.name}: Celery worker stopped")
+
+
 # --- commands ------------------------------------------------------------------------------
 
 
@@ -432,6 +473,7 @@ def start(inst: Instance) -> None:
 
 
 def stop(inst: Instance) -> None:
+    stop_worker(inst)
     stop_redis(inst)
     stop_pg(inst)
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,26 @@ def test_redis_broker_answers():
     assert client.connection_pool.connection_kwargs["host"] == "127.0.0.1"
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(host="127.0.0.1", port=client.connection_pool.connection_kwargs["port"]).ping()
+
+
+@pytest.mark.parametrize("ignores_term", [False, True])
+def test_stop_takes_the_worker_down_before_its_broker(tmp_path, monkeypatch, ignores_term):
+    monkeypatch.setenv("RVS_VAR_DIR", str(tmp_path))
+    inst = services.Instance("w", 1, 2, durable=False)
+    inst.var.mkdir(parents=True)
+    handler = "signal.SIG_IGN" if ignores_term else "signal.SIG_DFL"
+    code = f"import signal, time; signal.signal(signal.SIGTERM, {handler}); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(0.3)  # the handler is in place
+        (inst.var / "celery-worker.pid").write_text(f"{proc.pid}\n")
+        t0 = time.monotonic()
+        services.stop_worker(inst, grace_s=0.5)
+        assert proc.poll() is not None and not services.process_alive(proc.pid)
+        assert not (inst.var / "celery-worker.pid").exists()
+        # a worker that honours SIGTERM is gone at once; one that does not, after the grace
+        assert (time.monotonic() - t0 >= 0.5) == ignores_term
+        services.stop_worker(inst)  # nothing to stop: a no-op
+    finally:
+        proc.kill()
+        proc.wait()
