@@ -225,7 +225,7 @@ def main() -> None:
     ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench")
     args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/train.py's RandomPrep
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/train.py's RandomTraining
     import keras
 
     out = {
