@@ -14,8 +14,9 @@ sqrt(σ_degraded² − σ²), and for comparison the same ratio between the real
 
 Then the information limit: the Cramér–Rao bound of each label from the noiseless synthetic
 spectrum (labeling/synthetic/spectra.py, with its σ_pix = sqrt(F)/SNR noise raised at the
-band edges) at the target S/N, per star, from central differences of the spectrum model in
-Teff, log g, [M/H], [α/M], the line broadening (4.5 km/s) and the radial velocity. Two
+band edges and correlated between neighbouring pixels) at the target S/N, per star, from
+central differences of the spectrum model in Teff, log g, [M/H], [α/M], the line broadening
+(4.5 km/s) and the radial velocity. Two
 bounds: everything free (the spectrum alone), and Teff and log g known exactly (the most
 photometry, parallax and XP could add), each the median over the stars: the bound is
 heavy-tailed (warm and metal-poor stars have weak lines), and there a network leans on XP
@@ -30,9 +31,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy.linalg import toeplitz
 from trained_sky import load, parser
 
-from labeling.augment import degrade
+from labeling.augment import degrade, rvs_noise_kernel
 from labeling.dataset import ArraySpectra
 from labeling.labels import LABELS
 from labeling.synthetic import OUTSIDE_TRAINING, SpectrumModel
@@ -60,14 +62,20 @@ def unit_fisher(labels: np.ndarray, model: SpectrumModel) -> np.ndarray:
     pix = np.arange(flux.shape[1])
     edge = np.minimum(pix, pix[::-1]) / 100.0
     boost = 1.0 + model.edge_noise_boost * np.exp(-edge)
-    weight = 1.0 / (np.clip(flux, 0.05, 2.0) * boost[None, :] ** 2)  # 1 / σ_pix² at S/N 1
+    sigma = np.sqrt(np.clip(flux, 0.05, 2.0)) * boost[None, :]  # σ_pix at S/N 1
     jac = np.empty((n, 6, flux.shape[1]))
     for k, h in enumerate(STEPS):
         up, down = base.copy(), base.copy()
         up[:, k] += h
         down[:, k] -= h
-        jac[:, k] = (spectra(up, model) - spectra(down, model)) / (2 * h)
-    return np.einsum("nip,np,njp->nij", jac, weight, jac)
+        jac[:, k] = (spectra(up, model) - spectra(down, model)) / (2 * h) / sigma[:, None, :]
+    # pixel-to-pixel correlation of the noise (labeling.augment.rvs_noise): Fisher = J R⁻¹ Jᵀ
+    corr = np.eye(flux.shape[1])
+    if model.noise_native_pixel_px is not None:
+        w = rvs_noise_kernel(model.noise_native_pixel_px).astype(np.float64)
+        rho = np.correlate(w, w, "full")[w.size - 1 :]
+        corr = toeplitz(np.r_[rho, np.zeros(flux.shape[1] - rho.size)])
+    return np.einsum("nip,njp->nij", jac @ np.linalg.inv(corr), jac)
 
 
 def bounds(fisher: np.ndarray, snr: float) -> dict[str, np.ndarray]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from ..augment import RVS_NATIVE_PIXEL_PX
+
 #: Populations in the order their fractions are listed in :class:`PopulationMix`.
 POPULATIONS: tuple[str, ...] = (
     "thin_disc_giant",
@@ -115,6 +117,9 @@ class SpectrumModel:
     nan_edge_share: float = 0.5
     #: noise is this much larger at the two ends of the RVS band-pass filter
     edge_noise_boost: float = 0.6
+    #: noise correlated over this many 0.01 nm pixels, as in real mean spectra
+    #: (labeling.augment.RVS_NATIVE_PIXEL_PX); None: white noise, as before 2026-11-30
+    noise_native_pixel_px: float | None = RVS_NATIVE_PIXEL_PX
 
 
 @dataclass(frozen=True)

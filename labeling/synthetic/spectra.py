@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ..augment import rvs_noise
 from .config import SpectrumModel
 
 C_KMS = 299_792.458
@@ -324,7 +325,7 @@ def synthesize(
     edge = np.minimum(np.arange(N_PIX), np.arange(N_PIX)[::-1]) / 100.0
     edge_boost = 1.0 + model.edge_noise_boost * np.exp(-edge)
     sigma = np.sqrt(np.clip(flux, 0.05, 2.0)) * edge_boost[None, :] / snr[:, None]
-    noise = rng.standard_normal((n, N_PIX), dtype=np.float32)
+    noise = rvs_noise(rng, (n, N_PIX), model.noise_native_pixel_px)
     observed = (flux + sigma * noise).astype(np.float32)
     err_scatter = 1.0 + 0.05 * rng.standard_normal((n, 1))
     flux_error = (sigma * err_scatter).astype(np.float32)
