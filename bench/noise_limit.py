@@ -68,7 +68,7 @@ def unit_fisher(labels: np.ndarray, model: SpectrumModel) -> np.ndarray:
         up, down = base.copy(), base.copy()
         up[:, k] += h
         down[:, k] -= h
-        jac[:, k] = (spectra(up, model) - spectra(down, model)) / (2 * h) / sigma[:, None, :]
+        jac[:, k] = (spectra(up, model) - spectra(down, model)) / (2 * h) / sigma
     # pixel-to-pixel correlation of the noise (labeling.augment.rvs_noise): Fisher = J R⁻¹ Jᵀ
     corr = np.eye(flux.shape[1])
     if model.noise_native_pixel_px is not None:

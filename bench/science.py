@@ -105,6 +105,12 @@ def main() -> None:
         help="share of each training batch degraded towards S/N 15 (labeling/augment.py)",
     )
     p.add_argument(
+        "--patience",
+        type=int,
+        default=8,
+        help="early-stopping patience in epochs (the paper's 20 is EnsembleConfig's default)",
+    )
+    p.add_argument(
         "--hybrid-only",
         action="store_true",
         help="skip the RVS-only ensemble (no log g comparison); half the training time",
@@ -122,7 +128,7 @@ def main() -> None:
         n_splits=args.splits,
         n_members=args.members,
         epochs=args.epochs,
-        patience=8,
+        patience=args.patience,
         seed=args.seed,
         augment_fraction=args.augment_fraction,
     )
