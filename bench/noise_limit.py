@@ -32,7 +32,7 @@ from dataclasses import replace
 
 import numpy as np
 from scipy.linalg import toeplitz
-from trained_sky import load, parser
+from trained_sky import load, parser, sky_config
 
 from labeling.augment import degrade, rvs_noise_kernel
 from labeling.dataset import ArraySpectra
@@ -124,11 +124,13 @@ def main() -> None:
     stars = obs.subset(bright)
     flux = stars.spectra.get(np.arange(len(stars)))
     target = np.full(len(stars), args.target_snr)
-    noisy = replace(stars, spectra=ArraySpectra(degrade(flux, stars.snr, target, rng)), snr=target)
+    spectrum_model = sky_config(args).spectrum
+    worse_flux = degrade(flux, stars.snr, target, rng, spectrum_model.noise_native_pixel_px)
+    noisy = replace(stars, spectra=ArraySpectra(worse_flux), snr=target)
     as_is = np.std(labelled.labels[bright] - stars.labels, axis=0)
     worse = np.std(labeller.label(noisy).labels - stars.labels, axis=0)
     noise = np.sqrt(np.clip(worse**2 - as_is**2, 0, None))
-    crb = bounds(unit_fisher(stars.labels, SpectrumModel()), args.target_snr)
+    crb = bounds(unit_fisher(stars.labels, spectrum_model), args.target_snr)
 
     print(f"{len(stars)} clean in-distribution stars at S/N >= 75 ({args.version})")
     rows = {

@@ -68,17 +68,22 @@ class NoiseAugmentation:
 
 
 def degrade(
-    flux: np.ndarray, snr: np.ndarray, target_snr: np.ndarray, rng: np.random.Generator
+    flux: np.ndarray,
+    snr: np.ndarray,
+    target_snr: np.ndarray,
+    rng: np.random.Generator,
+    native_pixel_px: float | None = RVS_NATIVE_PIXEL_PX,
 ) -> np.ndarray:
     """(k, n_pixels) normalised spectra at S/N ``snr`` brought to ``target_snr`` (a copy).
 
-    Stars whose target is not below their S/N are returned unchanged.
+    The added noise is :func:`rvs_noise` (``native_pixel_px`` None: white). Stars whose
+    target is not below their S/N are returned unchanged.
     """
     flux = np.array(flux, dtype=np.float32)
     snr, target = np.asarray(snr, dtype=np.float64), np.asarray(target_snr, dtype=np.float64)
     rows = np.flatnonzero(np.isfinite(target) & (target < snr))
     if rows.size:
         sigma = np.sqrt(1.0 / target[rows] ** 2 - 1.0 / snr[rows] ** 2)
-        noise = rvs_noise(rng, (rows.size, flux.shape[1]), RVS_NATIVE_PIXEL_PX)
+        noise = rvs_noise(rng, (rows.size, flux.shape[1]), native_pixel_px)
         flux[rows] += noise * sigma[:, None].astype(np.float32)
     return flux
