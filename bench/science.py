@@ -107,8 +107,8 @@ def main() -> None:
     p.add_argument(
         "--patience",
         type=int,
-        default=8,
-        help="early-stopping patience in epochs (the paper's 20 is EnsembleConfig's default)",
+        default=EnsembleConfig.patience,
+        help="early-stopping patience in epochs (default: the paper's 20; 8 until 2026-11-30)",
     )
     p.add_argument(
         "--hybrid-only",
