@@ -20,8 +20,8 @@ import numpy as np
 #: epoch spectra are resampled onto the 0.01 nm grid, so the noise of neighbouring pixels is
 #: correlated. White noise smoothed by the linear-interpolation (triangle) kernel of this
 #: half-width gives first and second pixel differences of 0.21 and 0.08 of the variance that
-#: white noise of the same per-pixel σ would; the real spectra in ../shared/data show 0.18-0.30
-#: and 0.06-0.09 (tests/labeling/test_synthetic.py).
+#: white noise of the same per-pixel σ would; three real spectra in ../shared/data show
+#: 0.18-0.30 and 0.06-0.09 (tests/labeling/test_synthetic.py).
 RVS_NATIVE_PIXEL_PX = 2.45
 
 
