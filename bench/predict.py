@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from timing import interleaved_medians  # noqa: E402
 
 
 def main() -> None:
@@ -109,14 +109,7 @@ def main() -> None:
             diff = float(np.abs(y - ref).max())
             flag = "ok" if diff <= 1e-5 else "MISMATCH"
             print(f"{name:45s} max |Δ| vs keras = {diff:.2e} {flag}")
-    times: dict[str, list[float]] = {n: [] for n in paths}
-    for _ in range(args.reps):
-        for name, f in paths.items():
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-
-    med = {n: statistics.median(t) for n, t in times.items()}
+    med = interleaved_medians(paths, args.reps)
     gflops = 2 * 2048**3 / med.pop("matmul 2048^2 (FLOP bound)") / 1e9
     bound = fl / (gflops * 1e9) * 1e3
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {threads} threads")
@@ -147,19 +140,17 @@ def main() -> None:
         ens_paths[f"onnxruntime ensemble_to_onnx (chunks of {args.micro})"] = CompiledEnsemble(
             members, args.micro, backend="onnx", threads=threads
         )
-    ens_times: dict[str, list[float]] = {n: [] for n in ens_paths}
-    for f in ens_paths.values():
-        f(x) if isinstance(f, CompiledEnsemble) else f()  # warm up
-    for _ in range(args.ensemble_reps):
-        for name, f in ens_paths.items():
-            t0 = time.perf_counter()
-            f(x) if isinstance(f, CompiledEnsemble) else f()
-            ens_times[name].append(time.perf_counter() - t0)
+    calls = {
+        name: (lambda f=f: f(x)) if isinstance(f, CompiledEnsemble) else f
+        for name, f in ens_paths.items()
+    }
+    for f in calls.values():
+        f()  # warm up
+    ens_med = interleaved_medians(calls, args.ensemble_reps)
     print(f"\n{m}-member ensemble, {b} stars per call, median of {args.ensemble_reps}:")
     print(f"{'path':45s} {'stars/s':>9s} {'ms/star/member':>15s} {'x bound':>8s}")
     print(f"{'FLOP bound':45s} {1e3 / (bound * m):9.1f} {bound:15.3f} {1.0:8.2f}")
-    for name, t in ens_times.items():
-        s = statistics.median(t)
+    for name, s in ens_med.items():
         ms = s / b / m * 1e3
         print(f"{name:45s} {b / s:9.1f} {ms:15.3f} {ms / bound:8.2f}")
 

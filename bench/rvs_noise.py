@@ -10,15 +10,14 @@ augmentation of one batch of 64 (labeling.augment.degrade).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from timing import interleaved_medians  # noqa: E402
 
 from labeling.augment import RVS_NATIVE_PIXEL_PX, degrade, rvs_noise  # noqa: E402
 from labeling.synthetic import SpectrumModel  # noqa: E402
@@ -48,14 +47,10 @@ def main() -> None:
             rng, *labels, *rest, m
         )
         cases[f"degrade, batch of 64, {name}"] = lambda px=px: degrade(batch, snr, target, rng, px)
-    times: dict[str, list[float]] = {k: [] for k in cases}
-    for _ in range(args.reps):
-        for name, f in cases.items():
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-    for name, t in sorted(times.items()):
-        print(f"{name:40s} {statistics.median(t) * 1e3:9.2f} ms")
+    for f in cases.values():
+        f()  # warm up
+    for name, t in sorted(interleaved_medians(cases, args.reps).items()):
+        print(f"{name:40s} {t * 1e3:9.2f} ms")
 
 
 if __name__ == "__main__":
