@@ -44,9 +44,12 @@ def synthetic_samples(n_stars: int, seed: int, config: SkyConfig = SkyConfig()) 
         parts = [get(c) for c in chunks]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    gaia, rvs, xp = cat(lambda c: c.gaia_source), cat(lambda c: c.rvs), cat(lambda c: c.xp)
+    rvs = {"source_id": np.concatenate([c.rvs["source_id"] for c in chunks])}
+    rvs["flux"] = _take_flux(chunks)
+    gaia, xp = cat(lambda c: c.gaia_source), cat(lambda c: c.xp)
     truth, apogee = cat(lambda c: c.truth), cat(lambda c: c.apogee)
     ap = cat(lambda c: c.astrophysical_parameters)
+    chunks.clear()  # the spectra are now held by `rvs` and, below, by the StarSets only
     gaia = {
         **gaia,
         "classlabel_espels": ap["classlabel_espels"],
@@ -100,6 +103,23 @@ def synthetic_samples(n_stars: int, seed: int, config: SkyConfig = SkyConfig()) 
         observed_reference=_reference_labels(apogee, selection.observed_apogee_rows),
         selection=selection,
     )
+
+
+def _take_flux(chunks: list) -> np.ndarray:
+    """The chunks' RVS fluxes in one array, each chunk's released as it is copied.
+
+    The spectra are most of a sky's memory (9.6 KB a star); concatenating them while the chunks
+    still hold theirs, flux errors included, needed four times that.
+    """
+    n = sum(len(c.rvs["source_id"]) for c in chunks)
+    flux = np.empty((n, chunks[0].rvs["flux"].shape[1]), dtype=chunks[0].rvs["flux"].dtype)
+    start = 0
+    for c in chunks:
+        part = c.rvs.pop("flux")
+        c.rvs.pop("flux_error", None)
+        flux[start : start + len(part)] = part
+        start += len(part)
+    return flux
 
 
 def _reference_labels(apogee: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
