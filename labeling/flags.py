@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .augment import degrade
 from .labels import LABELS
 
 #: The two non-label columns of Table 1, in flag order after the five labels
@@ -143,7 +144,8 @@ class TsneReference:
     Built by :meth:`fit`. A new spectrum is projected on the training PCA basis, then:
 
     * neighbourhood test (the input space every map is built from): the mean distance to its
-      ``k_input`` nearest training spectra must be below ``input_threshold``;
+      ``k_input`` nearest training spectra must be below ``input_threshold``, or, given the
+      spectrum's S/N, below ``input_threshold_by_snr`` interpolated at it;
     * residual test: the RMS flux (per pixel) left after projecting on the training PCA basis
       must be below ``residual_threshold`` (``residual_factor`` × the held-out percentile, so
       spectra a few times noisier than the training ones pass). It catches what the basis
@@ -155,6 +157,12 @@ class TsneReference:
     Training-like = all three, the map test in all maps. Thresholds are the ``percentile``
     (``map_percentile`` for the maps) of the same statistics for held-out training spectra (not
     in the PCA or the maps). Distances: PCA space in flux units, map space in t-SNE units.
+
+    A noisy spectrum's neighbourhood distance is mostly its own noise, which does not shrink as
+    the training sample grows, while the threshold set on S/N ≥ 30 spectra does. So the
+    threshold is also set for the held-out spectra degraded to each S/N of ``snr_grid``
+    (:func:`labeling.augment.degrade`, RVS-correlated noise): a spectrum is then compared with
+    training spectra observed at its own S/N (docs/flags.md).
     """
 
     perplexities: tuple[int, ...]
@@ -171,6 +179,9 @@ class TsneReference:
     map_percentile: float = 99.9
     transform_params: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    #: S/N -> neighbourhood threshold for held-out spectra brought down to that S/N (empty: the
+    #: constant ``input_threshold`` at every S/N, as for references fitted without S/N)
+    input_threshold_by_snr: dict[float, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ fit
     @classmethod
@@ -189,6 +200,8 @@ class TsneReference:
         n_jobs: int = -1,
         tsne_params: dict[str, Any] | None = None,
         transform_params: dict[str, Any] | None = None,
+        snr: np.ndarray | None = None,
+        snr_grid: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 40.0, 60.0, 100.0),
     ) -> TsneReference:
         """Fit PCA and one openTSNE map per perplexity on preprocessed training flux (N, 2401).
 
@@ -196,6 +209,8 @@ class TsneReference:
         PCA and the maps and transformed like new spectra to calibrate the thresholds at
         ``percentile`` (neighbourhood test) and ``map_percentile`` (map tests). ``tsne_params``
         go to ``openTSNE.TSNE`` (e.g. ``n_iter``), ``transform_params`` to :func:`embed_new`.
+        With the training spectra's ``snr`` (N,), the neighbourhood threshold is also set at
+        each S/N of ``snr_grid``, on the held-out spectra degraded to it where they are better.
         """
         import openTSNE
         from sklearn.decomposition import PCA
@@ -232,8 +247,22 @@ class TsneReference:
             y_hold = embed_new(emb, x_hold, **tparams)
             d_hold = _mean_knn(cKDTree(np.asarray(emb)), y_hold, k_map)
             map_thresholds[int(p)] = float(np.percentile(d_hold, map_percentile))
-        d_in = _mean_knn(cKDTree(x_ref), x_hold, k_input)
+        tree_ref = cKDTree(x_ref)
+        d_in = _mean_knn(tree_ref, x_hold, k_input)
         input_threshold = float(np.percentile(d_in, percentile))
+        by_snr: dict[float, float] = {}
+        if snr is not None:
+            snr_hold = np.asarray(snr, dtype=np.float64)[hold]
+            for g in sorted(snr_grid):
+                noisy = degrade(flux[hold], snr_hold, np.full(n_hold, g), rng)
+                d_g = _mean_knn(tree_ref, _project(noisy, mean, components), k_input)
+                by_snr[float(g)] = float(np.percentile(d_g, percentile))
+            # never stricter than for the held-out spectra as they are, nor at lower S/N than
+            # at higher (the percentiles of finite samples need not be monotonic)
+            grid = sorted(by_snr)
+            floor = input_threshold
+            for g in reversed(grid):
+                floor = by_snr[g] = max(by_snr[g], floor)
         res_hold = _residual_rms(flux[hold], x_hold, mean, components)
         residual_threshold = float(residual_factor * np.percentile(res_hold, percentile))
         info = {
@@ -246,6 +275,7 @@ class TsneReference:
             "tsne_params": {k: v for k, v in params.items() if _jsonable(v)},
             "seconds_pca": t_pca,
             "seconds_fit": t_fit,
+            "held_out_snr_median": None if snr is None else float(np.median(snr_hold)),
         }
         return cls(
             perplexities=tuple(int(p) for p in perplexities),
@@ -262,6 +292,7 @@ class TsneReference:
             map_percentile=map_percentile,
             transform_params=tparams,
             info=info,
+            input_threshold_by_snr=by_snr,
         )
 
     # ------------------------------------------------------------------ classify
@@ -284,13 +315,27 @@ class TsneReference:
                 out[f"map_{p}"][a:b] = _mean_knn(trees[p], y, self.k_map)
         return out
 
-    def training_like(self, spectra: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
-        """bool (M,): True where a preprocessed spectrum (M, 2401) is training-like (Sect. 5.1)."""
-        return self.decide(self.distances(spectra, batch_size))
+    def training_like(
+        self, spectra: np.ndarray, snr: np.ndarray | None = None, batch_size: int = 10_000
+    ) -> np.ndarray:
+        """bool (M,): True where a preprocessed spectrum (M, 2401) at S/N ``snr`` (M,) is
+        training-like (Sect. 5.1)."""
+        return self.decide(self.distances(spectra, batch_size), snr)
 
-    def decide(self, d: dict[str, np.ndarray]) -> np.ndarray:
-        """bool (M,) training-like from the statistics of :meth:`distances`."""
-        ok = (d["input"] <= self.input_threshold) & (d["residual"] <= self.residual_threshold)
+    def input_thresholds(self, snr: np.ndarray | None, m: int) -> np.ndarray:
+        """(m,) neighbourhood thresholds at S/N ``snr``: interpolated in ``input_threshold_by_snr``
+        (its first value below the grid, its last above), else ``input_threshold``."""
+        if snr is None or not self.input_threshold_by_snr:
+            return np.full(m, self.input_threshold)
+        grid = sorted(self.input_threshold_by_snr)
+        values = [self.input_threshold_by_snr[g] for g in grid]
+        snr = np.asarray(snr, dtype=np.float64)
+        return np.interp(np.where(np.isfinite(snr), snr, grid[0]), grid, values)
+
+    def decide(self, d: dict[str, np.ndarray], snr: np.ndarray | None = None) -> np.ndarray:
+        """bool (M,) training-like from the statistics of :meth:`distances` (and the S/N)."""
+        limit = self.input_thresholds(snr, len(d["input"]))
+        ok = (d["input"] <= limit) & (d["residual"] <= self.residual_threshold)
         for p in self.perplexities:
             ok &= d[f"map_{p}"] <= self.map_thresholds[p]
         return ok
@@ -314,6 +359,7 @@ class TsneReference:
             "input_threshold": self.input_threshold,
             "residual_threshold": self.residual_threshold,
             "map_thresholds": {str(p): t for p, t in self.map_thresholds.items()},
+            "input_threshold_by_snr": {str(g): t for g, t in self.input_threshold_by_snr.items()},
             "k_input": self.k_input,
             "k_map": self.k_map,
             "percentile": self.percentile,
@@ -350,6 +396,9 @@ class TsneReference:
             map_percentile=float(meta["map_percentile"]),
             transform_params=dict(meta["transform_params"]),
             info=dict(meta["info"]),
+            input_threshold_by_snr={
+                float(g): float(t) for g, t in meta.get("input_threshold_by_snr", {}).items()
+            },
         )
 
 

@@ -216,7 +216,9 @@ def finalize_version(
     rng = np.random.default_rng(config.seed)
     pick = np.sort(rng.permutation(len(train))[: config.tsne_max_stars])
     spectra = prep.inputs(train, pick)["spectrum"][..., 0]
-    tsne = TsneReference.fit(spectra, perplexities=config.tsne_perplexities, seed=config.seed)
+    tsne = TsneReference.fit(
+        spectra, perplexities=config.tsne_perplexities, seed=config.seed, snr=train.snr[pick]
+    )
     labeller = Labeller(CompiledEnsemble(members), prep, dispersion, ranges, tsne)
 
     # the held-out stars are labelled once: they calibrate σ_* and go into the report
@@ -383,7 +385,7 @@ class Labeller:
             x = self.preprocessor.inputs(stars, idx)
             y = self.preprocessor.labels_from_scaled(self.ensemble(x))  # (M, k, 5)
             labels[idx], e[idx] = y.mean(axis=0), y.std(axis=0)
-            like[idx] = self.tsne.training_like(x["spectrum"][..., 0])
+            like[idx] = self.tsne.training_like(x["spectrum"][..., 0], stars.snr[idx])
             if members is not None:
                 members[:, idx] = y
         flags = boundary_flags(labels, stars.phot[:, 0], stars.phot[:, 3], like, self.ranges)

@@ -13,8 +13,8 @@ Layout::
 
 :func:`save_version` writes into a temporary sibling directory and renames it into place
 (atomic), refuses to overwrite and leaves every file read-only. :func:`load_version` verifies
-every hash and refuses (:class:`IncompatibleVersion`) a version written by another code
-``FORMAT_VERSION`` or another keras / tensorflow major.minor.
+every hash and refuses (:class:`IncompatibleVersion`) a version in a format this code does
+not read (``READS_FORMATS``) or written by another keras / tensorflow major.minor.
 """
 
 from __future__ import annotations
@@ -34,7 +34,10 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: formats this code reads: 1 had one t-SNE neighbourhood threshold for every S/N, which is
+#: what :class:`labeling.flags.TsneReference` does with a version 1 reference still
+READS_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
 _CHUNK = 1 << 20
@@ -45,7 +48,7 @@ class VersionError(Exception):
 
 
 class IncompatibleVersion(VersionError):
-    """Written by another code FORMAT_VERSION or another keras/tensorflow major.minor."""
+    """Written in a format this code does not read or by another keras/tensorflow major.minor."""
 
 
 class CorruptVersion(VersionError):
@@ -278,8 +281,10 @@ def check_compatible(manifest: dict, path: str | os.PathLike = "model version") 
     """Raise :class:`IncompatibleVersion` naming every difference that matters."""
     problems = []
     fmt = manifest.get("format_version")
-    if fmt != FORMAT_VERSION:
-        problems.append(f"format_version {fmt} (this code reads {FORMAT_VERSION})")
+    if fmt not in READS_FORMATS:
+        problems.append(
+            f"format_version {fmt} (this code reads {', '.join(map(str, READS_FORMATS))})"
+        )
     written = manifest.get("frameworks", {})
     for name, running in framework_versions().items():
         if name not in ("keras", "tensorflow"):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from labeling.augment import degrade
 from labeling.flags import FLAG_ORDER, TrainingRanges, TsneReference, boundary_flags
 from labeling.labels import LABELS
 from labeling.synthetic import OUTSIDE_TRAINING, SkyConfig, block_rng, generate_chunk
@@ -101,6 +102,7 @@ def reference(sky) -> tuple[TsneReference, np.ndarray]:
         n_jobs=2,
         tsne_params={"n_iter": 60, "early_exaggeration_iter": 40},
         transform_params={"n_iter": 30},
+        snr=sky["snr"][train],
     )
     return ref, train
 
@@ -134,6 +136,56 @@ def test_tsne_reference_training_like(reference, sky):
         np.testing.assert_allclose(d_batched[key], d[key][:60], rtol=1e-6)
 
 
+def _line_spectra(rng: np.random.Generator, n: int, extra_line: float = 0.0) -> np.ndarray:
+    """Noise-free spectra of a two-parameter family (Ca II triplet depths) on the RVS grid."""
+    wl = np.linspace(846.0, 870.0, 2401)
+    depth = rng.uniform(0.2, 0.6, (n, 2))
+
+    def line(centre: float) -> np.ndarray:
+        return np.exp(-0.5 * ((wl - centre) / 0.15) ** 2)[None, :]
+
+    flux = 1.0 - depth[:, :1] * (line(849.8) + line(854.2)) - depth[:, 1:] * line(866.2)
+    return (flux - extra_line * line(860.0)).astype(np.float32)
+
+
+def test_tsne_neighbourhood_threshold_follows_snr():
+    """A spectrum of the training family observed at S/N 15 is training-like, another family is
+    not. With the threshold of the S/N 40 training spectra alone, noise flags the first: the
+    denser the training sample, the smaller that threshold, while a noisy spectrum's distance
+    to its neighbours stays its own noise."""
+    rng = np.random.default_rng(8)
+    n = 1500
+    train = degrade(_line_spectra(rng, n), np.full(n, np.inf), np.full(n, 40.0), rng)
+    ref = TsneReference.fit(
+        train,
+        perplexities=(30,),
+        n_components_pca=10,
+        seed=2,
+        n_jobs=2,
+        tsne_params={"n_iter": 60, "early_exaggeration_iter": 40},
+        transform_params={"n_iter": 30},
+        snr=np.full(n, 40.0),
+    )
+    by_snr = ref.input_threshold_by_snr
+    grid = sorted(by_snr)
+    assert grid == [15.0, 20.0, 25.0, 30.0, 40.0, 60.0, 100.0]
+    values = [by_snr[g] for g in grid]
+    assert values == sorted(values, reverse=True) and values[-1] >= ref.input_threshold
+    assert values[0] > 1.5 * ref.input_threshold
+    at = ref.input_thresholds(np.array([15.0, 17.5, 1e4, np.nan]), 4)
+    np.testing.assert_allclose(at[[0, 2, 3]], [values[0], values[-1], values[0]])
+    assert values[1] < at[1] < values[0]
+    np.testing.assert_array_equal(ref.input_thresholds(None, 2), ref.input_threshold)
+
+    m = 300
+    low = np.full(m, 15.0)
+    same = degrade(_line_spectra(rng, m), np.full(m, np.inf), low, rng)
+    other = degrade(_line_spectra(rng, m, extra_line=0.5), np.full(m, np.inf), low, rng)
+    assert ref.training_like(same, low).mean() >= 0.95
+    assert ref.training_like(same).mean() < 0.2
+    assert not ref.training_like(other, low).any()
+
+
 def test_tsne_reference_save_load_identical(reference, sky, tmp_path):
     ref, _ = reference
     ref.save(tmp_path / "tsne")
@@ -141,6 +193,7 @@ def test_tsne_reference_save_load_identical(reference, sky, tmp_path):
     assert back.map_thresholds == ref.map_thresholds
     assert back.input_threshold == ref.input_threshold
     assert back.residual_threshold == ref.residual_threshold
+    assert back.input_threshold_by_snr == ref.input_threshold_by_snr
     idx = np.random.default_rng(5).choice(len(sky["flux"]), 150, replace=False)
     d0, d1 = ref.distances(sky["flux"][idx]), back.distances(sky["flux"][idx])
     for key in d0:

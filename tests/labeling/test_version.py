@@ -134,6 +134,9 @@ def test_other_keras_minor_refused(version, tmp_path):
     mf.write_text(json.dumps(manifest))
     with pytest.raises(IncompatibleVersion, match="format_version"):
         load_version(copy)
+    manifest["format_version"] = 1  # an older format this code still reads
+    mf.write_text(json.dumps(manifest))
+    assert load_version(copy).manifest["format_version"] == 1
 
 
 def test_data_hash_is_stable():
