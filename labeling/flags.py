@@ -253,16 +253,13 @@ class TsneReference:
         by_snr: dict[float, float] = {}
         if snr is not None:
             snr_hold = np.asarray(snr, dtype=np.float64)[hold]
-            for g in sorted(snr_grid):
+            # from high S/N down, never below the threshold above it nor the one for the
+            # held-out spectra as they are (percentiles of finite samples need not be monotonic)
+            floor = input_threshold
+            for g in sorted(snr_grid, reverse=True):
                 noisy = degrade(flux[hold], snr_hold, np.full(n_hold, g), rng)
                 d_g = _mean_knn(tree_ref, _project(noisy, mean, components), k_input)
-                by_snr[float(g)] = float(np.percentile(d_g, percentile))
-            # never stricter than for the held-out spectra as they are, nor at lower S/N than
-            # at higher (the percentiles of finite samples need not be monotonic)
-            grid = sorted(by_snr)
-            floor = input_threshold
-            for g in reversed(grid):
-                floor = by_snr[g] = max(by_snr[g], floor)
+                floor = by_snr[float(g)] = max(float(np.percentile(d_g, percentile)), floor)
         res_hold = _residual_rms(flux[hold], x_hold, mean, components)
         residual_threshold = float(residual_factor * np.percentile(res_hold, percentile))
         info = {
