@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+from trained_sky import add_sky_arguments, sky_config  # noqa: E402
 
 from labeling.ensemble import EnsembleConfig  # noqa: E402
 from labeling.labels import LABELS  # noqa: E402
@@ -115,6 +116,7 @@ def main() -> None:
         action="store_true",
         help="skip the RVS-only ensemble (no log g comparison); half the training time",
     )
+    add_sky_arguments(p)
     args = p.parse_args()
     out = Path(args.out)
     if not (args.reuse or args.refinalize):
@@ -122,7 +124,7 @@ def main() -> None:
         out.mkdir(parents=True)
     t0 = time.perf_counter()
 
-    s = synthetic_samples(args.stars, args.seed)
+    s = synthetic_samples(args.stars, args.seed, sky_config(args))
     print(f"sky: {args.stars} stars, training {len(s.training)}, observed {len(s.observed)}")
     ens = EnsembleConfig(
         n_splits=args.splits,
@@ -169,6 +171,10 @@ def main() -> None:
         "training": len(s.training),
         "observed": len(s.observed),
         "config": config.to_dict(),
+        "sky": {
+            "white_noise": args.white_noise,
+            "abundance_offsets": not (args.white_noise or args.no_abundance_offsets),
+        },
     }
     held = s.training.subset(the_plan.holdout)
     held_truth = s.training_truth[the_plan.holdout]

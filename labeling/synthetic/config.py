@@ -123,6 +123,25 @@ class SpectrumModel:
 
 
 @dataclass(frozen=True)
+class ChemistryModel:
+    """Star-to-star abundance scatter that the five labels do not describe (Sect. 2.4).
+
+    The labels are APOGEE's: its [α/M] is fitted mostly on O and Mg lines, which the RVS band
+    does not have; the RVS α lines are Ca, Si, Ti and S (Sect. 2.4, 3.5.1). In real stars each
+    element scatters about the two-process pattern of [Fe/H] and [Mg/Fe] by a few hundredths
+    of a dex, and [C/N] in giants by about a tenth with mass and mixing. Each star draws
+    [X/α] for Ca, Si, Ti, S, [X/M] for Cr, V (both ``element_scatter_dex``) and an N/CN offset
+    (``cn_scatter_dex``); its RVS lines follow them. XP (Mg b) follows the labels. The
+    offsets come from a stream of their own, so every other draw of the sky is as it was
+    without them; both zero gives back exactly the skies of the first fifteen measurements in
+    docs/science.md.
+    """
+
+    element_scatter_dex: float = 0.03
+    cn_scatter_dex: float = 0.10
+
+
+@dataclass(frozen=True)
 class XpModel:
     """XP continuous spectrum knobs (Sect. 2.3)."""
 
@@ -192,6 +211,7 @@ class SkyConfig:
     anomalies: AnomalyRates = field(default_factory=AnomalyRates)
     snr: SnrModel = field(default_factory=SnrModel)
     spectrum: SpectrumModel = field(default_factory=SpectrumModel)
+    chemistry: ChemistryModel = field(default_factory=ChemistryModel)
     xp: XpModel = field(default_factory=XpModel)
     extinction: ExtinctionModel = field(default_factory=ExtinctionModel)
     apogee: ApogeeModel = field(default_factory=ApogeeModel)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ANOMALIES, POPULATIONS, SkyConfig
+from .config import ANOMALIES, POPULATIONS, ChemistryModel, SkyConfig
 
 
 @dataclass
@@ -28,6 +28,20 @@ class Labels:
     fe_h: np.ndarray  # dex
     mass: np.ndarray  # Msun
     vbroad: np.ndarray  # km/s, Gaussian line broadening (macroturbulence + rotation)
+
+
+#: Elements whose RVS lines follow their own abundance offset (truth columns ``d_<name>``):
+#: Ca, Si, Ti, S relative to [M/H] + [α/M]; Cr, V relative to [M/H]; N for N I and CN blends.
+OFFSET_ELEMENTS: tuple[str, ...] = ("ca", "si", "ti", "s", "cr", "v", "n")
+
+
+def sample_abundance_offsets(
+    rng: np.random.Generator, n: int, model: ChemistryModel
+) -> dict[str, np.ndarray]:
+    """Per-star [X/H] offsets (dex) from what the labels give, one array per element."""
+    g = rng.standard_normal((len(OFFSET_ELEMENTS), n))
+    scale = [model.element_scatter_dex] * (len(OFFSET_ELEMENTS) - 1) + [model.cn_scatter_dex]
+    return {name: s * row for name, s, row in zip(OFFSET_ELEMENTS, scale, g, strict=True)}
 
 
 def _choose(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:

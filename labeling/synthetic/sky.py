@@ -15,7 +15,7 @@ from .apogee import apogee_subset
 from .astrometry import galactic_to_icrs, make_source_ids
 from .config import SkyConfig, describe
 from .photometry import flux_over_error, parallax_error, sample_photometry
-from .populations import sample_labels
+from .populations import sample_abundance_offsets, sample_labels
 from .spectra import synthesize
 from .xp import xp_coefficients
 
@@ -69,9 +69,25 @@ _ESPELS_HOT = np.array(["Be", "Herbig", "Be", "Be"])
 _ESPELS_COOL = np.array(["dM", "TTauri", "dM", "dM"])
 
 
+#: side-stream key of the abundance offsets (far from the spawn keys SeedSequence hands out)
+_CHEMISTRY_STREAM = 1 << 20
+
+
 def block_rng(seed: int, block: int) -> np.random.Generator:
     """The generator for block ``block`` of a sky: independent streams per block."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block,))))
+
+
+def side_stream(rng: np.random.Generator, key: int) -> np.random.Generator:
+    """A stream derived from ``rng``'s seed, not from its draws.
+
+    Ingredients added to the sky later draw from one, so that every other draw (labels, noise,
+    the APOGEE subset) stays as it was and old and new skies hold the same stars.
+    """
+    ss = rng.bit_generator.seed_seq
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, key)))
+    )
 
 
 def generate_chunk(
@@ -120,6 +136,7 @@ def generate_chunk(
     ccds = (3 * transits - rng.binomial(4, 0.3, n)).astype(np.int16)
     deblended = np.where(u[2] < 0.05, rng.integers(1, 6, n), 0).astype(np.int16)
 
+    offsets = sample_abundance_offsets(side_stream(rng, _CHEMISTRY_STREAM), n, config.chemistry)
     flux, flux_error, _ = synthesize(
         rng,
         lab.teff,
@@ -131,6 +148,7 @@ def generate_chunk(
         phot.snr,
         anomaly,
         config.spectrum,
+        offsets,
     )
     xp_cols = xp_coefficients(
         rng, lab.teff, lab.m_h, lab.alpha_m, phot.a_v, phot.bp, phot.rp, anomaly, config.xp
@@ -158,6 +176,7 @@ def generate_chunk(
         "fe_h": lab.fe_h,
         "mass": lab.mass,
         "vbroad": lab.vbroad,
+        **{f"d_{name}": value for name, value in offsets.items()},
         "distance_pc": phot.distance_pc,
         "a_v": phot.a_v,
         "a_g": phot.a_g,

@@ -6,6 +6,7 @@ of line profiles over a fixed line list, then convolved with a Gaussian LSF (R �
 * Ca II triplet: saturated Doppler core + Lorentzian damping wings; core strength grows as
   log g falls, wings grow with log g (pressure), both with [Ca/H] = [M/H] + [α/M];
 * Fe I, Cr II (Fe-peak, follow [M/H]) and Si I, Ti I, S I (α elements, follow [M/H] + [α/M]),
+  each element shifted by the star's own offset from the labels (``ChemistryModel``),
   with temperature sensitivities of their kind (Ti I strong in cool stars, Si I/N I/S I in warm
   ones, neutral metals fading above ~8000 K), plus a fixed forest of weak blends;
 * hydrogen Paschen lines growing above ~7000 K, Stark-broadened (dominant in OB stars);
@@ -121,6 +122,7 @@ _TIO_WL, _TIO_W = _tio_comb()
 _METAL_WL = air_to_vacuum(np.array([line[0] for line in _METAL_LINES]))
 _METAL_PARAMS = np.array([line[3:] for line in _METAL_LINES], dtype=float)
 _METAL_ALPHA = np.array([line[2] == "alpha" for line in _METAL_LINES])
+_METAL_ELEMENT = [line[1].split()[0].lower() for line in _METAL_LINES]
 _CAT_WL = air_to_vacuum(_CAT_AIR)
 _PA_N = np.array(list(_PASCHEN_AIR))
 _PA_WL = air_to_vacuum(np.array(list(_PASCHEN_AIR.values())))
@@ -171,20 +173,28 @@ def intrinsic_flux(
     vbroad: np.ndarray,
     rv: np.ndarray,
     model: SpectrumModel,
+    offsets: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Normalised flux before the LSF, shape (n, 2401), float64.
 
     F = C(λ) · [1 − D_max (1 − e^−τ)]: D_max < 1 because a real line core does not go black
     (the source function at τ ≈ 1 is not zero); C is the TiO pseudo-continuum (1 elsewhere).
+    ``offsets`` maps an element of ``OFFSET_ELEMENTS`` to its per-star [X/H] offset in dex
+    (missing elements: none).
     """
     n = len(teff)
+    offsets = offsets or {}
+
+    def off(element: str) -> np.ndarray | float:
+        return offsets.get(element, 0.0)
+
     tau = np.zeros((n, N_PIX))
     rows = slice(None)
     theta = 5040.0 / teff
     dth = theta - _THETA_SUN
     s = logg_sensitivity(teff, model.cool_logg_sensitivity)
     dlogg = s * (logg - 4.44)
-    ca_h = m_h + alpha_m
+    ca_h = m_h + alpha_m + off("ca")
     doppler = 1.0 + rv / C_KMS
     # Gaussian σ of a metal line: thermal + microturbulence + macroturbulence/rotation
     sig_v = np.sqrt(2.0**2 + vbroad**2)
@@ -194,7 +204,8 @@ def intrinsic_flux(
 
     # metal lines: log τ0 = ref + [X/H] + χ Δθ + γ_g s Δlog g − fade
     p = _METAL_PARAMS
-    abund = np.where(_METAL_ALPHA[None, :], ca_h[:, None], m_h[:, None])
+    abund = np.where(_METAL_ALPHA[None, :], (m_h + alpha_m)[:, None], m_h[:, None])
+    abund = abund + np.column_stack([np.broadcast_to(off(e), (n,)) for e in _METAL_ELEMENT])
     log_tau = (
         p[None, :, 0]
         + abund
@@ -208,11 +219,14 @@ def intrinsic_flux(
         sig = np.maximum(wl0 * sig_v / C_KMS, 0.06)
         _add_gauss(tau, rows, centre, sig, amp[:, j], width_px)
 
-    # weak-line forest: Fe-like, α-like and CN-like (molecular, strong in cool giants)
+    # weak-line forest: Fe-like, α-like (Ca, Si, Ti blends) and CN-like (molecular, strong in
+    # cool giants)
     fk = _FOREST_KIND[None, :]
+    alpha_h = m_h + alpha_m + (off("ca") + off("si") + off("ti")) / 3.0
+    cn_h = m_h + off("n")
     forest_log = (
         _FOREST_LOGTAU[None, :]
-        + np.where(fk == 1, ca_h[:, None], m_h[:, None])
+        + np.select([fk == 1, fk == 2], [alpha_h[:, None], cn_h[:, None]], m_h[:, None])
         + np.where(fk == 2, 6.0, 3.0) * dth[:, None]
         + np.where(fk == 2, -0.35, -0.05) * dlogg[:, None]
         - _fade(teff[:, None], 7500.0)
@@ -299,6 +313,7 @@ def synthesize(
     snr: np.ndarray,
     anomaly: np.ndarray,
     model: SpectrumModel,
+    offsets: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Noisy spectra: (flux float32, flux_error float32, noiseless flux float32), (n, 2401).
 
@@ -306,14 +321,21 @@ def synthesize(
     NaN runs (an edge or a gap), as some Gaia RVS spectra do (Sect. 2.1).
     """
     n = len(teff)
-    flux = intrinsic_flux(teff, logg, m_h, alpha_m, vbroad, rv_residual, model)
+    flux = intrinsic_flux(teff, logg, m_h, alpha_m, vbroad, rv_residual, model, offsets)
     # SB2 binaries: a companion of similar type at another velocity blends in
     sb2 = np.flatnonzero(anomaly == "binary")
     k_vel = 25.0 + 60.0 * rng.random(n)
     if sb2.size:
         i = sb2
         flux2 = intrinsic_flux(
-            teff[i] * 0.95, logg[i], m_h[i], alpha_m[i], vbroad[i], rv_residual[i] + k_vel[i], model
+            teff[i] * 0.95,
+            logg[i],
+            m_h[i],
+            alpha_m[i],
+            vbroad[i],
+            rv_residual[i] + k_vel[i],
+            model,
+            {k: v[i] for k, v in (offsets or {}).items()},
         )
         flux[i] = (flux[i] + 0.6 * flux2) / 1.6
     em_rows = np.flatnonzero(anomaly == "emission")
@@ -354,6 +376,7 @@ def model_spectrum(
     alpha_m: np.ndarray,
     vbroad: np.ndarray | None = None,
     model: SpectrumModel | None = None,
+    offsets: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Noiseless, LSF-convolved spectra at rest (for tests, plots and docs), (n, 2401)."""
     model = model or SpectrumModel()
@@ -361,5 +384,6 @@ def model_spectrum(
     shape = teff.shape
     args = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in (logg, m_h, alpha_m)]
     vb = np.broadcast_to(4.0 if vbroad is None else np.asarray(vbroad, float), shape)
-    flux = intrinsic_flux(teff, *args, vb, np.zeros(shape), model)
+    offsets = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in (offsets or {}).items()}
+    flux = intrinsic_flux(teff, *args, vb, np.zeros(shape), model, offsets)
     return lsf_convolve(flux, model.resolving_power)

@@ -12,6 +12,7 @@ from labeling.augment import RVS_NATIVE_PIXEL_PX, rvs_noise
 from labeling.synthetic import (
     OUTSIDE_TRAINING,
     POPULATIONS,
+    ChemistryModel,
     SkyConfig,
     SpectrumModel,
     block_rng,
@@ -20,6 +21,7 @@ from labeling.synthetic import (
 from labeling.synthetic.apogee import STAR_BAD_BIT, STAR_WARN_BIT
 from labeling.synthetic.astrometry import healpix_nested
 from labeling.synthetic.photometry import bolometric_correction_g
+from labeling.synthetic.populations import OFFSET_ELEMENTS
 from labeling.synthetic.spectra import N_PIX, WAVELENGTH_NM, model_spectrum
 
 wl_a = WAVELENGTH_NM * 10.0  # Å
@@ -117,6 +119,41 @@ def test_alpha_lines_respond_to_alpha_m_but_fe_lines_do_not():
     fe = _window(8613.9, 8614.5)  # Fe I 8611.80 air
     assert flux[1, si].min() < flux[0, si].min() - 0.03
     assert abs(flux[1, fe].min() - flux[0, fe].min()) < 0.01
+
+
+def test_each_element_follows_its_own_offset():
+    """[Si/α] moves the Si I lines only, [Ca/α] the Ca II triplet; the labels stay as they are."""
+    args = (5000.0, 3.0, -0.5, 0.1)
+    base = model_spectrum(*args)[0]
+    si = model_spectrum(*args, offsets={"si": 0.1})[0]
+    ca = model_spectrum(*args, offsets={"ca": 0.1})[0]
+    si_w = _window(8558.8, 8559.4)  # Si I 8556.78 air
+    fe_w = _window(8613.9, 8614.5)  # Fe I 8611.80 air
+    assert si[si_w].min() < base[si_w].min() - 0.005
+    assert abs(si[fe_w].min() - base[fe_w].min()) < 1e-4
+    assert _equivalent_width(ca, 8544.44) > _equivalent_width(base, 8544.44) + 0.05
+    assert abs(ca[si_w].min() - base[si_w].min()) < 0.002
+
+
+def test_abundance_offsets_scatter_as_configured(chunk):
+    model = ChemistryModel()
+    for name in OFFSET_ELEMENTS:
+        scale = model.cn_scatter_dex if name == "n" else model.element_scatter_dex
+        d = chunk.truth[f"d_{name}"]
+        assert abs(d.mean()) < 0.1 * scale and 0.9 < d.std() / scale < 1.1, name
+
+
+def test_abundance_offsets_leave_every_other_draw_as_it_was():
+    """The offsets draw from a side stream: same stars, noise and APOGEE subset without them."""
+    without = replace(SkyConfig(), chemistry=ChemistryModel(0.0, 0.0))
+    a = generate_chunk(block_rng(7, 2), 300, 2000, without)
+    b = generate_chunk(block_rng(7, 2), 300, 2000, SkyConfig())
+    assert not a.truth["d_ca"].any() and b.truth["d_ca"].std() > 0.02
+    for key in ("teff", "snr", "in_apogee", "a_v"):
+        np.testing.assert_array_equal(a.truth[key], b.truth[key])
+    np.testing.assert_array_equal(a.xp["bp_coefficients"], b.xp["bp_coefficients"])
+    diff = np.nanmax(np.abs(a.rvs["flux"] - b.rvs["flux"]), axis=1)
+    assert np.median(diff) < 0.05  # the lines move, the noise is the same
 
 
 def test_paschen_lines_only_in_hot_stars(chunk):
