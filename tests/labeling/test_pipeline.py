@@ -24,6 +24,7 @@ from labeling.pipeline import (
     plan,
     train_one,
 )
+from labeling.synthetic.config import OUTSIDE_TRAINING
 from labeling.synthetic.samples import synthetic_samples
 from labeling.uncertainty import DispersionModel
 from labeling.version import load_version
@@ -52,10 +53,8 @@ def heldout_sigma(sky, the_plan, labels: np.ndarray) -> np.ndarray:
     return np.std(labels - truth, axis=0) / np.std(truth, axis=0)
 
 
-def train_and_predict(sky, the_plan, tmp_path, stars=None, prep=None):
+def train_and_predict(sky, the_plan, tmp_path, stars=None):
     stars = stars or sky.training
-    if prep is not None:
-        the_plan = dataclasses.replace(the_plan, preprocessor=prep)
     result = train_one(stars, the_plan, CONFIG, 0, 0, tmp_path)
     held = sky.training.subset(the_plan.holdout)
     return predict_ensemble([load_member(result.path)], held, the_plan.preprocessor).mean
@@ -115,14 +114,31 @@ class WithoutSpectrum:
         return self.prep.labels_from_scaled(y)
 
 
-def test_cut_spectrum_branch_loses_metallicity(sky, the_plan, working, tmp_path):
+def test_cut_spectrum_branch_loses_metallicity(sky, the_plan, tmp_path):
     """[M/H] and [Fe/H] come mostly from the lines: without the spectrum they are learned
-    from XP alone, which carries about 0.1 dex (docs/synthetic-sky.md)."""
-    good = Labeller.from_version(working).label(sky.training.subset(the_plan.holdout)).labels
-    cut = train_and_predict(sky, the_plan, tmp_path, prep=WithoutSpectrum(the_plan.preprocessor))
-    rel_good, rel_cut = heldout_sigma(sky, the_plan, good), heldout_sigma(sky, the_plan, cut)
-    # measured 1.45 (1.59 in [M/H], 1.35 in [Fe/H]); before XP carried metallicity, over 1.5 each
-    assert rel_cut[[2, 4]].mean() > 1.3 * rel_good[[2, 4]].mean(), (rel_good, rel_cut)
+    from XP alone, which carries about 0.1 dex (docs/synthetic-sky.md).
+
+    Both networks train 20 epochs and are scored on the ~4 800 in-distribution observed stars
+    at S/N ≥ 30: after 8 epochs, on ~110 held-out stars, the working network was sometimes
+    barely better than XP alone (ratio 1.16–1.26 on some seeds and noise draws).
+    """
+    cfg = dataclasses.replace(
+        CONFIG, ensemble=dataclasses.replace(CONFIG.ensemble, epochs=20, patience=5)
+    )
+    obs = sky.observed
+    idx = np.flatnonzero(~np.isin(sky.observed_population, OUTSIDE_TRAINING) & (obs.snr >= 30))
+    truth = obs.labels[idx]
+    rel = {}
+    for kind, prep in (
+        ("good", the_plan.preprocessor),
+        ("cut", WithoutSpectrum(the_plan.preprocessor)),
+    ):
+        p = dataclasses.replace(the_plan, preprocessor=prep)
+        result = train_one(sky.training, p, cfg, 0, 0, tmp_path / kind)
+        pred = predict_ensemble([load_member(result.path)], obs.subset(idx), prep).mean
+        rel[kind] = np.std(pred - truth, axis=0) / np.std(truth, axis=0)
+    # measured 1.49-1.67 over five seeds (the ensemble seed); 1.3 leaves room
+    assert rel["cut"][[2, 4]].mean() > 1.3 * rel["good"][[2, 4]].mean(), rel
 
 
 def test_dispersion_leaves_out_the_apogee_labels_own_errors(sky, the_plan, working, tmp_path):
