@@ -1,8 +1,11 @@
 """The whole labeling chain on a small synthetic sky: a working model passes, broken ones fail.
 
-Small on purpose (≈1 000 training stars, one member, a few epochs): the point is that the test
+Small on purpose (≈1 000 training stars, one member, 20 epochs): the point is that the test
 separates a model that learns from one that cannot, not the paper's precision (bench/science.py
-measures that).
+measures that). Twenty epochs, not fewer, because training luck moves the result: over
+ensemble seeds 0-12 the working network's held-out [M/H] and [Fe/H] scattered by 0.30-0.61 of
+the labels' spread after 8 epochs, against the 0.6 asked below, and by 0.23-0.36 after 20; the
+shuffled-label network stays at 0.96-1.06.
 """
 
 import dataclasses
@@ -30,7 +33,7 @@ from labeling.uncertainty import DispersionModel
 from labeling.version import load_version
 
 CONFIG = PipelineConfig(
-    ensemble=EnsembleConfig(n_splits=1, n_members=1, epochs=8, patience=3, batch_size=32, seed=4),
+    ensemble=EnsembleConfig(n_splits=1, n_members=1, epochs=20, patience=5, batch_size=32, seed=4),
     tsne_perplexities=(30,),
     tsne_max_stars=600,
     seed=4,
@@ -118,13 +121,10 @@ def test_cut_spectrum_branch_loses_metallicity(sky, the_plan, tmp_path):
     """[M/H] and [Fe/H] come mostly from the lines: without the spectrum they are learned
     from XP alone, which carries about 0.1 dex (docs/synthetic-sky.md).
 
-    Both networks train 20 epochs and are scored on the ~4 800 in-distribution observed stars
-    at S/N ≥ 30: after 8 epochs, on ~110 held-out stars, the working network was sometimes
-    barely better than XP alone (ratio 1.16–1.26 on some seeds and noise draws).
+    Both networks are scored on the ~4 800 in-distribution observed stars at S/N ≥ 30: on ~110
+    held-out stars, after 8 epochs, the working network was sometimes barely better than XP
+    alone (ratio 1.16–1.26 on some seeds and noise draws).
     """
-    cfg = dataclasses.replace(
-        CONFIG, ensemble=dataclasses.replace(CONFIG.ensemble, epochs=20, patience=5)
-    )
     obs = sky.observed
     idx = np.flatnonzero(~np.isin(sky.observed_population, OUTSIDE_TRAINING) & (obs.snr >= 30))
     truth = obs.labels[idx]
@@ -134,7 +134,7 @@ def test_cut_spectrum_branch_loses_metallicity(sky, the_plan, tmp_path):
         ("cut", WithoutSpectrum(the_plan.preprocessor)),
     ):
         p = dataclasses.replace(the_plan, preprocessor=prep)
-        result = train_one(sky.training, p, cfg, 0, 0, tmp_path / kind)
+        result = train_one(sky.training, p, CONFIG, 0, 0, tmp_path / kind)
         pred = predict_ensemble([load_member(result.path)], obs.subset(idx), prep).mean
         rel[kind] = np.std(pred - truth, axis=0) / np.std(truth, axis=0)
     # measured 1.49-1.67 over five seeds (the ensemble seed); 1.3 leaves room
