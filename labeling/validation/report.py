@@ -1,0 +1,334 @@
+"""report.json, the plots and a self-contained index.html, written with every model version."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import shutil
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..labels import DISPLAY, LABELS, UNITS
+from .data import (
+    FLAG_DIGITS,
+    FLAG_DISPLAY,
+    SAMPLE_DISPLAY,
+    SNR_BINS,
+    ValidationData,
+    format_share,
+    format_value,
+)
+from .figures import compute_figures
+from .plots import draw_plots
+
+# ----------------------------------------------------------------------------- report
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, set | tuple):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _sanitise(obj: Any) -> Any:
+    """NaN/inf → None recursively, so report.json is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _sanitise(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_sanitise(v) for v in obj]
+    return obj
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(obj, Mapping):
+        out: list[tuple[str, Any]] = []
+        for k, v in obj.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return [(prefix, obj)]
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], caption: str = "") -> str:
+    e = html.escape
+    cap = f"<caption>{e(caption)}</caption>" if caption else ""
+    th = "".join(f"<th>{e(str(h))}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>\n"
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:0.6em 0 1.4em;font-size:0.9em}
+th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:right}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+caption{text-align:left;font-weight:600;padding:0.3em 0}
+figure{margin:1em 0 2em}figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:0.9em;color:#444;max-width:1000px}
+code{background:#f4f4f4;padding:0 0.2em}
+"""
+
+
+def _html(
+    title: str,
+    figures: Mapping[str, Any],
+    config: Mapping[str, Any],
+    plots: Sequence[tuple[str, str]],
+    extra: Mapping[str, Any] | None,
+    generated: str,
+) -> str:
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p>Validation report (Guiglion et al. 2024, A&amp;A 682, A9, Sect. 4), generated "
+        f"{e(generated)}. Numbers: <a href='report.json'>report.json</a>. Residual = prediction "
+        "− reference; bias = mean residual; σ = standard deviation; robust σ = 1.4826·MAD; "
+        "S/N bins lo ≤ S/N &lt; hi.</p>",
+    ]
+    parts.append(
+        _table(
+            ["sample", "stars"],
+            [[s, n] for s, n in figures["samples"].items()] + [["total", figures["n_stars"]]],
+            "Samples",
+        )
+    )
+    for s, acc in figures["accuracy"].items():
+        rows = []
+        for label in LABELS:
+            st = acc[label]
+            rows.append(
+                [
+                    f"{DISPLAY[label]} [{UNITS[label]}]",
+                    st["n"],
+                    format_value(label, st["bias"]),
+                    format_value(label, st["std"]),
+                    format_value(label, st["robust_sigma"]),
+                    format_share(st["coverage_1sigma"]),
+                    format_share(st["coverage_2sigma"]),
+                    format_value(label, st["median_sigma"]),
+                    format_value(label, st["median_e"]),
+                    "–" if st["z_std"] is None else f"{st['z_std']:.2f}",
+                ]
+            )
+        parts.append(
+            _table(
+                [
+                    "label",
+                    "N",
+                    "bias",
+                    "σ",
+                    "robust σ",
+                    "|Δ| ≤ σ*",
+                    "|Δ| ≤ 2σ*",
+                    "median σ*",
+                    "median e*",
+                    "std(Δ/σ*)",
+                ],
+                rows,
+                f"Accuracy, {SAMPLE_DISPLAY.get(s, s)} (Fig. 7, Sect. 3.4)",
+            )
+        )
+        names = [n for n, _, _ in SNR_BINS]
+        rows = []
+        for label in LABELS:
+            b = acc[label]["snr_bins"]
+            rows.append(
+                [DISPLAY[label]]
+                + [f"{format_value(label, b[n]['std'])} ({b[n]['n']})" for n in names]
+                + [f"{format_value(label, b[n]['bias'])}" for n in names]
+            )
+        parts.append(
+            _table(
+                ["label"] + [f"σ S/N {n} (N)" for n in names] + [f"bias S/N {n}" for n in names],
+                rows,
+                f"Precision per S/N bin, {SAMPLE_DISPLAY.get(s, s)} (Fig. 16)",
+            )
+        )
+    for s, unc in figures["uncertainty"].items():
+        rows = [
+            [
+                DISPLAY[label],
+                format_value(label, unc[label]["e"]["median"]),
+                format_value(label, unc[label]["e"]["p16"]),
+                format_value(label, unc[label]["e"]["p84"]),
+                format_value(label, unc[label]["sigma"]["median"]),
+                format_value(label, unc[label]["sigma"]["p16"]),
+                format_value(label, unc[label]["sigma"]["p84"]),
+            ]
+            for label in LABELS
+        ]
+        parts.append(
+            _table(
+                ["label", "median e*", "e* p16", "e* p84", "median σ*", "σ* p16", "σ* p84"],
+                rows,
+                f"Uncertainties, {SAMPLE_DISPLAY.get(s, s)} sample (Fig. 8)",
+            )
+        )
+    ev = figures.get("ensemble_vs_members")
+    if ev:
+        rows = [
+            [
+                DISPLAY[label],
+                ev[label]["n"],
+                format_value(label, ev[label]["ensemble_std"]),
+                format_value(label, ev[label]["member_std_median"]),
+                format_value(label, ev[label]["member_std_min"]),
+                "–"
+                if ev[label]["ensemble_over_member_std"] is None
+                else f"{ev[label]['ensemble_over_member_std']:.3f}",
+            ]
+            for label in LABELS
+        ]
+        parts.append(
+            _table(
+                ["label", "N", "σ ensemble", "median σ member", "min σ member", "ratio"],
+                rows,
+                f"Ensemble mean vs {ev['n_members']} single members, held-out stars (Sect. 3.2)",
+            )
+        )
+    flags = figures["flags"]
+    groups = {"all": flags["all"], **flags["by_sample"]}
+    rows = [
+        [g, st["n"], st["n_invalid"], format_share(st["share_clean"])]
+        + [format_share(st["digit_share"][d]) for d in FLAG_DIGITS]
+        for g, st in groups.items()
+    ]
+    head = ["stars", "N", "invalid", "00000000"] + [FLAG_DISPLAY[d] for d in FLAG_DIGITS]
+    parts.append(_table(head, rows, "flag_boundary: share of each digit set (Sect. 5)"))
+    if flags.get("by_population"):
+        rows = [
+            [p, st["n"], format_share(st["share_flagged"])]
+            + [format_share(st["digit_share"][d]) for d in FLAG_DIGITS]
+            for p, st in sorted(flags["by_population"].items())
+        ]
+        parts.append(
+            _table(
+                ["population", "N", "flagged"] + [FLAG_DISPLAY[d] for d in FLAG_DIGITS],
+                rows,
+                "flag_boundary per population",
+            )
+        )
+        ood = flags["out_of_distribution"]
+        parts.append(
+            _table(
+                ["", "value"],
+                [
+                    ["populations outside the training set", ", ".join(ood["populations"])],
+                    [
+                        "share flagged, outside (N)",
+                        f"{format_share(ood['share_flagged_ood'])} ({ood['n_ood']})",
+                    ],
+                    [
+                        "share flagged, others (N)",
+                        f"{format_share(ood['share_flagged_other'])} ({ood['n_other']})",
+                    ],
+                    [
+                        "share of flagged stars outside",
+                        format_share(ood["share_of_flagged_in_ood"]),
+                    ],
+                ],
+                "Flags and out-of-distribution populations (Sect. 5.3)",
+            )
+        )
+    if figures.get("accuracy_by_population"):
+        for s, pops in figures["accuracy_by_population"].items():
+            rows = [
+                [p]
+                + [
+                    f"{format_value(k, st[k]['bias'])} / {format_value(k, st[k]['std'])}"
+                    f" ({st[k]['n']})"
+                    for k in LABELS
+                ]
+                for p, st in sorted(pops.items())
+            ]
+            parts.append(
+                _table(
+                    ["population"] + [f"{DISPLAY[k]} b / σ (N)" for k in LABELS],
+                    rows,
+                    f"Accuracy per population, {SAMPLE_DISPLAY.get(s, s)}",
+                )
+            )
+    parts.append("<h2>Plots</h2>")
+    for file, caption in plots:
+        parts.append(
+            f"<figure><img src='{e(file)}' alt='{e(file)}' loading='lazy'>"
+            f"<figcaption><code>{e(file)}</code>: {e(caption)}</figcaption></figure>"
+        )
+    if extra:
+        parts.append(
+            _table(["figure", "value"], [[k, v] for k, v in _flatten(extra)], "Further figures")
+        )
+    parts.append(
+        _table(["setting", "value"], [[k, v] for k, v in _flatten(config)], "Configuration")
+    )
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report(
+    out_dir: str | Path,
+    data: ValidationData,
+    *,
+    title: str,
+    config: Mapping[str, Any],
+    extra_figures: Mapping[str, Any] | None = None,
+    images: Mapping[str, str | Path] | None = None,
+    dpi: int = 80,
+) -> dict[str, Any]:
+    """Write report.json, the PNG plots and index.html into out_dir (Sect. 4); return the figures.
+
+    ``extra_figures`` (JSON-able) are stored under "extra" and tabulated; ``images`` (caption →
+    PNG path) are copied next to the plots and shown after them.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = compute_figures(data)
+    plots = draw_plots(data, figures, out, dpi)
+    for i, (caption, src) in enumerate((images or {}).items()):
+        src = Path(src)
+        name = f"extra_{i:02d}_{src.name}"
+        if src.resolve() != (out / name).resolve():
+            shutil.copyfile(src, out / name)
+        plots.append((name, str(caption)))
+    if extra_figures is not None:
+        figures["extra"] = json.loads(json.dumps(extra_figures, default=_jsonable))
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
+    report = _sanitise(
+        {
+            "title": title,
+            "generated": generated,
+            "paper": "Guiglion et al. 2024, A&A 682, A9, Sect. 4",
+            "config": json.loads(json.dumps(config, default=_jsonable)),
+            "plots": [{"file": f, "caption": c} for f, c in plots],
+            "figures": figures,
+        }
+    )
+    (out / "report.json").write_text(
+        json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False), encoding="utf-8"
+    )
+    (out / "index.html").write_text(
+        _html(
+            title,
+            report["figures"],
+            report["config"],
+            plots,
+            report["figures"].get("extra"),
+            generated,
+        ),
+        encoding="utf-8",
+    )
+    return report["figures"]
