@@ -24,6 +24,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -69,6 +70,22 @@ class Instance:
 
 def instances() -> dict[str, Instance]:
     return {name: Instance(name=name, **spec) for name, spec in CONFIG["instances"].items()}
+
+
+def ensure_port_free(inst: Instance, service: str, port: int) -> None:
+    """Fail with a clear message when another process holds the port this instance needs."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the servers do: a recently closed port in TIME_WAIT is free, a listener is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ServiceError(
+                f"{inst.name}: {service} cannot start, 127.0.0.1:{port} is taken by another "
+                "process. Another checkout's instance of the same name? Run "
+                "`python3 scripts/services.py stop all` there, or change the port in "
+                "scripts/services.toml."
+            ) from exc
 
 
 def log(message: str) -> None:
@@ -275,6 +292,7 @@ def start_pg(inst: Instance, sec: dict[str, str]) -> None:
     if pg_running(inst):
         log(f"{inst.name}: PostgreSQL already running on 127.0.0.1:{inst.pg_port}")
         return
+    ensure_port_free(inst, "PostgreSQL", inst.pg_port)
     init_pg(inst, sec)
     logfile = inst.pg_data.parent / "postgresql.log"
     if IS_ROOT and not logfile.exists():
@@ -374,6 +392,7 @@ def start_redis(inst: Instance, sec: dict[str, str]) -> None:
     if redis_pid(inst):
         log(f"{inst.name}: Redis already running on 127.0.0.1:{inst.redis_port}")
         return
+    ensure_port_free(inst, "Redis", inst.redis_port)
     inst.redis_dir.mkdir(parents=True, exist_ok=True)
     conf = inst.redis_dir / "redis.conf"
     conf.touch(mode=0o600)

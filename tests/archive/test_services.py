@@ -1,5 +1,6 @@
 """The private PostgreSQL (pg_sphere, q3c) and Redis really run and behave."""
 
+import socket
 import subprocess
 import sys
 import time
@@ -148,3 +149,20 @@ def test_stop_takes_the_worker_down_before_its_broker(tmp_path, monkeypatch, ign
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("service", ["PostgreSQL", "Redis"])
+def test_a_port_held_by_another_process_is_named(tmp_path, monkeypatch, service):
+    """Two checkouts share the instances' ports: the second start says so, not a server log."""
+    monkeypatch.setenv("RVS_VAR_DIR", str(tmp_path))
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        inst = services.Instance("other", port, port, durable=False)
+        start = services.start_pg if service == "PostgreSQL" else services.start_redis
+        taken = f"{service} cannot start, 127.0.0.1:{port} is taken"
+        with pytest.raises(services.ServiceError, match=taken):
+            start(inst, {"redis": "x"})
+        assert not (tmp_path / "other").exists()  # nothing was created for it
+    services.ensure_port_free(inst, service, port)  # free again once the holder has gone
