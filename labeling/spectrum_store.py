@@ -187,17 +187,12 @@ class SpectrumStore:
 
     # --- compaction -----------------------------------------------------------------------
 
-    def compact_plan(self, referenced: Mapping[str, np.ndarray]) -> list[str]:
+    def compact_plan(self, referenced: Mapping[str, int]) -> list[str]:
         """Segments worth rewriting: some rows unreferenced (or none referenced at all).
 
-        ``referenced`` maps segment -> the rows the catalogue points at.
+        ``referenced`` maps segment -> how many distinct rows of it the catalogue points at.
         """
-        plan = []
-        for name in self.segments():
-            used = np.unique(np.asarray(referenced.get(name, []), dtype=np.int64))
-            if used.size < self.rows(name):
-                plan.append(name)
-        return plan
+        return [name for name in self.segments() if referenced.get(name, 0) < self.rows(name)]
 
     def copy_rows(self, segment: str, rows: np.ndarray, block_rows: int = 4096) -> np.ndarray:
         """Append the given rows of ``segment`` anew; return their new (segment, row) refs.

@@ -9,6 +9,7 @@ import gzip
 import warnings
 
 import numpy as np
+import psycopg
 import pytest
 from astropy.table import Table
 from astropy.units import UnitsWarning
@@ -18,7 +19,7 @@ from django.db import connection
 from archive.catalogue.compaction import compact_store
 from archive.catalogue.ingest import PRODUCTS, ingest_file
 from archive.catalogue.models import ApogeeLabel, GaiaSource, RvsSpectrum, XpCoefficients
-from archive.catalogue.spectra import get_store, read_spectrum
+from archive.catalogue.spectra import STORE_LOCK, get_store, read_spectrum
 from labeling import io
 from labeling.io import ReadError, iter_rvs_spectra, open_bulk_writer, write_allstar
 
@@ -364,6 +365,94 @@ def test_a_failed_store_write_leaves_database_and_store_unchanged(tmp_path, monk
         ingest_file(PRODUCTS["rvs-spectra"], path)
     assert calls == [1024, 975]
     assert snapshot() == before
+
+
+@pytest.fixture
+def second_session():
+    """Another database session, as a concurrent writer of the store would have."""
+    s = connection.settings_dict
+    with psycopg.connect(
+        host=s["HOST"],
+        port=s["PORT"],
+        dbname=s["NAME"],
+        user=s["USER"],
+        password=s["PASSWORD"],
+        autocommit=True,
+    ) as other:
+        yield other
+
+
+def other_writer_could_start(other) -> bool:
+    got = other.execute("SELECT pg_try_advisory_lock(%s)", [STORE_LOCK]).fetchone()[0]
+    if got:
+        other.execute("SELECT pg_advisory_unlock(%s)", [STORE_LOCK])
+    return got
+
+
+@pytest.mark.django_db(transaction=True)  # the ingest's own transaction is the outermost
+def test_a_failed_ingest_cuts_the_store_back_before_another_writer_can_append(
+    tmp_path, monkeypatch, second_session
+):
+    """Once the failed transaction has rolled back, a writer waiting for the store would take
+    its mark and append; the failed one must be done cutting back by then."""
+    from labeling.spectrum_store import SpectrumStore
+
+    make_sources(range(1, 1100))
+    path = rvs_file(
+        tmp_path / "RvsMeanSpectrum_dup.csv.gz", [*range(1, 1100), 5], np.random.default_rng(2)
+    )
+    rollback, seen = SpectrumStore.rollback, []
+
+    def watched(self, mark):
+        seen.append(other_writer_could_start(second_session))
+        rollback(self, mark)
+
+    monkeypatch.setattr(SpectrumStore, "rollback", watched)
+    before = snapshot()
+    with pytest.raises(ReadError, match="duplicate 5"):
+        ingest_file(PRODUCTS["rvs-spectra"], path)
+    assert seen == [False] and snapshot() == before
+    assert other_writer_could_start(second_session)  # released afterwards
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compaction_deletes_old_segments_before_another_writer_can_append(
+    tmp_path, monkeypatch, second_session
+):
+    from labeling.spectrum_store import SpectrumStore
+
+    rng = np.random.default_rng(5)
+    make_sources([1, 2, 3])
+    ingest("rvs-spectra", rvs_file(tmp_path / "v1.csv.gz", [1, 2, 3], rng))
+    ingest("rvs-spectra", rvs_file(tmp_path / "v2.csv.gz", [2], rng))
+    delete, seen = SpectrumStore.delete_segment, []
+
+    def watched(self, name):
+        seen.append(other_writer_could_start(second_session))
+        delete(self, name)
+
+    monkeypatch.setattr(SpectrumStore, "delete_segment", watched)
+    assert compact_store().segments_deleted == len(seen) > 0
+    assert not any(seen)
+    assert other_writer_could_start(second_session)
+
+
+def test_a_failed_compaction_leaves_references_and_store_as_they_were(tmp_path, monkeypatch):
+    from archive.catalogue import compaction
+
+    rng = np.random.default_rng(5)
+    make_sources([1, 2, 3])
+    ingest("rvs-spectra", rvs_file(tmp_path / "v1.csv.gz", [1, 2, 3], rng))
+    ingest("rvs-spectra", rvs_file(tmp_path / "v2.csv.gz", [2], rng))
+    before = snapshot()
+
+    def failing(cur, ids, new):
+        raise OSError("lost the database")
+
+    monkeypatch.setattr(compaction, "_point_at_copies", failing)
+    with pytest.raises(OSError, match="lost the database"):
+        compact_store()
+    assert snapshot() == before  # the copies are gone again, the references unchanged
 
 
 def test_bad_spectrum_for_unknown_source(tmp_path):

@@ -9,8 +9,8 @@ nothing; a corrected file updates its rows.
 Bad input raises :class:`labeling.io.ReadError` naming file, row and field, and the
 transaction rolls back. RVS spectra go to the spectrum store before their references are
 written; on failure the store is cut back to where it was (appends are serialised by an
-advisory lock held until commit), and spectra whose content hash is unchanged are not written
-again. With ``skip_bad_rows`` the offending rows alone are rejected and reported.
+advisory lock held until the store is cut back), and spectra whose content hash is unchanged
+are not written again. With ``skip_bad_rows`` the offending rows alone are rejected and reported.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from archive.pgcopy import Column, copy_columns
 from labeling.io import Chunk, ReadError
 from labeling.spectrum_store import SpectrumStore
 
-from ..spectra import STORE_LOCK, get_store
+from ..spectra import get_store, store_writer_lock
 from .products import Product
 
 STAGE = "ingest_stage"
@@ -117,59 +118,73 @@ def _ingest_once(
     is_rvs = product.stores_spectra
     if is_rvs and store is None:
         store = get_store()
-    mark = None
     # disable=None: a bar on a terminal only, not in logs
     bar = tqdm(
         desc=Path(path).name, unit=" rows", disable=None if progress else True, file=sys.stderr
     )
     try:
-        with (
-            transaction.atomic(),
-            connection.cursor() as cur,
-            ThreadPoolExecutor(1, thread_name_prefix="spectrum-store") as writer,
-        ):
-            if is_rvs:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", [STORE_LOCK])
-                mark = store.mark()
-            staged = False
-            # A chunk's spectra are compressed and written to the store (one thread, in
-            # order) while the reader parses the next chunk; its rows are COPYed once they
-            # are written, so the database never refers to a spectrum not in the store.
-            waiting: tuple[list[Column], Callable[[], list[Column]]] | None = None
-
-            def stage(columns: list[Column]) -> None:
-                nonlocal staged
-                if not staged:
-                    _create_stage(cur, product, [c.name for c in columns])
-                    staged = True
-                copy_columns(cur, STAGE, columns)
-
-            for chunk in product.read(path, skip_rows=skip_rows):
-                if waiting is not None:  # staged before validating: duplicates see its rows
-                    stage(waiting[0] + waiting[1]())
-                    waiting = None
-                report.read += len(chunk)
-                keep = _validate(cur, product, chunk, staged, report, skip_bad_rows)
-                columns = _columns(product, chunk, keep)
-                columns.append(Column("_row", "int8", chunk.rows[keep]))
-                if is_rvs:
-                    waiting = (columns, _store_spectra(cur, store, chunk, keep, report, writer))
-                else:
-                    stage(columns)
-                bar.update(len(chunk))
-            if waiting is not None:
-                stage(waiting[0] + waiting[1]())
-            if staged:
-                _upsert(cur, product, report)
-                # ON COMMIT DROP is not enough when the caller's transaction goes on
-                cur.execute(f"DROP TABLE {STAGE}")
-    except BaseException:
-        if mark is not None:
-            store.rollback(mark)
-        raise
+        with store_writer_lock() if is_rvs else nullcontext():
+            mark = store.mark() if is_rvs else None
+            try:
+                _ingest_in_transaction(product, path, skip_bad_rows, store, skip_rows, report, bar)
+            except BaseException:
+                if mark is not None:  # still under the lock: no other writer has appended
+                    store.rollback(mark)
+                raise
     finally:
         bar.close()
     return report
+
+
+def _ingest_in_transaction(
+    product: Product,
+    path: str | Path,
+    skip_bad_rows: bool,
+    store: SpectrumStore | None,
+    skip_rows: set[int],
+    report: IngestReport,
+    bar: tqdm,
+) -> None:
+    """Read, validate, stage and upsert the whole file in one transaction (the writer thread
+    has finished with the store by the time this returns or raises)."""
+    is_rvs = product.stores_spectra
+    with (
+        transaction.atomic(),
+        connection.cursor() as cur,
+        ThreadPoolExecutor(1, thread_name_prefix="spectrum-store") as writer,
+    ):
+        staged = False
+        # A chunk's spectra are compressed and written to the store (one thread, in
+        # order) while the reader parses the next chunk; its rows are COPYed once they
+        # are written, so the database never refers to a spectrum not in the store.
+        waiting: tuple[list[Column], Callable[[], list[Column]]] | None = None
+
+        def stage(columns: list[Column]) -> None:
+            nonlocal staged
+            if not staged:
+                _create_stage(cur, product, [c.name for c in columns])
+                staged = True
+            copy_columns(cur, STAGE, columns)
+
+        for chunk in product.read(path, skip_rows=skip_rows):
+            if waiting is not None:  # staged before validating: duplicates see its rows
+                stage(waiting[0] + waiting[1]())
+                waiting = None
+            report.read += len(chunk)
+            keep = _validate(cur, product, chunk, staged, report, skip_bad_rows)
+            columns = _columns(product, chunk, keep)
+            columns.append(Column("_row", "int8", chunk.rows[keep]))
+            if is_rvs:
+                waiting = (columns, _store_spectra(cur, store, chunk, keep, report, writer))
+            else:
+                stage(columns)
+            bar.update(len(chunk))
+        if waiting is not None:
+            stage(waiting[0] + waiting[1]())
+        if staged:
+            _upsert(cur, product, report)
+            # ON COMMIT DROP is not enough when the caller's transaction goes on
+            cur.execute(f"DROP TABLE {STAGE}")
 
 
 # --- validation ----------------------------------------------------------------------------
