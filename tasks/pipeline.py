@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from archive.catalogue.cnn_labels import write_labels
+from archive.catalogue.cnn_labels import LabelWriteError, write_labels
 from archive.catalogue.models import CnnLabel, ModelVersion
 from archive.catalogue.starsets import apogee_columns, load_star_set, selection_columns
 from archive.ops.models import PipelineRun
@@ -136,7 +136,10 @@ def start(run_id: int, attempt: int = 1) -> None:
     run = _active(run_id, attempt)
     if run is None:
         return
-    PipelineRun.objects.filter(pk=run_id).update(status=Status.RUNNING, started_at=timezone.now())
+    # conditional: a cancel that landed since the check above stands
+    PipelineRun.objects.filter(
+        pk=run_id, attempt=attempt, status__in=[Status.QUEUED, Status.RUNNING]
+    ).update(status=Status.RUNNING, started_at=timezone.now())
     t0 = time.perf_counter()
     selection = select(selection_columns(), apogee_columns())
     catalogue = np.union1d(selection.training_ids, selection.observed_ids)
@@ -234,7 +237,7 @@ def finalize(run_id: int, attempt: int) -> None:
     version, _ = ModelVersion.objects.get_or_create(
         name=name,
         defaults=dict(
-            status=ModelVersion.Status.READY,
+            status=ModelVersion.Status.LABELLING,  # ready once finish has counted its rows
             inputs=config.ensemble.inputs,
             n_splits=config.ensemble.n_splits,
             n_members=config.ensemble.n_members,
@@ -301,7 +304,12 @@ def predict_chunk(run_id: int, attempt: int, version_id: int, lo: int, hi: int) 
     ids = _samples(run_id)["catalogue_ids"][lo:hi]
     version = ModelVersion.objects.get(pk=version_id)
     labelled = _labeller(version.path).label(load_star_set(ids))
-    written = write_labels(version_id, labelled)
+    try:
+        written = write_labels(version_id, labelled)
+    except LabelWriteError:
+        if _active(run_id, attempt) is None:  # a stale copy: the run finished meanwhile
+            return 0
+        raise
     _chunk_done(run_id)
     return written
 
@@ -318,23 +326,31 @@ def _chunk_done(run_id: int) -> None:
 
 @app.task(base=PipelineTask, name="pipeline.finish")
 def finish(run_id: int, attempt: int) -> None:
-    """Check that every catalogue star has one label row; publish if asked."""
-    run = _active(run_id, attempt)
-    if run is None:
-        return
+    """Check that every catalogue star has one label row, make the version ready, publish if
+    asked, and mark the run succeeded: all in one transaction, so a re-delivered finish either
+    finds the run succeeded or does it all again, and a cancel either comes first or finds the
+    run done."""
     expected = int(_samples(run_id)["catalogue_ids"].size)
-    rows = CnnLabel.objects.filter(model_version=run.model_version).count()
-    if rows != expected:
-        raise RuntimeError(f"{rows} label rows for {expected} catalogue stars")
-    _clock(run, stop="predict")
-    _stage(run, Stage.REPORT, 100.0, labelled=rows)
-    if run.publish:
-        _stage(run, Stage.PUBLISH, 0.0)
-        publish(run.model_version, user=run.created_by, note=f"pipeline run {run_id}")
-    PipelineRun.objects.filter(pk=run_id).update(
-        status=Status.SUCCEEDED, stage=Stage.DONE, percent=100.0, finished_at=timezone.now()
-    )
-    run.add_log("done")
+    with transaction.atomic():
+        run = PipelineRun.objects.select_for_update().get(pk=run_id)
+        if run.status not in (Status.QUEUED, Status.RUNNING) or run.attempt != attempt:
+            return
+        version = ModelVersion.objects.select_for_update().get(pk=run.model_version_id)
+        rows = CnnLabel.objects.filter(model_version=version).count()
+        if rows != expected:
+            raise RuntimeError(f"{rows} label rows for {expected} catalogue stars")
+        if version.status == ModelVersion.Status.LABELLING:
+            version.status = ModelVersion.Status.READY
+            version.save(update_fields=["status"])
+        _clock(run, stop="predict")
+        _stage(run, Stage.REPORT, 100.0, labelled=rows)
+        if run.publish:
+            _stage(run, Stage.PUBLISH, 0.0)
+            publish(version, user=run.created_by, note=f"pipeline run {run_id}")
+        PipelineRun.objects.filter(pk=run_id).update(
+            status=Status.SUCCEEDED, stage=Stage.DONE, percent=100.0, finished_at=timezone.now()
+        )
+        run.add_log("done")
 
 
 def resume(run_id: int) -> str:

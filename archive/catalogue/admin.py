@@ -5,6 +5,20 @@ from django.contrib import admin
 from .models import ApogeeLabel, CnnLabel, GaiaSource, ModelVersion, RvsSpectrum, XpCoefficients
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Records only the pipeline and publishing write: an admin edit would bypass their checks
+    (a hand-ticked is_published skips the row count, the lock and the Publication record)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(GaiaSource)
 class GaiaSourceAdmin(admin.ModelAdmin):
     list_display = [
@@ -44,7 +58,7 @@ class ApogeeLabelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ViewOnlyAdmin):
     list_display = [
         "name",
         "status",
@@ -55,11 +69,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["status", "inputs", "is_published"]
-    readonly_fields = ["created_at", "data_hash", "code_version", "framework_versions", "path"]
 
 
 @admin.register(CnnLabel)
-class CnnLabelAdmin(admin.ModelAdmin):
+class CnnLabelAdmin(ViewOnlyAdmin):
     list_display = [
         "source",
         "model_version",

@@ -1,7 +1,8 @@
 """Writing CNN labels (Table 2 columns) of one model version: COPY, then an idempotent upsert.
 
 Keyed by (model version, source_id): re-running a chunk — a retried task, a worker killed
-half-way — rewrites the same rows, never duplicates them.
+half-way — rewrites the same rows, never duplicates them. Only a version that is still
+``labelling`` takes rows: once ready (and perhaps published) its catalogue is fixed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ VALUE_COLUMNS = [
 ]
 
 
+class LabelWriteError(RuntimeError):
+    pass
+
+
 def write_labels(version_id: int, labelled: Labelled) -> int:
-    """Upsert the labels of a batch of stars; returns the number of rows written."""
+    """Upsert the labels of a batch of stars of a version still ``labelling``; returns the
+    number of rows written."""
     n = len(labelled.source_id)
     columns = [
         Column("model_version_id", "int8", np.full(n, version_id, dtype=np.int64)),
@@ -50,6 +56,13 @@ def write_labels(version_id: int, labelled: Labelled) -> int:
     names = ", ".join(c.name for c in columns)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in VALUE_COLUMNS)
     with transaction.atomic(), connection.cursor() as cur:
+        # FOR SHARE: the switch to ready (an UPDATE) waits for chunks being written, and then
+        # no chunk of a stale or re-delivered task can change a ready version's catalogue
+        cur.execute("SELECT name, status FROM model_version WHERE id = %s FOR SHARE", [version_id])
+        found = cur.fetchone()
+        if found is None or found[1] != "labelling":
+            name, status = found or (version_id, "missing")
+            raise LabelWriteError(f"model version {name} is {status}: its labels are not written")
         cur.execute(
             f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS "
             f"SELECT {names} FROM cnn_label WITH NO DATA"

@@ -396,12 +396,16 @@ class ModelVersion(models.Model):
     """A trained deep ensemble (Sect. 3.2): immutable once ready; at most one is published.
 
     The version's directory holds the members, scalers, training ranges, dispersion fits and the
-    t-SNE reference. A database trigger (migration 0002) refuses changes to a ready version's
-    science fields; only publication fields may change.
+    t-SNE reference. A version is ``labelling`` while the pipeline writes its catalogue and
+    becomes ``ready`` once every catalogue star has its row; only a ready version can be
+    published, and its labels are no longer written (``write_labels`` refuses). A database
+    trigger (migration 0002) refuses changes to a ready version's science fields; only
+    publication fields may change.
     """
 
     class Status(models.TextChoices):
         TRAINING = "training"
+        LABELLING = "labelling"
         READY = "ready"
         FAILED = "failed"
 

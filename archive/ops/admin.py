@@ -2,11 +2,13 @@
 
 from django.contrib import admin
 
+from archive.catalogue.admin import ViewOnlyAdmin
+
 from .models import PipelineRun, Publication
 
 
 @admin.register(PipelineRun)
-class PipelineRunAdmin(admin.ModelAdmin):
+class PipelineRunAdmin(ViewOnlyAdmin):  # runs are started, cancelled and resumed at /ops/
     list_display = [
         "id",
         "status",
@@ -18,21 +20,8 @@ class PipelineRunAdmin(admin.ModelAdmin):
         "finished_at",
     ]
     list_filter = ["status", "stage"]
-    readonly_fields = [
-        "created_at",
-        "started_at",
-        "finished_at",
-        "counts",
-        "timings",
-        "log",
-        "error",
-    ]
 
 
 @admin.register(Publication)
-class PublicationAdmin(admin.ModelAdmin):
+class PublicationAdmin(ViewOnlyAdmin):  # publishing goes through archive.ops.publishing
     list_display = ["model_version", "previous", "published_at", "published_by", "note"]
-    readonly_fields = ["model_version", "previous", "published_at", "published_by", "note"]
-
-    def has_add_permission(self, request):
-        return False  # publishing goes through archive.ops.publishing, never a bare row

@@ -79,7 +79,7 @@ class PipelineRun(models.Model):
 
 
 class Publication(models.Model):
-    """One switch of the published catalogue: the history that rollback walks back through."""
+    """One switch of the published catalogue; rollback re-publishes the latest one's previous."""
 
     model_version = models.ForeignKey(
         "catalogue.ModelVersion", on_delete=models.PROTECT, related_name="publications"

@@ -3,7 +3,7 @@
 ``gaiadr3_rvs_cnn.rvs_cnn`` shows the labels of the one version with ``is_published``; the
 switch is two UPDATEs in one transaction under a row lock, so readers see the old catalogue
 or the new one, never a mix, and a failure changes nothing. Every switch is recorded in
-``Publication``; rollback re-publishes the version that was published before.
+``Publication``; rollback re-publishes the version that the latest switch replaced.
 """
 
 from __future__ import annotations
@@ -46,11 +46,18 @@ def publish(version: ModelVersion, *, user=None, note: str = "") -> Publication:
 
 
 @transaction.atomic
-def rollback(*, user=None) -> Publication:
-    """Re-publish the version that was published before the current one."""
+def rollback(*, user=None, expected_current: int | None = None) -> Publication:
+    """Re-publish the version that the latest switch replaced.
+
+    ``expected_current`` (a version's pk, as the staff page showed it) makes a repeated or
+    concurrent request refuse instead of switching back again.
+    """
     list(ModelVersion.objects.select_for_update().order_by("pk"))
     last = Publication.objects.select_related("previous").first()
     current = ModelVersion.objects.filter(is_published=True).first()
+    if expected_current is not None and (current is None or current.pk != expected_current):
+        now = current.name if current is not None else "nothing"
+        raise PublishError(f"the published version has changed since (now {now}); not rolled back")
     if last is None or current is None or last.model_version_id != current.pk:
         raise PublishError("nothing to roll back: the current publication has no history")
     if last.previous is None:

@@ -121,7 +121,9 @@ def version_publish(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def version_rollback(request: HttpRequest) -> HttpResponse:
     try:
-        p = rollback(user=request.user)
+        current = request.POST.get("current", "")
+        expected = int(current) if current.isdigit() else None
+        p = rollback(user=request.user, expected_current=expected)
         messages.success(request, f"{p.model_version} published again.")
     except PublishError as exc:
         messages.error(request, str(exc))

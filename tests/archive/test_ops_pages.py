@@ -82,10 +82,30 @@ def test_publish_and_rollback_from_the_page(staff, tmp_path):
     for v in (a, b):
         staff.post(reverse("ops:publish", args=[v.pk]))
     assert ModelVersion.objects.get(is_published=True) == b
-    staff.post(reverse("ops:rollback"))
+    staff.post(reverse("ops:rollback"), {"current": b.pk})
     assert ModelVersion.objects.get(is_published=True) == a
     html = staff.get(reverse("ops:dashboard")).content.decode()
     assert "a (" in html and "replacing b" in html
+    assert f'name="current" value="{a.pk}"' in html
+    # the same form sent again (a double click, a second member of staff) changes nothing
+    again = staff.post(reverse("ops:rollback"), {"current": b.pk}, follow=True)
+    assert ModelVersion.objects.get(is_published=True) == a
+    assert "has changed since (now a); not rolled back" in again.content.decode()
+
+
+def test_admin_shows_versions_runs_and_labels_but_changes_none(client):
+    from tests.archive.test_publishing import version_with_labels
+
+    v = version_with_labels("a", 4000.0)
+    client.force_login(User.objects.create_superuser("root", password="a-long-test-password"))
+    staff = client
+    page = reverse("admin:catalogue_modelversion_change", args=[v.pk])
+    assert staff.get(page).status_code == 200
+    staff.post(page, {"name": "a", "status": "ready", "is_published": "on"})
+    v.refresh_from_db()
+    assert not v.is_published  # publishing goes through archive.ops.publishing only
+    for name in ("catalogue_modelversion", "catalogue_cnnlabel", "ops_pipelinerun"):
+        assert staff.get(reverse(f"admin:{name}_add")).status_code == 403
 
 
 def test_report_files_are_served_and_confined(staff, tmp_path):

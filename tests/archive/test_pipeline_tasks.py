@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -10,6 +11,7 @@ from django.db import connection
 
 from archive.catalogue.models import CnnLabel, ModelVersion
 from archive.ops.models import PipelineRun
+from archive.ops.publishing import PublishError, publish
 from labeling.synthetic import write_sky
 from tasks.pipeline import start
 
@@ -138,6 +140,9 @@ def test_cancelled_run_resumes_without_redoing_work(
     labelled = CnnLabel.objects.filter(model_version=run.model_version).count()
     n = run.counts["catalogue"]
     assert 0 < labelled < n
+    assert run.model_version.status == "labelling"  # half a catalogue: not publishable
+    with pytest.raises(PublishError, match="is labelling, not ready"):
+        publish(run.model_version)
     call_command("pipeline", "resume", str(run.pk))
     version = run.model_version
     run = wait(run)
@@ -152,3 +157,36 @@ def test_cancelled_run_resumes_without_redoing_work(
             [version.pk],
         )
         assert cur.fetchone() == (n, n)
+
+
+def test_finish_is_all_or_nothing_and_can_run_again(settings, tmp_path, monkeypatch):
+    """A worker lost after the publish but before the run was marked succeeded used to leave a
+    published version and, on re-delivery, a run failed with "already published"."""
+    from archive.ops.models import PipelineRun as Run
+    from tasks import pipeline
+    from tests.archive.test_publishing import version_with_labels
+
+    settings.RVS_RUNS_DIR = tmp_path
+    version = version_with_labels("v", 4000.0, status="labelling")  # stars 1 and 2
+    run = Run.objects.create(config=TINY, publish=True, status="running", model_version=version)
+    pipeline.run_dir(run.pk).mkdir(parents=True)
+    np.savez(pipeline.run_dir(run.pk) / "samples.npz", catalogue_ids=np.array([1, 2]))
+    publish = pipeline.publish
+
+    def lost_after_publishing(*args, **kwargs):
+        publish(*args, **kwargs)
+        raise SystemExit("worker lost")
+
+    monkeypatch.setattr(pipeline, "publish", lost_after_publishing)
+    with pytest.raises(SystemExit):
+        pipeline.finish(run.pk, run.attempt)
+    run.refresh_from_db()
+    version.refresh_from_db()
+    assert (run.status, version.status, version.is_published) == ("running", "labelling", False)
+    monkeypatch.setattr(pipeline, "publish", publish)
+    pipeline.finish(run.pk, run.attempt)  # the re-delivered task
+    pipeline.finish(run.pk, run.attempt)  # and once more: nothing left to do
+    run.refresh_from_db()
+    version.refresh_from_db()
+    assert (run.status, version.status, version.is_published) == ("succeeded", "ready", True)
+    assert version.publications.count() == 1

@@ -73,3 +73,23 @@ def test_refusals_change_nothing():
 def test_rollback_without_history():
     with pytest.raises(PublishError, match="nothing to roll back"):
         rollback()
+
+
+def test_a_version_still_labelling_is_not_published_and_a_ready_one_takes_no_more_labels():
+    import numpy as np
+
+    from archive.catalogue.cnn_labels import LabelWriteError, write_labels
+    from labeling.pipeline import Labelled
+
+    half = version_with_labels("half", 4000.0, status="labelling")
+    with pytest.raises(PublishError, match="half is labelling, not ready"):
+        publish(half)
+    one = Labelled(
+        np.array([1]), np.full((1, 5), 1.0), np.ones((1, 5)), np.ones((1, 5)), np.array(["0" * 8])
+    )
+    assert write_labels(half.pk, one) == 1  # still labelling: chunks are upserted
+    ready = version_with_labels("done", 5000.0)
+    publish(ready)
+    with pytest.raises(LabelWriteError, match="model version done is ready"):
+        write_labels(ready.pk, one)
+    assert published_teff() == {5000.0}
