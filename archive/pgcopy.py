@@ -72,7 +72,17 @@ def pack_binary(columns: Sequence[Column], rows: np.ndarray) -> bytes:
             out[f"val{i}"]["len"] = 8
             out[f"val{i}"]["v"] = values
         else:
-            out[f"len{i}"] = np.dtype(_SCALAR[col.pgtype]).itemsize
+            dtype = np.dtype(_SCALAR[col.pgtype])
+            if dtype.kind == "i" and values.size:
+                info = np.iinfo(dtype)
+                wrong = (values < info.min) | (values > info.max)
+                if wrong.any():  # numpy would store it wrapped
+                    j = int(np.flatnonzero(wrong)[0])
+                    raise ValueError(
+                        f"column {col.name}: {values[j]} (row {int(rows[j])}) does not fit "
+                        f"{col.pgtype}"
+                    )
+            out[f"len{i}"] = dtype.itemsize
             out[f"val{i}"] = values
     return out.tobytes()
 
@@ -104,8 +114,9 @@ def copy_columns(cursor, table: str, columns: Sequence[Column]) -> int:
     fast = np.flatnonzero(~any_null) if fixed else np.empty(0, dtype=np.int64)
     slow = np.flatnonzero(any_null) if fixed else np.arange(n)
     if fast.size:
+        packed = pack_binary(columns, fast)  # before COPY starts: a refusal aborts nothing
         with cursor.copy(sql) as cp:
-            cp.write(_HEADER + pack_binary(columns, fast) + _TRAILER)
+            cp.write(_HEADER + packed + _TRAILER)
     if slow.size:
         with cursor.copy(sql) as cp:
             cp.set_types([c.pgtype for c in columns])

@@ -330,6 +330,12 @@ def test_bad_non_numeric_value(tmp_path):
     expect_failure("gaia-source", path, row=2, field="parallax", match="abc")
 
 
+def test_bad_integer_too_big_for_its_column(tmp_path):
+    nss = np.array([0, 3, 40000, 1], dtype=np.int64)  # non_single_star is int2
+    path = gaia_file(tmp_path / "GaiaSource_big.csv.gz", [1, 2, 3, 4], non_single_star=nss)
+    expect_failure("gaia-source", path, row=3, field="non_single_star", match="40000 does not fit")
+
+
 def test_bad_duplicate_id_inside_a_file(tmp_path):
     path = gaia_file(tmp_path / "GaiaSource_dup.csv.gz", [7, 8, 7])
     err = expect_failure("gaia-source", path, row=3, field="source_id", match="duplicate")

@@ -46,6 +46,15 @@ def test_copy_in_mixes_fast_and_null_rows(cur):
     assert [r[4] for r in rows] == [True, False, True, True, False]
 
 
+def test_copy_in_refuses_an_integer_its_column_cannot_hold(cur):
+    """numpy would pack 40000 into int2 as -25536 without a word."""
+    columns = [Column("id", "int8", np.array([1, 2])), Column("n", "int2", np.array([7, 40000]))]
+    with pytest.raises(ValueError, match=r"column n: 40000 \(row 1\) does not fit int2"):
+        copy_columns(cur, "t", columns)
+    cur.execute("SELECT count(*) FROM t")
+    assert cur.fetchone() == (0,)
+
+
 def test_copy_in_text_column(cur):
     copy_columns(
         cur,

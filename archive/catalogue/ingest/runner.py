@@ -201,6 +201,7 @@ def _validate(
             for i in np.flatnonzero(chunk.missing(f.source)):
                 message = "no Gaia source id" if f.column == "source_id" else "missing value"
                 bad.append(Rejected(int(rows[i]), f.source, message))
+    bad += _out_of_range(product, chunk)
     bad_mask = np.zeros(len(chunk), dtype=bool)
     for b in bad:
         bad_mask[rows == b.row] = True
@@ -215,6 +216,25 @@ def _validate(
         raise ReadError(chunk.path, first.message, row=first.row, field=first.field)
     report.rejected += bad
     return ~np.isin(rows, [b.row for b in bad])
+
+
+_INT_RANGES = {"int2": np.iinfo(np.int16), "int4": np.iinfo(np.int32)}
+
+
+def _out_of_range(product: Product, chunk: Chunk) -> list[Rejected]:
+    """Integers too big for their column (COPY would otherwise store them wrapped)."""
+    out = []
+    for f in product.fields:
+        if f.pgtype not in _INT_RANGES or f.source not in chunk.columns:
+            continue
+        info = _INT_RANGES[f.pgtype]
+        values = np.ma.getdata(chunk.columns[f.source])
+        wrong = ~chunk.missing(f.source) & ((values < info.min) | (values > info.max))
+        out += [
+            Rejected(int(r), f.source, f"{v} does not fit {f.pgtype} ({info.min}..{info.max})")
+            for r, v in zip(chunk.rows[wrong], values[wrong].tolist(), strict=True)
+        ]
+    return out
 
 
 def _key_values(product: Product, chunk: Chunk) -> list[np.ndarray]:
