@@ -271,7 +271,9 @@ def train_member(
     )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     val_loss = np.asarray(history["val_loss"])
-    best = int(np.argmin(val_loss))
+    if not np.isfinite(val_loss).any():
+        raise FloatingPointError(f"{out_path.name}: validation loss not finite at any epoch")
+    best = int(np.nanargmin(val_loss))  # EarlyStopping never counts a NaN epoch as the best
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".keras", dir=out_path.parent)
     os.close(fd)

@@ -247,7 +247,8 @@ def finalize_version(
         labeller = Labeller(labeller.ensemble, prep, dispersion, ranges, tsne)
 
     progress("validation report")
-    parts = [("training", train, labeller.label(train), cv, dispersion)] + [
+    in_sample = cross_validated_labelled(labeller.label(train), cv, cv_spread, train.phot, labeller)
+    parts = [("training", train, in_sample, None, dispersion)] + [
         ("heldout", hold.subset(rows), held.subset(rows), None, d or dispersion)
         for rows, d in validation_dispersion
     ]
@@ -292,6 +293,29 @@ def finalize_version(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return load_version(version)
+
+
+def cross_validated_labelled(
+    out: Labelled,
+    cv: np.ndarray,
+    cv_spread: np.ndarray,
+    phot: np.ndarray,
+    labeller: Labeller,
+) -> Labelled:
+    """The training stars' labels, e_* and flags from the members that did not train on each
+    star (:func:`cross_validated`), as the running dispersion was fitted; ``out`` (their
+    in-sample labelling, whose t-SNE digit is kept) where no such member exists. σ_* follows
+    from the new labels and e_*.
+    """
+    crossed = np.all(np.isfinite(cv), axis=1)
+    labels, e, flags = out.labels.copy(), out.e.copy(), out.flags.copy()
+    labels[crossed], e[crossed] = cv[crossed], cv_spread[crossed]
+    like = np.char.endswith(flags[crossed].astype(str), "0")
+    flags[crossed] = boundary_flags(
+        labels[crossed], phot[crossed, 0], phot[crossed, 3], like, labeller.ranges
+    )
+    sigma = labeller.dispersion.total_sigma(labels, e)
+    return Labelled(out.source_id, labels, e, sigma, flags)
 
 
 def _validation_data(parts, with_label_errors: bool) -> ValidationData:

@@ -12,8 +12,9 @@ Departure from the paper: the parallax enters as asinh(ϖ / s) with s = 0.1 mas 
 min-max scaling (:data:`PARALLAX_SOFTENING_MAS`; ``None`` restores the paper's linear ϖ). log g
 follows from the luminosity, i.e. from G + 5 log10 ϖ; parallaxes span three decades (0.1 to
 100 mas) with most stars below 1 mas, so linearly scaled they crowd into the bottom percent of
-[0, 1] and a network must learn the logarithm from few stars. asinh is log-like above s and
-linear through zero, so negative parallaxes of distant observed stars stay finite. Measured on
+[0, 1] and a network must learn the logarithm from few stars. asinh is log-like above s and,
+unlike a logarithm, defined for every parallax (the selection keeps ϖ > 0, but a star labelled
+outside it is not refused). Measured on
 the synthetic sky (docs/science.md): a small MLP on (G, BP, RP, ϖ) predicts log g to 0.80 dex
 with linear ϖ and 0.14 dex with log ϖ.
 

@@ -53,7 +53,8 @@ APOGEE_ID_COLUMN = "GAIAEDR3_SOURCE_ID"
 
 
 def _raw(table: Table, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(data, missing) of a column: masked entries and ``None`` count as missing."""
+    """(data, missing) of a column: masked entries, and ``None`` or NaN in object columns (as
+    pandas leaves gaps in a string column), count as missing."""
     col = table[name]
     if isinstance(col, np.ma.MaskedArray):
         missing = np.ma.getmaskarray(col)
@@ -62,7 +63,7 @@ def _raw(table: Table, name: str) -> tuple[np.ndarray, np.ndarray]:
         data = np.asarray(col)
         missing = np.zeros(data.shape, dtype=bool)
     if data.dtype == object:
-        missing = missing | np.equal(data, None)
+        missing = missing | np.equal(data, None) | (data != data)  # NaN != NaN
     return data, missing
 
 
@@ -172,6 +173,13 @@ def _is_true(name: str) -> Callable[[Table], np.ndarray]:
 def _greater(name: str, threshold: float) -> Callable[[Table], np.ndarray]:
     def pred(t: Table) -> np.ndarray:
         return _float(t, name) > threshold  # NaN compares False: removed
+
+    return pred
+
+
+def _at_least(name: str, threshold: float) -> Callable[[Table], np.ndarray]:
+    def pred(t: Table) -> np.ndarray:
+        return _float(t, name) >= threshold
 
     return pred
 
@@ -346,7 +354,8 @@ APOGEE_CUTS: tuple[Cut, ...] = (
         _conditional_error("FE_H", "FE_H_ERR"),
     ),
     Cut("alpha_m_err", "2.4", "ALPHA_M_ERR < 0.1 dex", ("ALPHA_M_ERR",), _less("ALPHA_M_ERR", 0.1)),
-    Cut("apogee_snr", "2.4", "APOGEE SNR > 70", ("SNR",), _greater("SNR", 70.0)),
+    # the paper removes "S/N < 70" (Sect. 2.4): a star at exactly 70 stays
+    Cut("apogee_snr", "2.4", "APOGEE SNR >= 70", ("SNR",), _at_least("SNR", 70.0)),
     Cut(
         "labels_finite",
         "2.4",

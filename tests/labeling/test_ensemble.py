@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -142,6 +143,18 @@ def test_batches_read_only_their_spectra():
     assert np.array_equal(ds.batch_indices(0), twin.batch_indices(0))
     rvs = StarBatches(stars, prep, idx, 16, input_names=("spectrum",), with_targets=False)
     assert set(rvs[0][0]) == {"spectrum"}
+
+
+def test_a_member_whose_loss_is_never_finite_is_refused(tmp_path):
+    stars = make_stars(80)
+    prep = MinMaxPrep(stars)
+    stars = dataclasses.replace(stars, labels=np.full_like(stars.labels, np.nan))
+    cfg = EnsembleConfig(epochs=2, batch_size=32, val_batch_size=64, patience=5)
+    split = make_splits(len(stars), cfg)[0]
+    out = tmp_path / "m.keras"
+    with pytest.raises(FloatingPointError, match="m.keras: validation loss not finite"):
+        train_member(stars, prep, split, member_seed(cfg, 0, 0), cfg, out)
+    assert not out.exists()
 
 
 def test_member_learns_saves_and_reloads(tmp_path):

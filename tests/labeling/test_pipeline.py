@@ -23,6 +23,7 @@ from labeling.pipeline import (
     Labeller,
     PipelineConfig,
     cross_validated,
+    cross_validated_labelled,
     finalize_version,
     plan,
     train_one,
@@ -210,3 +211,23 @@ def test_cross_validated_predictions_come_from_members_that_did_not_train_on_the
     alone = predict_ensemble([member], train, the_plan.preprocessor, indices=val).mean
     np.testing.assert_allclose(mean[val], alone, rtol=1e-6)
     assert np.all(spread[val] == 0.0)  # one member: no spread
+
+
+def test_report_labels_training_stars_with_the_members_that_did_not_train_on_them(
+    sky, the_plan, working
+):
+    labeller = Labeller.from_version(working)
+    train = sky.training.subset(the_plan.train[:40])
+    out = labeller.label(train)
+    cv = out.labels + 1.0
+    cv[20:] = np.nan  # trained on by every member: no cross-validated label
+    cv[0, 0] = 1e5  # a Teff outside the training range
+    spread = np.full_like(cv, 0.5)
+    got = cross_validated_labelled(out, cv, spread, train.phot, labeller)
+    np.testing.assert_array_equal(got.labels[:20], cv[:20])
+    np.testing.assert_array_equal(got.labels[20:], out.labels[20:])
+    assert np.all(got.e[:20] == 0.5) and np.array_equal(got.e[20:], out.e[20:])
+    np.testing.assert_allclose(got.sigma, labeller.dispersion.total_sigma(got.labels, got.e))
+    assert got.flags[0][0] == "1" and out.flags[0][0] == "0"
+    assert [f[-1] for f in got.flags] == [f[-1] for f in out.flags]  # the t-SNE digit kept
+    np.testing.assert_array_equal(got.flags[20:], out.flags[20:])

@@ -97,7 +97,7 @@ APOGEE_FAIL = {
     "m_h_err": ("M_H_ERR", 0.15),
     "fe_h_err": ("FE_H_ERR", 0.15),
     "alpha_m_err": ("ALPHA_M_ERR", 0.1),
-    "apogee_snr": ("SNR", 70.0),
+    "apogee_snr": ("SNR", 69.9),  # the paper removes S/N < 70: 70 itself stays
     "labels_finite": ("LOGG", np.nan),
 }
 TRAINING_FAIL = {
@@ -302,6 +302,18 @@ def test_missing_column_and_duplicate_ids_raise():
     gaia["source_id"] = np.array([5, 5])
     with pytest.raises(ValueError, match="unique"):
         select(gaia, apogee)
+
+
+def test_apogee_snr_of_exactly_70_stays_and_object_nan_is_missing():
+    gaia = good_gaia(3)
+    apogee = good_apogee(gaia["source_id"])
+    apogee["SNR"] = np.array([70.0, 69.99, 200.0], np.float32)
+    ids = gaia["source_id"]
+    assert select(gaia, apogee).training_ids.tolist() == [ids[0], ids[2]]
+    # gaps in a string column as pandas leaves them: NaN is no emission class, not one named "nan"
+    apogee["SNR"] = np.full(3, 200.0, np.float32)
+    gaia["classlabel_espels"] = np.array(["", np.nan, "ELS"], dtype=object)
+    assert select(gaia, apogee).training_ids.tolist() == [ids[0], ids[1]]
 
 
 def test_report_counts_are_sequential():
