@@ -141,7 +141,7 @@ def iter_copy_out(
     dtype = _fixed_dtype(probe)
     size = dtype.itemsize
     buf = bytearray()
-    header_left = len(_HEADER)
+    header_left, done = len(_HEADER), 0
     with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as cp:
         for data in cp:
             buf += data
@@ -152,17 +152,36 @@ def iter_copy_out(
                 header_left = 0
             n = len(buf) // size
             if n >= batch_rows:
-                yield _unpack(buf[: n * size], dtype, probe)
+                yield _unpack(buf[: n * size], dtype, probe, done)
+                done += n
                 del buf[: n * size]
     n = len(buf) // size
     if n:
-        yield _unpack(buf[: n * size], dtype, probe)
+        yield _unpack(buf[: n * size], dtype, probe, done)
     if bytes(buf[n * size :]) != _TRAILER:
         raise ValueError("COPY output ended unexpectedly (a NULL value or a variable-size row?)")
 
 
-def _unpack(data: bytes | bytearray, dtype: np.dtype, columns: Sequence[Column]) -> dict:
+def _unpack(
+    data: bytes | bytearray, dtype: np.dtype, columns: Sequence[Column], first_row: int
+) -> dict:
     rows = np.frombuffer(bytes(data), dtype=dtype)
+    # a NULL or an array of another length shifts every later row: refuse at the first one
+    sizes = [
+        20 + 12 * c.values.shape[1]
+        if c.pgtype == "float8[]"
+        else np.dtype(_SCALAR[c.pgtype]).itemsize
+        for c in columns
+    ]
+    off = [rows[f"len{i}"] != size for i, size in enumerate(sizes)]
+    wrong = (rows["nfields"] != len(columns)) | np.logical_or.reduce(off)
+    if wrong.any():
+        j = int(np.flatnonzero(wrong)[0])
+        where = next((c.name for c, o in zip(columns, off, strict=True) if o[j]), "the row")
+        raise ValueError(
+            f"COPY output row {first_row + j}: {where} is not the size expected "
+            "(a NULL value, or an array of another length?)"
+        )
     out = {}
     for i, col in enumerate(columns):
         values = rows[f"val{i}"]["v"] if col.pgtype == "float8[]" else rows[f"val{i}"]

@@ -102,3 +102,11 @@ def test_copy_out_refuses_a_null(cur):
     cur.execute("INSERT INTO t (id, x) VALUES (1, NULL)")
     with pytest.raises(ValueError, match="NULL"):
         list(iter_copy_out(cur, "SELECT id, x FROM t", [("id", "int8", 1), ("x", "float8", 1)]))
+
+
+def test_copy_out_refuses_arrays_of_another_length_even_when_the_bytes_add_up(cur):
+    """56 + 54 values take the bytes of 55 + 55: without the check they parse as two rows."""
+    cur.execute("INSERT INTO t (id, a) VALUES (1, %s), (2, %s)", [[1.0] * 56, [2.0] * 54])
+    spec = [("id", "int8", 1), ("a", "float8[]", 55)]
+    with pytest.raises(ValueError, match="row 0: a is not the size expected"):
+        list(iter_copy_out(cur, "SELECT id, a FROM t ORDER BY id", spec))
