@@ -151,10 +151,12 @@ def load_star_set(
         ]
         cols = _collect(iter_copy_out(cur, query, spec))
     if not cols or len(cols["source_id"]) != len(source_ids):
-        found = 0 if not cols else len(cols["source_id"])
+        found = cols["source_id"] if cols else np.empty(0, np.int64)
+        lacking = np.setdiff1d(source_ids, found)
         raise ValueError(
-            f"{len(source_ids) - found} of {len(source_ids)} stars lack "
-            "photometry, a spectrum or XP coefficients"
+            f"{lacking.size} of {len(source_ids)} stars lack photometry, a spectrum or XP "
+            f"coefficients: {_what_is_missing(lacking[:10])}"
+            + (f" and {lacking.size - 10} more" if lacking.size > 10 else "")
         )
     # rows came sorted by source_id; put them back in the caller's order
     take = np.empty_like(order)
@@ -170,3 +172,21 @@ def load_star_set(
         labels=labels,
         label_errors=label_errors,
     )
+
+
+def _what_is_missing(source_ids: np.ndarray) -> str:
+    """'source_id (no gaia_source / rvs_spectrum / xp_coefficients row)', for an error."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT s.id, g.source_id IS NULL, r.source_id IS NULL, x.source_id IS NULL "
+            "FROM unnest(%s::bigint[]) AS s(id) "
+            "LEFT JOIN gaia_source g ON g.source_id = s.id "
+            "LEFT JOIN rvs_spectrum r ON r.source_id = s.id "
+            "LEFT JOIN xp_coefficients x ON x.source_id = s.id ORDER BY s.id",
+            [source_ids.tolist()],
+        )
+        tables = ("gaia_source", "rvs_spectrum", "xp_coefficients")
+        return ", ".join(
+            f"{sid} (no {' / '.join(t for t, gone in zip(tables, row, strict=True) if gone)} row)"
+            for sid, *row in cur.fetchall()
+        )

@@ -1,1 +1,2 @@
-"""Public web pages: home, search, star pages, query page, downloads."""
+"""Public web pages: the home page so far (search, star pages, query page and downloads are
+not built yet)."""

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from archive.catalogue.models import XpCoefficients
 from archive.catalogue.starsets import apogee_columns, load_star_set, selection_columns
 from labeling.io import iter_gaia_source, iter_rvs_spectra, iter_xp_continuous
 from labeling.selection import select
@@ -54,3 +55,11 @@ def test_selection_and_star_sets_from_the_database(sky):
 def test_load_star_set_names_missing_inputs(sky):
     with pytest.raises(ValueError, match="1 of 1 stars lack"):
         load_star_set(np.array([123]))
+    no_xp = XpCoefficients.objects.values_list("source_id", flat=True).first()
+    XpCoefficients.objects.filter(source_id=no_xp).delete()
+    with pytest.raises(
+        ValueError,
+        match=rf"2 of 2 .*: 123 \(no gaia_source / rvs_spectrum / "
+        rf"xp_coefficients row\), {no_xp} \(no xp_coefficients row\)",
+    ):
+        load_star_set(np.array([no_xp, 123]))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from labeling import io
 
-# called as reader(path, skip_rows=...): every labeling.io reader takes rows to leave out
 # the allStar float columns, as the reader defines them
 APOGEE_FLOATS = tuple(k for k, kind in io.ALLSTAR_COLUMNS.items() if kind == "float")
 
+# called as reader(path, skip_rows=...): every labeling.io reader takes rows to leave out
 Reader = Callable[..., Iterator[io.Chunk]]
 
 

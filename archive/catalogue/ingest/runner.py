@@ -302,7 +302,7 @@ def _columns(product: Product, chunk: Chunk, keep: np.ndarray) -> list[Column]:
                 )
             )
         else:
-            null = chunk.missing(f.source)[keep] if f.source in chunk.columns else None
+            null = chunk.missing(f.source)[keep]
             out.append(Column(f.column, f.pgtype, values, null=null))
     return out
 
