@@ -88,9 +88,11 @@ class PipelineTask(Task):
         ).update(status=Status.FAILED, error=f"{self.name}: {exc!r}", finished_at=timezone.now())
 
 
-def _active(run_id: int, attempt: int) -> PipelineRun | None:
-    """The run, unless it was cancelled, has failed or was resumed since this task was queued."""
-    run = PipelineRun.objects.get(pk=run_id)
+def _active(run_id: int, attempt: int, lock: bool = False) -> PipelineRun | None:
+    """The run, unless it was cancelled, has failed or was resumed since this task was queued
+    (``lock``: its row locked until the caller's transaction ends)."""
+    runs = PipelineRun.objects.select_for_update() if lock else PipelineRun.objects
+    run = runs.get(pk=run_id)
     active = run.status in (Status.QUEUED, Status.RUNNING) and run.attempt == attempt
     return run if active else None
 
@@ -332,8 +334,8 @@ def finish(run_id: int, attempt: int) -> None:
     run done."""
     expected = int(_samples(run_id)["catalogue_ids"].size)
     with transaction.atomic():
-        run = PipelineRun.objects.select_for_update().get(pk=run_id)
-        if run.status not in (Status.QUEUED, Status.RUNNING) or run.attempt != attempt:
+        run = _active(run_id, attempt, lock=True)
+        if run is None:
             return
         version = ModelVersion.objects.select_for_update().get(pk=run.model_version_id)
         rows = CnnLabel.objects.filter(model_version=version).count()
