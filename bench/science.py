@@ -112,6 +112,12 @@ def main() -> None:
         help="early-stopping patience in epochs (default: the paper's 20; 8 until 2026-11-30)",
     )
     p.add_argument(
+        "--dispersion-against",
+        choices=("true", "pred"),
+        default=PipelineConfig.dispersion_against,
+        help="the running dispersion vs the APOGEE label or the CNN label",
+    )
+    p.add_argument(
         "--hybrid-only",
         action="store_true",
         help="skip the RVS-only ensemble (no log g comparison); half the training time",
@@ -138,6 +144,7 @@ def main() -> None:
         ensemble=ens,
         seed=args.seed,
         dispersion_without_label_errors=not args.paper_sigma,
+        dispersion_against=args.dispersion_against,
         calibrate_sigma=not args.paper_sigma,
     )
     the_plan = plan(s.training, config)

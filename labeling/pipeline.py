@@ -49,6 +49,8 @@ class PipelineConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     holdout_fraction: float = 0.1  # training-sample stars never trained on, for validation
     dispersion_degree: int = 3
+    #: the running dispersion as a function of the APOGEE label ("true") or the CNN's ("pred")
+    dispersion_against: str = "true"
     #: take the reference labels' quoted errors (APOGEE *_ERR) out of the running dispersion,
     #: so that σ_* is the CNN's error alone, not the CNN's ⊕ APOGEE's (the paper's σ_*: False)
     dispersion_without_label_errors: bool = True
@@ -209,7 +211,11 @@ def finalize_version(
         known = np.hypot(cv_spread, np.nan_to_num(train.label_errors, nan=0.0))
     ok = np.all(np.isfinite(cv), axis=1)
     dispersion = DispersionModel.fit(
-        train.labels[ok], cv[ok], degree=config.dispersion_degree, spread=known[ok]
+        train.labels[ok],
+        cv[ok],
+        degree=config.dispersion_degree,
+        against=config.dispersion_against,
+        spread=known[ok],
     )
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
     progress("t-SNE reference of the training spectra")

@@ -156,6 +156,17 @@ def test_dispersion_leaves_out_the_apogee_labels_own_errors(sky, the_plan, worki
     assert np.median(theirs.sigma) - np.median(ours.sigma) > 10.0
 
 
+def test_dispersion_against_the_cnn_label_when_asked(sky, the_plan, working, tmp_path):
+    member = working.path / "members" / "member_00.keras"
+    assert DispersionModel.from_dict(working.artifacts["dispersion"]).against == "true"
+    cnn = dataclasses.replace(CONFIG, dispersion_against="pred")
+    version = finalize_version(tmp_path / "cnn", sky.training, the_plan, cnn, [member])
+    fitted = DispersionModel.from_dict(version.artifacts["dispersion"])
+    assert fitted.against == "pred"
+    ours = DispersionModel.from_dict(working.artifacts["dispersion"])
+    assert fitted.fits["m_h"].centres != ours.fits["m_h"].centres
+
+
 def test_sigma_calibrated_on_the_heldout_stars_and_validated_cross_fitted(
     sky, the_plan, working, tmp_path
 ):
