@@ -58,6 +58,16 @@ def _fixed_dtype(columns: Sequence[Column]) -> np.dtype:
     return np.dtype(fields)
 
 
+def out_of_range(pgtype: str, values: np.ndarray) -> np.ndarray:
+    """(rows,) bool: the values a PostgreSQL integer column (int2, int4, int8) cannot hold;
+    all False for other types."""
+    values = np.asarray(values)
+    if pgtype not in ("int2", "int4", "int8") or values.dtype.kind not in "iu":
+        return np.zeros(len(values), dtype=bool)
+    info = np.iinfo(np.dtype(_SCALAR[pgtype]))
+    return (values < info.min) | (values > info.max)
+
+
 def pack_binary(columns: Sequence[Column], rows: np.ndarray) -> bytes:
     """COPY BINARY tuples (without header) of the selected rows; every value must be present."""
     dtype = _fixed_dtype(columns)
@@ -72,17 +82,13 @@ def pack_binary(columns: Sequence[Column], rows: np.ndarray) -> bytes:
             out[f"val{i}"]["len"] = 8
             out[f"val{i}"]["v"] = values
         else:
-            dtype = np.dtype(_SCALAR[col.pgtype])
-            if dtype.kind == "i" and values.size:
-                info = np.iinfo(dtype)
-                wrong = (values < info.min) | (values > info.max)
-                if wrong.any():  # numpy would store it wrapped
-                    j = int(np.flatnonzero(wrong)[0])
-                    raise ValueError(
-                        f"column {col.name}: {values[j]} (row {int(rows[j])}) does not fit "
-                        f"{col.pgtype}"
-                    )
-            out[f"len{i}"] = dtype.itemsize
+            wrong = out_of_range(col.pgtype, values)
+            if wrong.any():  # numpy would store it wrapped
+                j = int(np.flatnonzero(wrong)[0])
+                raise ValueError(
+                    f"column {col.name}: {values[j]} (row {int(rows[j])}) does not fit {col.pgtype}"
+                )
+            out[f"len{i}"] = np.dtype(_SCALAR[col.pgtype]).itemsize
             out[f"val{i}"] = values
     return out.tobytes()
 

@@ -90,12 +90,18 @@ def _density(
     x0, x1 = _robust_range(x)
     y0, y1 = extent_y if extent_y is not None else _robust_range(y)
     xe, ye = np.linspace(x0, x1, gridsize + 1), np.linspace(y0, y1, gridsize + 1)
-    n, _, _ = np.histogram2d(x, y, bins=(xe, ye))
-    ax.pcolormesh(
-        xe, ye, np.ma.masked_where(n == 0, n).T, cmap=cmap, norm=LogNorm(vmin=1), rasterized=True
-    )
+    _log_counts(ax, x, y, xe, ye, cmap)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
+
+
+def _log_counts(
+    ax: Any, x: np.ndarray, y: np.ndarray, xe: np.ndarray, ye: np.ndarray, cmap: str, **kw: Any
+) -> None:
+    """Counts of (x, y) on the bin edges, log colour scale, empty bins left blank, rasterised."""
+    n, _, _ = np.histogram2d(x, y, bins=(xe, ye))
+    masked = np.ma.masked_where(n == 0, n).T
+    ax.pcolormesh(xe, ye, masked, cmap=cmap, norm=LogNorm(vmin=1), rasterized=True, **kw)
 
 
 def _subplots(*args: Any, **kwargs: Any) -> tuple[Figure, Any]:
@@ -309,16 +315,7 @@ def _plot_kiel(data: ValidationData, path: Path, dpi: int) -> bool:
         ok = np.isfinite(lab[:, [it, ig, im]]).all(axis=1)
         grey = ok & ~clean
         if grey.any():
-            n, _, _ = np.histogram2d(lab[grey, it], lab[grey, ig], bins=(xe, ye))
-            ax.pcolormesh(
-                xe,
-                ye,
-                np.ma.masked_where(n == 0, n).T,
-                cmap="Greys",
-                norm=LogNorm(vmin=1),
-                rasterized=True,
-                alpha=0.6,
-            )
+            _log_counts(ax, lab[grey, it], lab[grey, ig], xe, ye, "Greys", alpha=0.6)
         good = ok & clean
         if good.any():
             mean = _binned_mean(lab[good, it], lab[good, ig], lab[good, im], xe, ye)
@@ -346,15 +343,7 @@ def _plot_alpha(data: ValidationData, path: Path, dpi: int) -> bool:
     for ax, (title, lab, clean) in zip(axes[0], panels, strict=True):
         ok = np.isfinite(lab[:, [im, ia]]).all(axis=1) & clean
         if ok.any():
-            n, _, _ = np.histogram2d(lab[ok, im], lab[ok, ia], bins=(xe, ye))
-            ax.pcolormesh(
-                xe,
-                ye,
-                np.ma.masked_where(n == 0, n).T,
-                cmap="viridis",
-                norm=LogNorm(vmin=1),
-                rasterized=True,
-            )
+            _log_counts(ax, lab[ok, im], lab[ok, ia], xe, ye, "viridis")
         ax.set_xlim(m0, m1)
         ax.set_ylim(a0, a1)
         ax.set_xlabel("[M/H]")

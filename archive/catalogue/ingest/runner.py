@@ -28,7 +28,7 @@ import numpy as np
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from archive.pgcopy import Column, copy_columns
+from archive.pgcopy import Column, copy_columns, out_of_range
 from labeling.io import Chunk, ReadError
 from labeling.spectrum_store import SpectrumStore
 
@@ -218,20 +218,16 @@ def _validate(
     return ~np.isin(rows, [b.row for b in bad])
 
 
-_INT_RANGES = {"int2": np.iinfo(np.int16), "int4": np.iinfo(np.int32)}
-
-
 def _out_of_range(product: Product, chunk: Chunk) -> list[Rejected]:
     """Integers too big for their column (COPY would otherwise store them wrapped)."""
     out = []
     for f in product.fields:
-        if f.pgtype not in _INT_RANGES or f.source not in chunk.columns:
+        if f.source not in chunk.columns:
             continue
-        info = _INT_RANGES[f.pgtype]
         values = np.ma.getdata(chunk.columns[f.source])
-        wrong = ~chunk.missing(f.source) & ((values < info.min) | (values > info.max))
+        wrong = out_of_range(f.pgtype, values) & ~chunk.missing(f.source)
         out += [
-            Rejected(int(r), f.source, f"{v} does not fit {f.pgtype} ({info.min}..{info.max})")
+            Rejected(int(r), f.source, f"{v} does not fit {f.pgtype}")
             for r, v in zip(chunk.rows[wrong], values[wrong].tolist(), strict=True)
         ]
     return out
