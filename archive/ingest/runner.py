@@ -32,7 +32,7 @@ from archive.pgcopy import Column, copy_columns, out_of_range
 from labeling.io import Chunk, ReadError
 from labeling.spectrum_store import SpectrumStore
 
-from ..spectra import get_store, store_writer_lock
+from archive.catalogue.spectra import get_store, store_writer_lock
 from .products import Product
 
 STAGE = "ingest_stage"

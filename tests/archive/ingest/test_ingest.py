@@ -16,8 +16,8 @@ from astropy.units import UnitsWarning
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from archive.catalogue.compaction import compact_store
-from archive.catalogue.ingest import PRODUCTS, ingest_file
+from archive.ingest.compaction import compact_store
+from archive.ingest import PRODUCTS, ingest_file
 from archive.catalogue.models import ApogeeLabel, GaiaSource, RvsSpectrum, XpCoefficients
 from archive.catalogue.spectra import STORE_LOCK, get_store, read_spectrum
 from labeling import io
@@ -444,7 +444,7 @@ def test_compaction_deletes_old_segments_before_another_writer_can_append(
 
 
 def test_a_failed_compaction_leaves_references_and_store_as_they_were(tmp_path, monkeypatch):
-    from archive.catalogue import compaction
+    from archive.ingest import compaction
 
     rng = np.random.default_rng(5)
     make_sources([1, 2, 3])

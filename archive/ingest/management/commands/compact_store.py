@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from ...compaction import compact_store
+from archive.ingest.compaction import compact_store
 
 
 class Command(BaseCommand):

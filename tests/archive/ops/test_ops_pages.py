@@ -76,7 +76,7 @@ def test_starting_a_run_queues_it_with_its_configuration(staff, no_stray_tasks):
 
 
 def test_publish_and_rollback_from_the_page(staff, tmp_path):
-    from tests.archive.test_publishing import version_with_labels
+    from tests.archive.ops.test_publishing import version_with_labels
 
     a, b = version_with_labels("a", 4000.0), version_with_labels("b", 5000.0)
     for v in (a, b):
@@ -94,7 +94,7 @@ def test_publish_and_rollback_from_the_page(staff, tmp_path):
 
 
 def test_admin_shows_versions_runs_and_labels_but_changes_none(client):
-    from tests.archive.test_publishing import version_with_labels
+    from tests.archive.ops.test_publishing import version_with_labels
 
     v = version_with_labels("a", 4000.0)
     client.force_login(User.objects.create_superuser("root", password="a-long-test-password"))
@@ -121,7 +121,7 @@ def test_report_files_are_served_and_confined(staff, tmp_path):
 
 
 def test_compare_two_versions(staff):
-    from tests.archive.test_publishing import version_with_labels
+    from tests.archive.ops.test_publishing import version_with_labels
 
     a, b = version_with_labels("a", 4000.0), version_with_labels("b", 4100.0)
     page = staff.get(reverse("ops:compare"), {"a": a.pk, "b": b.pk}).content.decode()

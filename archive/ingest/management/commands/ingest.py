@@ -5,7 +5,7 @@ from django.db import DatabaseError
 
 from labeling.io import ReadError
 
-from ...ingest import PRODUCTS, ingest_file
+from archive.ingest import PRODUCTS, ingest_file
 
 
 class Command(BaseCommand):

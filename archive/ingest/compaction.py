@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from archive.pgcopy import Column, copy_columns
 from labeling.spectrum_store import SpectrumStore
 
-from .spectra import get_store, store_writer_lock
+from archive.catalogue.spectra import get_store, store_writer_lock
 
 
 @dataclass

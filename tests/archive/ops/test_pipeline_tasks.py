@@ -164,7 +164,7 @@ def test_finish_is_all_or_nothing_and_can_run_again(settings, tmp_path, monkeypa
     published version and, on re-delivery, a run failed with "already published"."""
     from archive.ops.models import PipelineRun as Run
     from tasks import pipeline
-    from tests.archive.test_publishing import version_with_labels
+    from tests.archive.ops.test_publishing import version_with_labels
 
     settings.RVS_RUNS_DIR = tmp_path
     version = version_with_labels("v", 4000.0, status="labelling")  # stars 1 and 2

@@ -7,7 +7,7 @@ from archive.catalogue.models import XpCoefficients
 from archive.catalogue.starsets import apogee_columns, load_star_set, selection_columns
 from labeling.io import iter_gaia_source, iter_rvs_spectra, iter_xp_continuous
 from labeling.selection import select
-from tests.archive.test_pipeline_tasks import ingest_sky
+from tests.archive.ops.test_pipeline_tasks import ingest_sky
 
 pytestmark = pytest.mark.django_db
 
