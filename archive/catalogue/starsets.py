@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
+from archive.ingest.products import APOGEE_FLOATS
 from archive.pgcopy import iter_copy_out
 from labeling.dataset import StarSet, StoreSpectra
 from labeling.spectrum_store import SpectrumStore
 
-from archive.ingest.products import APOGEE_FLOATS
 from .spectra import get_store
 
 # gaia_source columns the selection reads: (name, SQL type of the value, NULL allowed)

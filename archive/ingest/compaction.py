@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection, transaction
 
+from archive.catalogue.spectra import get_store, store_writer_lock
 from archive.pgcopy import Column, copy_columns
 from labeling.spectrum_store import SpectrumStore
-
-from archive.catalogue.spectra import get_store, store_writer_lock
 
 
 @dataclass

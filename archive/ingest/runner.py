@@ -28,11 +28,11 @@ import numpy as np
 from django.db import connection, transaction
 from tqdm import tqdm
 
+from archive.catalogue.spectra import get_store, store_writer_lock
 from archive.pgcopy import Column, copy_columns, out_of_range
 from labeling.io import Chunk, ReadError
 from labeling.spectrum_store import SpectrumStore
 
-from archive.catalogue.spectra import get_store, store_writer_lock
 from .products import Product
 
 STAGE = "ingest_stage"

@@ -16,10 +16,11 @@ from astropy.units import UnitsWarning
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from archive.ingest.compaction import compact_store
-from archive.ingest import PRODUCTS, ingest_file
 from archive.catalogue.models import ApogeeLabel, GaiaSource, RvsSpectrum, XpCoefficients
 from archive.catalogue.spectra import STORE_LOCK, get_store, read_spectrum
+from archive.ingest.compaction import compact_store
+from archive.ingest.products import PRODUCTS
+from archive.ingest.runner import ingest_file
 from labeling import io
 from labeling.io import ReadError, iter_rvs_spectra, open_bulk_writer, write_allstar
 

@@ -3,9 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from archive.ingest.products import PRODUCTS
+from archive.ingest.runner import ingest_file
 from labeling.io import ReadError
-
-from archive.ingest import PRODUCTS, ingest_file
 
 
 class Command(BaseCommand):
