@@ -11,7 +11,7 @@ file, row and field.
 from .apogee import ALLSTAR_COLUMNS, iter_apogee_allstar
 from .chunks import Chunk
 from .errors import ReadError
-from .formats import FORMATS, detect_format
+from .formats import FORMATS, TableHeader, detect_format, read_header
 from .gaia_source import (
     ASTROPHYSICAL_PARAMETERS_COLUMNS,
     GAIA_SOURCE_COLUMNS,
@@ -34,6 +34,7 @@ __all__ = [
     "N_PIXELS",
     "RVS_WAVELENGTH",
     "BulkWriter",
+    "TableHeader",
     "Chunk",
     "ReadError",
     "detect_format",
@@ -44,6 +45,7 @@ __all__ = [
     "iter_rvs_spectra",
     "iter_xp_continuous",
     "open_bulk_writer",
+    "read_header",
     "read_rvs_wavelength",
     "write_allstar",
 ]

@@ -52,7 +52,10 @@ def iter_apogee_allstar(
     """
     spec = {k.lower(): v for k, v in ALLSTAR_COLUMNS.items()}
     names = {k.lower(): k for k in ALLSTAR_COLUMNS}
-    for display, raw in iter_raw_chunks(path, chunk_rows, spec, skip_rows=skip_rows):
+    chunks = iter_raw_chunks(
+        path, chunk_rows, spec, skip_rows=skip_rows, required=tuple(ALLSTAR_COLUMNS)
+    )
+    for display, raw in chunks:
         columns, masks = build_columns(
             display, raw.columns, raw.first_row, spec, tuple(spec), out_names=names, no_missing=()
         )

@@ -150,6 +150,36 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _not_a_product(head: bytes, compressed: bool) -> str:
+    """Why ``head`` (the first decompressed bytes) is none of the known formats."""
+    text = head.lstrip(b"\xef\xbb\xbf")
+    if not head:
+        return "empty file (nothing inside the gzip stream)" if compressed else "empty file"
+    if not text.strip():
+        return "empty file (only blank lines)"
+    first_bytes = text.lstrip().split(b"\n", 1)[0]
+    try:
+        first = first_bytes.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        first = None
+    if b"\x00" in head or first is None:
+        return (
+            "not a text file: binary content that is neither FITS, VOTable, gzip nor zip "
+            f"(first bytes {head[:8].hex(' ')})"
+        )
+    name = r"\s*[A-Za-z_][\w.]*\s*"
+    for delimiter, what in _OTHER_DELIMITERS.items():
+        if re.fullmatch(f"{name}({re.escape(delimiter)}{name})+", first):
+            return (
+                f"the header line {first[:80]!r} separates its column names by {what} "
+                f"({delimiter!r}); CSV and ECSV files must be comma-delimited"
+            )
+    return f"text, but its first line is not a comma-separated header of names: {first[:80]!r}"
+
+
 def _detect(path: str | Path, member: str | None) -> str:
     display = _display(path, member)
     with _open_binary(path, member) as fh:
@@ -159,11 +189,10 @@ def _detect(path: str | Path, member: str | None) -> str:
             raise ReadError(display, f"unreadable, truncated or corrupt file: {exc}") from exc
     fmt = _sniff(head)
     if fmt is None:
-        suffixes = [s.lower() for s in Path(member or str(path)).suffixes]
+        compressed = member is None and _magic(path)[:2] == _GZIP_MAGIC
         raise ReadError(
             display,
-            f"unknown format (suffix {''.join(suffixes) or 'none'}; "
-            "expected ECSV, CSV, FITS or VOTable)",
+            f"{_not_a_product(head, compressed)} (expected ECSV, CSV, FITS or VOTable)",
         )
     return fmt
 
@@ -189,6 +218,98 @@ def sources(path: str | Path, member_prefixes: Iterable[str] = ()) -> list[str |
     return [None]
 
 
+# ------------------------------------------------------------------------ the header
+
+
+@dataclass(frozen=True)
+class TableHeader:
+    """What a file's header says, before any data row: its format, its column names (lower
+    case, in file order) and its table-level metadata (lower-case keys: the ECSV header's
+    ``meta``, FITS header cards, VOTable PARAM/INFO)."""
+
+    format: str
+    columns: tuple[str, ...]
+    params: dict[str, object]
+
+
+def read_header(path: str | Path, member_prefixes: Iterable[str] = ()) -> TableHeader:
+    """The :class:`TableHeader` of ``path`` (of its first matching member for a zip)."""
+    member = sources(path, member_prefixes)[0]
+    return _header(path, member, _detect(path, member))
+
+
+def check_columns(
+    display: str,
+    columns: Collection[str],
+    required: Iterable[str],
+    params: Mapping[str, object] | None = None,
+) -> None:
+    """Raise one :class:`ReadError` naming every column of ``required`` absent from
+    ``columns`` (a table-level parameter of the same name counts as present)."""
+    have = {c.lower() for c in columns} | {k.lower() for k in (params or {})}
+    missing = [r for r in required if r.lower() not in have]
+    if not missing:
+        return
+    shown = ", ".join(list(columns)[:12]) + (", ..." if len(columns) > 12 else "")
+    noun = "column" if len(missing) == 1 else "columns"
+    raise ReadError(
+        display,
+        f"required {noun} missing: {', '.join(missing)} "
+        f"(the file has {len(columns)} columns: {shown or 'none'})",
+        field=missing[0] if len(missing) == 1 else None,
+    )
+
+
+@contextmanager
+def _open_fits(path: str | Path, member: str | None) -> Iterator[fits.HDUList]:
+    if member is None and _magic(path)[:2] != _GZIP_MAGIC:
+        # memory-mapped, headers only: the real allStar is several GB
+        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+            yield hdul
+    else:
+        with _open_binary(path, member) as fh, fits.open(io.BytesIO(fh.read())) as hdul:
+            yield hdul
+
+
+def _header(path: str | Path, member: str | None, fmt: str) -> TableHeader:
+    display = _display(path, member)
+    if fmt in ("ecsv", "csv"):
+        comments, line = [], ""
+        with _open_binary(path, member) as raw:
+            fh = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+            for line in fh:
+                if line.startswith("#"):
+                    comments.append(line)
+                elif line.strip():
+                    break
+        meta: dict[str, object] = {}
+        delimiter = ","
+        if fmt == "ecsv":
+            header = _ecsv_header(display, comments)
+            delimiter = header.get("delimiter", " ")
+            meta = {str(k).lower(): v for k, v in (header.get("meta") or {}).items()}
+        names = _split_header_line(line.rstrip("\r\n"), delimiter) if line.strip() else []
+        return TableHeader(fmt, tuple(n.strip().lower() for n in names), meta)
+    if fmt == "fits":
+        try:
+            with _open_fits(path, member) as hdul:
+                table = next(
+                    (h for h in hdul[1:] if isinstance(h, fits.BinTableHDU | fits.TableHDU)), None
+                )
+                params = _fits_params(hdul[0].header)
+                if table is None:
+                    return TableHeader(fmt, (), params)
+                params |= _fits_params(table.header)
+                return TableHeader(fmt, tuple(c.name.lower() for c in table.columns), params)
+        except ReadError:
+            raise
+        except Exception as exc:
+            raise ReadError(display, f"unreadable, truncated or corrupt FITS file: {exc}") from exc
+    for raw in _iter_votable(path, member, 1, None):
+        return TableHeader(fmt, tuple(raw.columns), dict(raw.params))
+    return TableHeader(fmt, (), {})
+
+
 # ------------------------------------------------------------------------ iteration
 
 
@@ -202,8 +323,12 @@ def iter_raw_chunks(
     member_prefixes: Iterable[str] = (),
     arrays: Mapping[str, ArraySpec] | None = None,
     skip_rows: Collection[int] = (),
+    required: Collection[str] = (),
 ) -> Iterator[tuple[str, RawChunk]]:
     """Yield ``(display_path, RawChunk)`` blocks of at most ``chunk_rows`` rows.
+
+    ``required``: lower-case column names the file must have; when any is absent, one
+    :class:`ReadError` names them all before any data row is read.
 
     ``skip_rows``: 1-based data rows of CSV/ECSV files to leave out unread (rows a caller
     rejected); the other rows keep their numbers. FITS and VOTable rows cannot be skipped.
@@ -222,6 +347,9 @@ def iter_raw_chunks(
     for member in sources(path, member_prefixes):
         display = _display(path, member)
         fmt = _detect(path, member)
+        if required:
+            header = _header(path, member, fmt)
+            check_columns(display, header.columns, required, header.params)
         if fmt in ("ecsv", "csv"):
             chunks = _iter_text(
                 path, member, fmt, chunk_rows, wanted, array_specs, frozenset(skip_rows)
@@ -500,6 +628,12 @@ def _iter_text(
                         subtypes[str(col["name"]).lower()] = str(col["subtype"])
             names = [n.strip() for n in _split_header_line(line.rstrip("\r\n"), delimiter)]
             include = [n for n in names if wanted is None or n.lower() in wanted]
+            if not include:
+                raise ReadError(
+                    display,
+                    f"none of the columns this product reads is in the file "
+                    f"(its header line: {line.strip()[:120]!r})",
+                )
             header_line = line if line.endswith("\n") else line + "\n"
             fields = {
                 i: (
@@ -593,13 +727,20 @@ def _parse_block(
             msg = f"expected {n_expected} fields, found {n_found} (truncated or corrupt line)"
         raise ReadError(display, msg, row=row + lo + 1) from exc
     if len(table) != len(lines):
-        # A quoted field left open (a line cut short) swallows the line break.
-        lo = next((i for i, ln in enumerate(lines) if ln.count('"') % 2), 0)
         n_expected = len(_split_header_line(header_line.rstrip("\r\n"), delimiter))
+        # A quoted field left open (a line cut short) swallows the line break.
+        lo = next((i for i, ln in enumerate(lines) if ln.count('"') % 2), None)
+        if lo is not None:
+            raise ReadError(
+                display,
+                f"expected {n_expected} fields, found an unclosed quote "
+                "(truncated or corrupt line)",
+                row=row + lo + 1,
+            )
         raise ReadError(
             display,
-            f"expected {n_expected} fields, found an unclosed quote (truncated or corrupt line)",
-            row=row + lo + 1,
+            f"{len(lines)} lines parsed as {len(table)} rows of {n_expected} fields",
+            row=row + 1,
         )
     cols = {name.lower(): table[name] for name in table.colnames}
     columns = {

@@ -60,7 +60,10 @@ def iter_gaia_source(
     columns the file lacks are absent from the chunks.  ``source_id``, ``ra`` and
     ``dec`` are required (column and values).
     """
-    for display, raw in iter_raw_chunks(path, chunk_rows, GAIA_SOURCE_COLUMNS, skip_rows=skip_rows):
+    chunks = iter_raw_chunks(
+        path, chunk_rows, GAIA_SOURCE_COLUMNS, skip_rows=skip_rows, required=GAIA_SOURCE_REQUIRED
+    )
+    for display, raw in chunks:
         columns, masks = build_columns(
             display, raw.columns, raw.first_row, GAIA_SOURCE_COLUMNS, GAIA_SOURCE_REQUIRED
         )
@@ -76,6 +79,7 @@ def iter_astrophysical_parameters(
     a missing label is "" with ``masks["classlabel_espels"]`` set.
     """
     spec = ASTROPHYSICAL_PARAMETERS_COLUMNS
-    for display, raw in iter_raw_chunks(path, chunk_rows, spec, skip_rows=skip_rows):
+    chunks = iter_raw_chunks(path, chunk_rows, spec, skip_rows=skip_rows, required=("source_id",))
+    for display, raw in chunks:
         columns, masks = build_columns(display, raw.columns, raw.first_row, spec, ("source_id",))
         yield Chunk(display, raw.first_row, columns, masks)

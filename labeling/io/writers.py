@@ -72,7 +72,13 @@ def _yaml_scalar(value: object) -> str:
 class BulkWriter:
     """Appends chunks to one Gaia DR3 bulk ECSV file; use via :func:`open_bulk_writer`."""
 
-    def __init__(self, product: str, path: str | Path, compresslevel: int = 2) -> None:
+    def __init__(
+        self,
+        product: str,
+        path: str | Path,
+        compresslevel: int = 2,
+        meta: Mapping[str, object] | None = None,
+    ) -> None:
         if product not in BULK_PRODUCTS:
             raise ValueError(f"unknown product {product!r}; one of {sorted(BULK_PRODUCTS)}")
         self.product = product
@@ -81,6 +87,7 @@ class BulkWriter:
         self.names: list[str] | None = None
         self.specs: dict[str, tuple] = {}
         self.rows_written = 0
+        self.meta = dict(meta or {})
         self._fh: IO[bytes] | None
         if self.path.name.endswith(".gz"):
             # zlib-ng: the same gzip stream as zlib's, in about a third of the time
@@ -109,6 +116,10 @@ class BulkWriter:
             if ucd:
                 lines.append("  meta:")
                 lines.append(f"    ucd: {_yaml_scalar(ucd)}")
+        if self.meta:
+            # the table's own metadata (ECSV's "meta" mapping), e.g. the synthetic-sky marker
+            text = yaml.safe_dump({"meta": self.meta}, default_flow_style=False, sort_keys=False)
+            lines += text.rstrip("\n").splitlines()
         return "".join(f"# {ln}\n" for ln in lines) + ",".join(self.names or []) + "\n"
 
     # -- data
@@ -223,7 +234,12 @@ class BulkWriter:
         self.close()
 
 
-def open_bulk_writer(product: str, path: str | Path, compresslevel: int = 2) -> BulkWriter:
+def open_bulk_writer(
+    product: str,
+    path: str | Path,
+    compresslevel: int = 2,
+    meta: Mapping[str, object] | None = None,
+) -> BulkWriter:
     """Open a Gaia DR3 bulk ECSV writer for ``product``; use as a context manager.
 
     ``product``: "gaia_source", "astrophysical_parameters", "rvs_mean_spectrum" or
@@ -233,8 +249,9 @@ def open_bulk_writer(product: str, path: str | Path, compresslevel: int = 2) -> 
     data-model order to mimic the real files).  Known columns get the data-model
     datatype/unit/description/UCD; others a datatype from their numpy dtype.
     Missing values: NaN, masked entries (``numpy.ma``) and empty strings -> ``null``.
+    ``meta``: the table's metadata, written as the ECSV header's ``meta`` mapping.
     """
-    return BulkWriter(product, path, compresslevel)
+    return BulkWriter(product, path, compresslevel, meta)
 
 
 # ----------------------------------------------------------------------- APOGEE
@@ -270,13 +287,18 @@ def _fits_format(name: str, values: np.ndarray) -> str:
     return f"A{max(width, 1)}"
 
 
-def write_allstar(path: str | Path, columns: Mapping[str, np.ndarray]) -> None:
+def write_allstar(
+    path: str | Path,
+    columns: Mapping[str, np.ndarray],
+    meta: Mapping[str, object] | None = None,
+) -> None:
     """Write an APOGEE DR17 ``allStar``-format FITS file (binary table in HDU 1).
 
     DR17 names and types: strings for ``APOGEE_ID``/``TELESCOPE``/``FIELD``, 64-bit
     integers for ``GAIAEDR3_SOURCE_ID`` and ``ASPCAPFLAG`` (bit 63 kept by two's
     complement), 32-bit ``FE_H_FLAG``, float32 parameters.  Other columns are written
-    with a format from their dtype.
+    with a format from their dtype. ``meta``: primary-header cards (long keys as ``HIERARCH``;
+    a mapping value is written as its ``key=value`` pairs).
     """
     cols = []
     for name, values in columns.items():
@@ -288,4 +310,9 @@ def write_allstar(path: str | Path, columns: Mapping[str, np.ndarray]) -> None:
             values = values.astype(str)
         cols.append(fits.Column(name=name, format=fmt, array=values))
     table = fits.BinTableHDU.from_columns(cols)
-    fits.HDUList([fits.PrimaryHDU(), table]).writeto(path, overwrite=True)
+    primary = fits.PrimaryHDU()
+    for key, value in (meta or {}).items():
+        if isinstance(value, Mapping):
+            value = " ".join(f"{k}={v}" for k, v in value.items())
+        primary.header[f"HIERARCH {key}" if len(key) > 8 else key] = value
+    fits.HDUList([primary, table]).writeto(path, overwrite=True)

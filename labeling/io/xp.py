@@ -57,7 +57,13 @@ def iter_xp_continuous(
     """
     want = [*_SCALARS, *_ARRAYS]
     chunks = iter_raw_chunks(
-        path, chunk_rows, want, ("xp_continuous",), arrays=_ARRAYS, skip_rows=skip_rows
+        path,
+        chunk_rows,
+        want,
+        ("xp_continuous",),
+        arrays=_ARRAYS,
+        skip_rows=skip_rows,
+        required=("source_id", *_REQUIRED_ARRAYS),
     )
     for display, raw in chunks:
         columns, masks = build_columns(

@@ -248,11 +248,11 @@ def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
 
-def _rvs_writer_process(path: str, queue) -> None:
+def _rvs_writer_process(path: str, queue, meta: dict) -> None:
     """Child process: writes the RVS ECSV (text formatting + gzip dominate write_sky)."""
     from labeling.io.writers import open_bulk_writer
 
-    with open_bulk_writer("rvs_mean_spectrum", path) as writer:
+    with open_bulk_writer("rvs_mean_spectrum", path, meta=meta) as writer:
         while (columns := queue.get()) is not None:
             writer.write(columns)
 
@@ -260,7 +260,7 @@ def _rvs_writer_process(path: str, queue) -> None:
 class _RvsSink:
     """Writes RVS chunks in-process or, for big skies, in a second process (2 cores → ~2×)."""
 
-    def __init__(self, path: Path, parallel: bool) -> None:
+    def __init__(self, path: Path, parallel: bool, meta: dict) -> None:
         self.path = path
         self.proc = None
         if parallel:
@@ -268,12 +268,12 @@ class _RvsSink:
 
             ctx = mp.get_context("spawn")
             self.queue = ctx.Queue(maxsize=2)  # bounds memory: at most two chunks in flight
-            self.proc = ctx.Process(target=_rvs_writer_process, args=(str(path), self.queue))
+            self.proc = ctx.Process(target=_rvs_writer_process, args=(str(path), self.queue, meta))
             self.proc.start()
         else:
             from labeling.io.writers import open_bulk_writer
 
-            self.writer = open_bulk_writer("rvs_mean_spectrum", path)
+            self.writer = open_bulk_writer("rvs_mean_spectrum", path, meta=meta)
 
     def write(self, columns: dict[str, np.ndarray]) -> None:
         if self.proc is None:
@@ -349,6 +349,7 @@ def write_sky(
     formatting and compression cost more than generating the stars. ``progress`` is called
     with the number of stars generated so far.
     """
+    from labeling.io.provenance import synthetic_sky_marker
     from labeling.io.writers import open_bulk_writer, write_allstar
 
     out = Path(out_dir)
@@ -367,13 +368,19 @@ def write_sky(
     apogee_parts: list[dict[str, np.ndarray]] = []
     truth_writer = _TruthWriter(files.truth, {"seed": seed, "n_stars": n_stars} | describe(config))
     parallel = config.parallel_rvs_writer and n_stars > 4 * block * per_chunk
-    w_rvs = _RvsSink(files.rvs_mean_spectrum, parallel)
+    # every file says it is synthetic (what the archive's ingest records and its pages show)
+    marker = synthetic_sky_marker(
+        {"seed": seed, "n_stars": n_stars, "docs": "docs/synthetic-sky.md"}
+    )
+    w_rvs = _RvsSink(files.rvs_mean_spectrum, parallel, marker)
     ok = False
     try:
         with (
-            open_bulk_writer("gaia_source", files.gaia_source) as w_gs,
-            open_bulk_writer("astrophysical_parameters", files.astrophysical_parameters) as w_ap,
-            open_bulk_writer("xp_continuous", files.xp_continuous) as w_xp,
+            open_bulk_writer("gaia_source", files.gaia_source, meta=marker) as w_gs,
+            open_bulk_writer(
+                "astrophysical_parameters", files.astrophysical_parameters, meta=marker
+            ) as w_ap,
+            open_bulk_writer("xp_continuous", files.xp_continuous, meta=marker) as w_xp,
         ):
             done = 0
             for first_block in range(0, max(n_blocks, 1), per_chunk):
@@ -396,5 +403,5 @@ def write_sky(
     finally:
         truth_writer.close()
         w_rvs.close(ok)
-    write_allstar(files.allstar, _concat(apogee_parts))
+    write_allstar(files.allstar, _concat(apogee_parts), meta=marker)
     return files

@@ -16,13 +16,17 @@ from labeling.io import (
     RVS_WAVELENGTH,
     ReadError,
     detect_format,
+    iter_apogee_allstar,
     iter_astrophysical_parameters,
     iter_gaia_source,
     iter_rvs_spectra,
     iter_xp_continuous,
     open_bulk_writer,
+    read_header,
     read_rvs_wavelength,
+    write_allstar,
 )
+from labeling.io.provenance import is_synthetic_sky, synthetic_sky_marker
 
 RVS_FILES = {
     "gaiaspec_Kepler-93.csv": 2052747119115620352,
@@ -354,9 +358,63 @@ def test_error_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ReadError) as info:
         detect_format(path)
     assert_names(info.value, path, None, None)
-    assert "unknown format" in str(info.value)
+    assert "not a text file: binary content" in str(info.value)
     with pytest.raises(ReadError):
         list(iter_gaia_source(path))
+
+
+@pytest.mark.parametrize(
+    ("content", "gzipped", "says"),
+    [
+        (b"", False, "empty file"),
+        (b"", True, "empty file (nothing inside the gzip stream)"),
+        (b"\n  \n\n", False, "empty file (only blank lines)"),
+        (b"\x8a\x01\xff\xfegarbage\x00\x13", False, "not a text file: binary content"),
+        (b"source_id;ra;dec\n1;2.0;3.0\n", False, "separates its column names by semicolons"),
+        (b"source_id\tra\tdec\n1\t2.0\t3.0\n", False, "by tabs"),
+        (b"hello world, this is prose\n", False, "not a comma-separated header"),
+    ],
+)
+def test_error_says_what_the_file_is(tmp_path: Path, content, gzipped, says) -> None:
+    path = tmp_path / ("GaiaSource_bad.csv.gz" if gzipped else "GaiaSource_bad.csv")
+    path.write_bytes(gzip.compress(content) if gzipped else content)
+    with pytest.raises(ReadError) as info:
+        list(iter_gaia_source(path))
+    assert_names(info.value, path, None, None)
+    assert says in info.value.message
+    assert "unknown format" not in info.value.message  # it names what it found instead
+
+
+def test_error_names_every_missing_required_column(tmp_path: Path) -> None:
+    """A CSV of other columns: the columns are named, not an 'unclosed quote' (there is none)."""
+    path = tmp_path / "stars.csv"
+    path.write_text("name,mag,colour\nVega,0.03,0.0\nSirius,-1.46,0.0\n")
+    with pytest.raises(ReadError) as info:
+        list(iter_gaia_source(path))
+    assert "required columns missing: source_id, ra, dec" in info.value.message
+    assert "name, mag, colour" in info.value.message and "quote" not in info.value.message
+    fits_path = tmp_path / "allStar-cut.fits"
+    write_allstar(fits_path, {"APOGEE_ID": np.array(["2M1"]), "TEFF": np.array([5000.0])})
+    with pytest.raises(ReadError) as info:
+        list(iter_apogee_allstar(fits_path))
+    assert "TELESCOPE, FIELD, GAIAEDR3_SOURCE_ID" in info.value.message
+
+
+def test_header_reports_columns_and_the_synthetic_marker(tmp_path: Path) -> None:
+    path = tmp_path / "GaiaSource_marked.csv.gz"
+    marker = synthetic_sky_marker({"seed": 4})
+    with open_bulk_writer("gaia_source", path, meta=marker) as w:
+        w.write({"source_id": np.arange(3), "ra": np.zeros(3), "dec": np.zeros(3)})
+    header = read_header(path)
+    assert (header.format, header.columns) == ("ecsv", ("source_id", "ra", "dec"))
+    assert is_synthetic_sky(header.params) and header.params["synthetic_sky"] == {"seed": "4"}
+    assert sum(len(c) for c in iter_gaia_source(path)) == 3  # the marker does not disturb reading
+    allstar = tmp_path / "allStar-marked.fits"
+    write_allstar(allstar, {"APOGEE_ID": np.array(["2M1"])}, meta=marker)
+    assert is_synthetic_sky(read_header(allstar).params)
+    plain = tmp_path / "GaiaSource_plain.csv"
+    plain.write_text("source_id,ra,dec\n1,2.0,3.0\n")
+    assert not is_synthetic_sky(read_header(plain).params)
 
 
 def test_error_corrupt_fits(data_dir: Path, tmp_path: Path) -> None:
