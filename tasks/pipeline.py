@@ -29,6 +29,7 @@ from django.utils import timezone
 from archive.catalogue.cnn_labels import LabelWriteError, write_labels
 from archive.catalogue.models import CnnLabel, ModelVersion
 from archive.catalogue.starsets import apogee_columns, load_star_set, selection_columns
+from archive.catalogue.training import write_training_sample
 from archive.ops.models import PipelineRun
 from archive.ops.publishing import publish
 from labeling.ensemble import EnsembleConfig
@@ -250,6 +251,17 @@ def finalize(run_id: int, attempt: int) -> None:
             framework_versions=manifest.get("frameworks", {}),
         ),
     )
+    if version.status == ModelVersion.Status.LABELLING:
+        samples = _samples(run_id)
+        write_training_sample(
+            version.pk,
+            samples["training_ids"],
+            samples["training_labels"],
+            samples.get("training_label_errors"),
+            the_plan.holdout,
+            the_plan.train,
+            the_plan.splits,
+        )
     PipelineRun.objects.filter(pk=run_id).update(
         model_version=version, timings={**run.timings, "finalize": time.perf_counter() - t0}
     )

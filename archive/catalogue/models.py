@@ -578,3 +578,107 @@ class CnnLabel(models.Model):
 
     def __str__(self) -> str:
         return f"CNN labels of {self.source_id} ({self.model_version_id})"
+
+
+class TrainingStar(models.Model):
+    """A star of a version's training sample (Sect. 2.2): the APOGEE DR17 labels it was trained
+    or validated on, and where it went — held out (never trained on, validates the version and
+    calibrates σ_*) or trained, with the splits whose validation part it was in (Sect. 3.2)."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="training_stars"
+    )
+    source = vo(
+        models.ForeignKey(
+            GaiaSource,
+            on_delete=models.CASCADE,
+            db_column="source_id",
+            related_name="training_stars",
+            db_index=False,
+        ),
+        ucd="meta.id;meta.main",
+        description="Gaia DR3 source identifier",
+    )
+    apogee_teff = vo(
+        models.FloatField(),
+        unit=K,
+        ucd="phys.temperature.effective",
+        description="APOGEE DR17 effective temperature the CNN was trained on",
+    )
+    apogee_logg = vo(
+        models.FloatField(),
+        unit=LOGG,
+        ucd="phys.gravity",
+        description="APOGEE DR17 surface gravity (log g in cgs) the CNN was trained on",
+    )
+    apogee_m_h = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="phys.abund.Z",
+        description="APOGEE DR17 overall metallicity [M/H] the CNN was trained on",
+    )
+    apogee_alpha_m = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="phys.abund",
+        description="APOGEE DR17 alpha-element abundance [alpha/M] the CNN was trained on",
+    )
+    apogee_fe_h = vo(
+        models.FloatField(),
+        unit=DEX,
+        ucd="phys.abund.Fe",
+        description="APOGEE DR17 iron abundance [Fe/H] the CNN was trained on",
+    )
+    apogee_e_teff = vo(
+        models.FloatField(null=True),
+        unit=K,
+        ucd="stat.error;phys.temperature.effective",
+        description="Uncertainty of the APOGEE effective temperature",
+    )
+    apogee_e_logg = vo(
+        models.FloatField(null=True),
+        unit=LOGG,
+        ucd="stat.error;phys.gravity",
+        description="Uncertainty of the APOGEE surface gravity",
+    )
+    apogee_e_m_h = vo(
+        models.FloatField(null=True),
+        unit=DEX,
+        ucd="stat.error;phys.abund.Z",
+        description="Uncertainty of the APOGEE [M/H]",
+    )
+    apogee_e_alpha_m = vo(
+        models.FloatField(null=True),
+        unit=DEX,
+        ucd="stat.error;phys.abund",
+        description="Uncertainty of the APOGEE [alpha/M]",
+    )
+    apogee_e_fe_h = vo(
+        models.FloatField(null=True),
+        unit=DEX,
+        ucd="stat.error;phys.abund.Fe",
+        description="Uncertainty of the APOGEE [Fe/H]",
+    )
+    held_out = vo(
+        models.BooleanField(),
+        ucd="meta.code",
+        description="True: held out, never trained on by any member (validates the version and "
+        "calibrates sigma_*); false: trained",
+    )
+    validation_splits = vo(
+        models.IntegerField(),
+        ucd="meta.code",
+        description="Bit mask of the train/validation splits whose validation part held this "
+        "star out (bit i: split i); 0 for held-out stars",
+    )
+
+    class Meta:
+        db_table = "training_star"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "source"], name="training_star_version_source_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"training star {self.source_id} of {self.model_version_id}"
