@@ -10,7 +10,9 @@ from django.db import models
 from django.db.models import F, Func, Q
 from django.db.models.functions import Radians
 
-from .vo import vo
+from labeling.io.gaia_schema import ASTROPHYSICAL_PARAMETERS_SCHEMA, GAIA_SOURCE_SCHEMA
+
+from .vo import gaia_vo, vo
 
 # VOUnit strings used below
 DEG, MAS, MAG, KMS, K, LOGG, DEX = "deg", "mas", "mag", "km.s**-1", "K", "log(cm.s**-2)", "dex"
@@ -35,115 +37,127 @@ def sky_indexes(table: str) -> list[models.Index]:
 class GaiaSource(models.Model):
     """A Gaia DR3 source of the RVS sample (a subset of gaiadr3.gaia_source columns)."""
 
-    source_id = vo(
+    source_id = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "source_id",
         models.BigIntegerField(primary_key=True),
-        ucd="meta.id;meta.main",
         description="Gaia DR3 unique source identifier",
     )
-    ra = vo(
+    ra = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "ra",
         models.FloatField(),
-        unit=DEG,
-        ucd="pos.eq.ra;meta.main",
         description="Right ascension (ICRS, epoch J2016.0)",
     )
-    dec = vo(
+    dec = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "dec",
         models.FloatField(),
-        unit=DEG,
-        ucd="pos.eq.dec;meta.main",
         description="Declination (ICRS, epoch J2016.0)",
     )
-    parallax = vo(
-        models.FloatField(null=True), unit=MAS, ucd="pos.parallax.trig", description="Parallax"
+    parallax = gaia_vo(
+        GAIA_SOURCE_SCHEMA, "parallax", models.FloatField(null=True), description="Parallax"
     )
-    parallax_error = vo(
+    parallax_error = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "parallax_error",
         models.FloatField(null=True),
-        unit=MAS,
-        ucd="stat.error;pos.parallax.trig",
         description="Standard error of parallax",
     )
-    phot_g_mean_mag = vo(
+    phot_g_mean_mag = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "phot_g_mean_mag",
         models.FloatField(null=True),
-        unit=MAG,
-        ucd="phot.mag;em.opt",
         description="G-band mean magnitude (Vega)",
     )
-    phot_bp_mean_mag = vo(
+    phot_bp_mean_mag = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "phot_bp_mean_mag",
         models.FloatField(null=True),
-        unit=MAG,
-        ucd="phot.mag;em.opt.B",
         description="Integrated BP mean magnitude (Vega)",
     )
-    phot_rp_mean_mag = vo(
+    phot_rp_mean_mag = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "phot_rp_mean_mag",
         models.FloatField(null=True),
-        unit=MAG,
-        ucd="phot.mag;em.opt.R",
         description="Integrated RP mean magnitude (Vega)",
     )
-    phot_g_mean_flux_over_error = vo(
+    phot_g_mean_flux_over_error = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "phot_g_mean_flux_over_error",
         models.FloatField(null=True),
-        ucd="stat.snr;phot.flux;em.opt",
         description="G-band mean flux divided by its error",
     )
-    phot_bp_mean_flux_over_error = vo(
+    phot_bp_mean_flux_over_error = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "phot_bp_mean_flux_over_error",
         models.FloatField(null=True),
-        ucd="stat.snr;phot.flux;em.opt.B",
         description="Integrated BP mean flux divided by its error",
     )
-    phot_rp_mean_flux_over_error = vo(
+    phot_rp_mean_flux_over_error = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "phot_rp_mean_flux_over_error",
         models.FloatField(null=True),
-        ucd="stat.snr;phot.flux;em.opt.R",
         description="Integrated RP mean flux divided by its error",
     )
-    ruwe = vo(
+    ruwe = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "ruwe",
         models.FloatField(null=True),
-        ucd="stat.fit.goodness;pos",
         description="Renormalised unit weight error of the astrometric solution",
     )
-    rvs_spec_sig_to_noise = vo(
+    rvs_spec_sig_to_noise = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "rvs_spec_sig_to_noise",
         models.FloatField(null=True),
-        ucd="stat.snr;spect",
         description="Signal-to-noise ratio of the mean RVS spectrum",
     )
-    radial_velocity = vo(
+    radial_velocity = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "radial_velocity",
         models.FloatField(null=True),
-        unit=KMS,
-        ucd="spect.dopplerVeloc.opt;em.opt.I",
         description="Radial velocity",
     )
-    radial_velocity_error = vo(
+    radial_velocity_error = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "radial_velocity_error",
         models.FloatField(null=True),
-        unit=KMS,
-        ucd="stat.error;spect.dopplerVeloc.opt;em.opt.I",
         description="Radial velocity error",
     )
-    non_single_star = vo(
+    non_single_star = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "non_single_star",
         models.SmallIntegerField(null=True),
-        ucd="meta.code.multip",
         description="Flag of non-single star solutions (0: single)",
     )
-    phot_variable_flag = vo(
+    phot_variable_flag = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "phot_variable_flag",
         models.CharField(max_length=16, blank=True, db_default=""),
-        ucd="meta.code;src.var",
         description="Photometric variability flag (VARIABLE, CONSTANT, NOT_AVAILABLE)",
     )
-    in_qso_candidates = vo(
+    in_qso_candidates = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "in_qso_candidates",
         models.BooleanField(null=True),
-        ucd="meta.code.class",
         description="Source is in the qso_candidates table",
     )
-    in_galaxy_candidates = vo(
+    in_galaxy_candidates = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "in_galaxy_candidates",
         models.BooleanField(null=True),
-        ucd="meta.code.class",
         description="Source is in the galaxy_candidates table",
     )
-    has_xp_continuous = vo(
+    has_xp_continuous = gaia_vo(
+        GAIA_SOURCE_SCHEMA,
+        "has_xp_continuous",
         models.BooleanField(null=True),
-        ucd="meta.code",
         description="Source has XP continuous mean spectra",
     )
-    classlabel_espels = vo(
+    classlabel_espels = gaia_vo(
+        ASTROPHYSICAL_PARAMETERS_SCHEMA,
+        "classlabel_espels",
         models.CharField(max_length=16, blank=True, db_default=""),
-        ucd="src.class",
         description="ESP-ELS class of emission-line star (astrophysical_parameters); empty if none",
     )
 

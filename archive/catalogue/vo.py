@@ -30,3 +30,10 @@ def vo(field: F, *, unit: str = "", ucd: str, description: str) -> F:
 def vo_columns(model: type[models.Model]) -> dict[str, VOColumn]:
     """Column name → VO metadata for the concrete fields of ``model``."""
     return {f.column: f.vo for f in model._meta.concrete_fields if hasattr(f, "vo")}
+
+
+def gaia_vo(product: dict[str, tuple], name: str, field: F, *, description: str) -> F:
+    """VO metadata of a Gaia DR3 column: unit and UCD as the Gaia data model has them
+    (``labeling.io.gaia_schema``, what the Gaia archive serves), our own description."""
+    _, unit, _, ucd = product[name][:4]
+    return vo(field, unit=unit or "", ucd=ucd, description=description)

@@ -246,3 +246,16 @@ def test_check_fails_when_the_registry_changed(monkeypatch):
     monkeypatch.setattr(metadata, "registry", lambda: with_extra_column(registry()))
     with pytest.raises(CommandError, match=r"\+ column \$published.rvs_cnn.rvs_snr"):
         call_command("metadata", "check")
+
+
+def test_gaia_columns_carry_the_gaia_data_model():
+    """What the Gaia archive serves (labeling.io.gaia_schema) is what we publish: ruwe's UCD
+    is Gaia's stat.error, as in the real archive VOTable in ../shared/data."""
+    from labeling.io.gaia_schema import GAIA_SOURCE_SCHEMA
+
+    table = registry().table(f"{SCHEMA}.gaia_source")
+    for column in table.columns:
+        if column.name in GAIA_SOURCE_SCHEMA:
+            _, unit, _, ucd = GAIA_SOURCE_SCHEMA[column.name][:4]
+            assert (column.unit, column.ucd) == (unit or "", ucd), column.name
+    assert table.column("ruwe").ucd == "stat.error"
