@@ -9,31 +9,23 @@ columns travel as a value plus an ``IS NULL`` flag and come back as masked array
 from __future__ import annotations
 
 import numpy as np
-from django.db import connection
+from django.db import connection, models
 
 from archive.ingest.products import APOGEE_FLOATS
 from archive.pgcopy import iter_copy_out
 from labeling.dataset import StarSet, StoreSpectra
 from labeling.spectrum_store import SpectrumStore
 
+from .models import GaiaSource
 from .spectra import get_store
 
-# gaia_source columns the selection reads: (name, SQL type of the value, NULL allowed)
-_GAIA_FLOATS = (
-    "ra",
-    "dec",
-    "parallax",
-    "parallax_error",
-    "phot_g_mean_mag",
-    "phot_bp_mean_mag",
-    "phot_rp_mean_mag",
-    "phot_g_mean_flux_over_error",
-    "phot_bp_mean_flux_over_error",
-    "phot_rp_mean_flux_over_error",
-    "ruwe",
-    "rvs_spec_sig_to_noise",
+# gaia_source columns for the selection, read off the model: every number and every flag
+_GAIA_FLOATS = tuple(
+    f.column for f in GaiaSource._meta.concrete_fields if isinstance(f, models.FloatField)
 )
-_GAIA_BOOLS = ("in_qso_candidates", "in_galaxy_candidates", "has_xp_continuous")
+_GAIA_BOOLS = tuple(
+    f.column for f in GaiaSource._meta.concrete_fields if isinstance(f, models.BooleanField)
+)
 
 
 def _collect(parts) -> dict[str, np.ndarray]:
