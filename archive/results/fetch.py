@@ -1,0 +1,199 @@
+"""Fetching a result in chunks with ``COPY (query) TO STDOUT``, parsed by numpy.
+
+PostgreSQL sends one CopyData message per row, so a batch of messages gives each row's start for
+free; the binary rows (variable in size: NULLs, text, arrays) are then parsed column by column
+with vectorised gathers over the whole batch — no Python object per row or per value. Text
+formats take PostgreSQL's own csv/text output, batch by batch, as bytes.
+
+Binary format: PostgreSQL documentation, "COPY — Binary Format"; arrays: array_send().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from archive.metadata.fields import VOField
+from archive.pgcopy import _HEADER, _TRAILER
+from archive.results.columns import NATIVE, NUMERIC, is_text
+
+FIRST_BATCH = 1024  # small, so the first byte leaves early
+BATCH = 65536
+_PAD = 16  # zero bytes after a batch: gathers of a NULL's absent value stay in bounds
+
+
+class CopyFormatError(ValueError):
+    """COPY output that is not what the parser expects (a server that batches rows, a bug)."""
+
+
+@dataclass
+class ColumnChunk:
+    """One column of a batch of rows.
+
+    ``values``: scalars, (rows,) in the native dtype; text, the UTF-8 bytes of every row end to
+    end (uint8); arrays, every element end to end. ``offsets`` (rows + 1) delimits the rows of
+    text and arrays. ``mask`` is True where the value is NULL.
+    """
+
+    values: np.ndarray
+    mask: np.ndarray
+    offsets: np.ndarray | None = None
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+@dataclass
+class Chunk:
+    rows: int
+    columns: list[ColumnChunk]
+
+
+def copy_messages(cursor, copy_sql: str, limit: int | None = None) -> Iterator[list[bytes]]:
+    """Batches of COPY OUT messages (one row each), at most ``limit`` rows in all.
+
+    The first batch is small so a writer can send its first bytes early; stopping early (a
+    limit, or the consumer closing the generator) cancels the rest of the query.
+    """
+    with cursor.copy(copy_sql) as cp:
+        read = cp.read
+        size, done = FIRST_BATCH, 0
+        batch: list[bytes] = []
+        append = batch.append
+        while True:
+            data = read()
+            if not data:
+                break
+            append(bytes(data))
+            if len(batch) >= size:
+                yield batch
+                done += len(batch)
+                batch = []
+                append = batch.append
+                size = BATCH
+                if limit is not None and done >= limit:
+                    break
+        if batch:
+            yield batch
+
+
+def binary_messages(messages: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
+    """Strip the binary COPY header (glued to the first row) and trailer (a message of its own)."""
+    first = True
+    for batch in messages:
+        if first:
+            if not batch[0].startswith(_HEADER):
+                raise CopyFormatError("COPY BINARY output does not start with its signature")
+            batch[0] = batch[0][len(_HEADER) :]
+            if not batch[0]:
+                batch.pop(0)
+            first = False
+        if batch and batch[-1] == _TRAILER:
+            batch.pop()
+        if batch:
+            yield batch
+
+
+def _be_int32(buf: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    b = buf[pos[:, None] + np.arange(4)]
+    return b.copy().view(">i4").ravel().astype(np.int64)
+
+
+def _gather(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Bytes buf[s:s+l] of every (s, l), end to end."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.uint8)
+    out_starts = np.cumsum(lengths) - lengths
+    index = np.arange(total, dtype=np.int64) + np.repeat(starts - out_starts, lengths)
+    return buf[index]
+
+
+def parse_binary(batch: Sequence[bytes], fields: Sequence[VOField]) -> Chunk:
+    """Parse a batch of binary COPY rows (one message each) into column arrays."""
+    n = len(batch)
+    lengths = np.fromiter(map(len, batch), dtype=np.int64, count=n)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    buf = np.frombuffer(b"".join(batch) + bytes(_PAD), dtype=np.uint8)
+    nfields = buf[starts[:, None] + np.arange(2)].copy().view(">i2").ravel()
+    if (nfields != len(fields)).any():
+        raise CopyFormatError(f"COPY rows do not have {len(fields)} fields")
+    pos = starts + 2
+    columns = []
+    for field in fields:
+        size = _be_int32(buf, pos)
+        null = size < 0
+        size = np.maximum(size, 0)
+        data = pos + 4
+        if is_text(field):
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(size, out=offsets[1:])
+            columns.append(ColumnChunk(_gather(buf, data, size), null, offsets))
+        elif field.is_array:
+            columns.append(_parse_arrays(buf, data, size, null, field))
+        else:
+            element = NUMERIC[field.datatype][1]
+            w = element.itemsize
+            if ((size != w) & ~null).any():
+                raise CopyFormatError(f"{field.name}: a value is not {w} bytes")
+            raw = buf[data[:, None] + np.arange(w)].copy().view(element).ravel()
+            values = raw.astype(NATIVE[field.datatype])
+            if null.any():
+                values[null] = 0
+            columns.append(ColumnChunk(values, null))
+        pos = data + size
+    if (pos != ends).any():
+        raise CopyFormatError("COPY rows are longer than their fields (one message per row?)")
+    return Chunk(n, columns)
+
+
+def _parse_arrays(
+    buf: np.ndarray, data: np.ndarray, size: np.ndarray, null: np.ndarray, field: VOField
+) -> ColumnChunk:
+    """array_send() output: ndim, has-null, element OID, (dim, lbound) x ndim, then elements,
+    each a 4-byte length and the value; multi-dimensional arrays come out flattened."""
+    element = NUMERIC[field.datatype][1]
+    native = NATIVE[field.datatype]
+    w = element.itemsize
+    n = len(data)
+    header = np.where(null[:, None], 0, buf[data[:, None] + np.arange(12)])
+    header = header.astype(np.uint8).view(">i4").reshape(n, 3).astype(np.int64)
+    ndim, has_null = header[:, 0], header[:, 1]
+    counts = np.where(null | (ndim == 0), 0, (size - 12 - 8 * ndim) // (4 + w))
+    first = data + 12 + 8 * ndim + 4  # the first element's value
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+    row = np.repeat(np.arange(n), counts)
+    k = np.arange(total) - offsets[:-1][row]
+    at = first[row] + k * (4 + w)
+    values = buf[at[:, None] + np.arange(w)].copy().view(element).ravel().astype(native)
+    for j in np.flatnonzero(has_null & ~null):  # rare: an array holding a NULL element
+        values, offsets = _array_with_nulls(buf, int(data[j]), int(j), values, offsets, field)
+    return ColumnChunk(values, null, offsets)
+
+
+def _array_with_nulls(buf, start, j, values, offsets, field):
+    """Re-read row ``j``'s array element by element; NULL elements become NaN (or 0)."""
+    element = NUMERIC[field.datatype][1]
+    ndim = int(buf[start : start + 4].view(">i4")[0])
+    dims = buf[start + 12 : start + 12 + 8 * ndim].view(">i4")[::2]
+    count = int(np.prod(dims)) if ndim else 0
+    at = start + 12 + 8 * ndim
+    items = np.zeros(count, dtype=NATIVE[field.datatype])
+    for i in range(count):
+        length = int(buf[at : at + 4].view(">i4")[0])
+        if length < 0:
+            items[i] = np.nan if items.dtype.kind == "f" else 0
+            at += 4
+        else:
+            items[i] = buf[at + 4 : at + 4 + length].view(element)[0]
+            at += 4 + length
+    lo, hi = offsets[j], offsets[j + 1]
+    values = np.concatenate([values[:lo], items, values[hi:]])
+    offsets = offsets.copy()
+    offsets[j + 1 :] += count - (hi - lo)
+    return values, offsets

@@ -1,0 +1,133 @@
+"""Parquet with the IVOA VOTable-Parquet metadata: a row group per fetched batch, Arrow arrays
+built on the fetched numpy buffers, the VOTable FIELDs (units, UCDs, descriptions) in the
+file's key-value metadata as ``IVOA.VOTable-Parquet.content`` (astropy's ``parquet.votable``
+format reads them back). The footer, written last, says whether MAXREC cut the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from archive.metadata.fields import VOField
+from archive.results import votable
+from archive.results.columns import NATIVE, is_text
+from archive.results.fetch import Chunk, ColumnChunk
+from archive.results.query import Result
+
+_ARROW = {
+    "boolean": pa.bool_(),
+    "unsignedByte": pa.uint8(),
+    "short": pa.int16(),
+    "int": pa.int32(),
+    "long": pa.int64(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+}
+
+
+def arrow_type(field: VOField) -> pa.DataType:
+    if is_text(field):
+        return pa.string()
+    if field.is_array:
+        return pa.list_(_ARROW[field.datatype])
+    return _ARROW[field.datatype]
+
+
+def schema(fields: Sequence[VOField]) -> pa.Schema:
+    return pa.schema([pa.field(f.name, arrow_type(f)) for f in fields])
+
+
+def votable_metadata(fields: Sequence[VOField], overflow: bool = False) -> dict[bytes, bytes]:
+    """The VOTable-Parquet key-value metadata: the VOTable with a PARQUET element for DATA."""
+    infos = [("QUERY_STATUS", "OVERFLOW")] if overflow else []
+    head = votable.header(fields, "TABLEDATA", infos=infos).decode()
+    head = head[: head.index("<DATA>")]
+    xml = head + '<PARQUET type="Parquet-local-XML"/>\n</TABLE>\n</RESOURCE>\n</VOTABLE>\n'
+    return {b"IVOA.VOTable-Parquet.version": b"1.0", b"IVOA.VOTable-Parquet.content": xml.encode()}
+
+
+def _validity(mask: np.ndarray) -> pa.Buffer | None:
+    if not mask.any():
+        return None
+    return pa.py_buffer(np.packbits(~mask, bitorder="little"))
+
+
+def arrow_array(field: VOField, col: ColumnChunk) -> pa.Array:
+    rows = len(col.mask)
+    if is_text(field):
+        offsets = pa.py_buffer(col.offsets.astype(np.int32))
+        data = pa.py_buffer(col.values)
+        return pa.Array.from_buffers(pa.string(), rows, [_validity(col.mask), offsets, data])
+    if field.is_array:
+        values = pa.array(col.values.astype(NATIVE[field.datatype], copy=False))
+        offsets = pa.py_buffer(col.offsets.astype(np.int32))
+        return pa.Array.from_buffers(
+            arrow_type(field), rows, [_validity(col.mask), offsets], children=[values]
+        )
+    mask = col.mask if col.mask.any() else None
+    return pa.array(col.values, type=_ARROW[field.datatype], mask=mask)
+
+
+def record_batch(
+    chunk: Chunk, fields: Sequence[VOField], arrow_schema: pa.Schema
+) -> pa.RecordBatch:
+    arrays = [arrow_array(f, c) for f, c in zip(fields, chunk.columns, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
+
+
+class _Sink:
+    """A write-only file for pyarrow that hands on what was written since the last take()."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+        self.closed = False
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.parts.append(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
+def write_parquet(result: Result) -> Iterator[bytes]:
+    arrow_schema = schema(result.fields).with_metadata(votable_metadata(result.fields))
+    chunks = result.chunks()
+    first = next(chunks, None)
+    sink = _Sink()
+    writer = pq.ParquetWriter(sink, arrow_schema, compression="snappy")
+    try:
+        for chunk in [first] if first is not None else []:
+            writer.write_batch(record_batch(chunk, result.fields, arrow_schema))
+        yield sink.take()
+        for chunk in chunks:
+            writer.write_batch(record_batch(chunk, result.fields, arrow_schema))
+            yield sink.take()
+        if result.overflow:
+            writer.add_key_value_metadata(votable_metadata(result.fields, overflow=True))
+    except BaseException:
+        sink.parts.clear()  # no footer: a Parquet file without one is unreadable, not short
+        raise
+    writer.close()
+    yield sink.take()

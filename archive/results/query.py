@@ -1,0 +1,130 @@
+"""A result being fetched: the user's SQL wrapped with the casts each format needs, MAXREC, one
+read-only snapshot, and PostgreSQL errors turned into the archive's errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import errors as pg
+
+from archive.errors import ArchiveError, LimitExceeded, QueryError, ServiceError
+from archive.metadata.fields import VOField
+from archive.results.columns import FieldText, binary_cast, is_text, text_cast
+from archive.results.fetch import Chunk, binary_messages, copy_messages, parse_binary
+
+
+def archive_error(exc: BaseException) -> ArchiveError:
+    """The archive's error for a PostgreSQL (or parser) failure, with a message for the user."""
+    if isinstance(exc, ArchiveError):
+        return exc
+    if isinstance(exc, pg.QueryCanceled):
+        return LimitExceeded(f"the query ran out of time: {exc.diag.message_primary or exc}")
+    if isinstance(exc, psycopg.Error) and exc.sqlstate:
+        message = exc.diag.message_primary or str(exc)
+        if exc.sqlstate[:2] in ("22", "42", "2B", "0A", "21", "23", "44", "P0"):
+            return QueryError(message)  # data, syntax, privilege, feature: the query's fault
+        return ServiceError(f"the database failed: {message}")
+    return ServiceError(f"the result could not be written: {exc}")
+
+
+@dataclass
+class Result:
+    """The rows of ``sql`` described by ``fields``, fetched by a writer in one of two ways.
+
+    After the rows are consumed, ``overflow`` says whether MAXREC cut the result short and
+    ``rows`` how many were written.
+    """
+
+    cursor: object
+    sql: str
+    fields: Sequence[VOField]
+    maxrec: int | None = None
+    overflow: bool = False
+    rows: int = 0
+    names: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.names = [f"c{i}" for i in range(len(self.fields))]
+
+    def source(self, exprs: Sequence[str], extra: str = "") -> str:
+        names = ", ".join(self.names)
+        select = ", ".join(exprs)
+        limit = "" if self.maxrec is None else f" LIMIT {self.maxrec + 1}"
+        return f"SELECT {select} FROM ({self.sql}) AS q({names}){extra}{limit}"
+
+    def _cut(self, batches: Iterator[list]) -> Iterator[list]:
+        """Stop at MAXREC rows; one more row fetched means the result overflowed."""
+        for batch in batches:
+            if self.maxrec is not None and self.rows + len(batch) > self.maxrec:
+                keep = self.maxrec - self.rows
+                self.overflow = True
+                if keep:
+                    self.rows += keep
+                    yield batch[:keep]
+                return
+            self.rows += len(batch)
+            yield batch
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Column arrays (binary COPY), batch by batch."""
+        exprs = [binary_cast(f, n) for f, n in zip(self.fields, self.names, strict=True)]
+        sql = f"COPY ({self.source(exprs)}) TO STDOUT (FORMAT binary)"
+        limit = None if self.maxrec is None else self.maxrec + 1
+        messages = binary_messages(copy_messages(self.cursor, sql, limit))
+        for batch in self._cut(messages):
+            yield parse_binary(batch, self.fields)
+
+    def text_rows(self, style: FieldText, options: str) -> Iterator[list[bytes]]:
+        """Rows as PostgreSQL writes them in text or csv COPY (``options``), batch by batch."""
+        exprs = [text_cast(f, n, style) for f, n in zip(self.fields, self.names, strict=True)]
+        sql = f"COPY ({self.source(exprs)}) TO STDOUT ({options})"
+        limit = None if self.maxrec is None else self.maxrec + 1
+        return self._cut(copy_messages(self.cursor, sql, limit))
+
+    def sizes(self) -> tuple[int, dict[int, int]]:
+        """(rows up to MAXREC + 1, longest value per variable column): what FITS needs first.
+
+        Lengths are in bytes for text (UTF-8) and in elements for arrays.
+        """
+        measures, which = ["count(*)"], []
+        for i, (f, n) in enumerate(zip(self.fields, self.names, strict=True)):
+            if is_text(f):
+                measures.append(f"coalesce(max(octet_length({binary_cast(f, n)})), 0)")
+            elif f.is_array:
+                measures.append(f"coalesce(max(cardinality({binary_cast(f, n)})), 0)")
+            else:
+                continue
+            which.append(i)
+        limit = "" if self.maxrec is None else f" LIMIT {self.maxrec + 1}"
+        names = ", ".join(self.names)
+        self.cursor.execute(
+            f"SELECT {', '.join(measures)} FROM "
+            f"(SELECT * FROM ({self.sql}) AS q({names}){limit}) AS q"
+        )
+        row = self.cursor.fetchone()
+        return int(row[0]), {i: int(v) for i, v in zip(which, row[1:], strict=True)}
+
+
+@contextmanager
+def snapshot(connection) -> Iterator[object]:
+    """A cursor in a read-only REPEATABLE READ transaction (a count and the rows agree), rolled
+    back at the end; PostgreSQL errors come out as archive errors."""
+    if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise ServiceError("the result connection is inside a transaction already")
+    with connection.cursor() as cursor:
+        try:
+            if connection.autocommit:
+                cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            else:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+            cursor.execute("SET LOCAL extra_float_digits = 1")  # shortest exact text of floats
+            yield cursor
+        except psycopg.Error as exc:
+            raise archive_error(exc) from exc
+        finally:
+            if not connection.closed:
+                connection.rollback()
