@@ -12,6 +12,8 @@ SERVICES := $(PYTHON) scripts/services.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+WEB_WORKERS ?= 2
+WEB_THREADS ?= 16
 DEMO_STARS ?= 20000
 DEMO_SEED ?= 1
 SKY := var/demo/sky-$(DEMO_STARS)-$(DEMO_SEED)
@@ -59,7 +61,7 @@ ingest-demo: migrate $(SKY)/.complete
 	$(PY) manage.py ingest rvs-spectra $(SKY)/RvsMeanSpectrum_synthetic.csv.gz
 	$(PY) manage.py ingest xp-continuous $(SKY)/XpContinuousMeanSpectrum_synthetic.csv.gz
 	@# like the real allStar, the APOGEE file has rows without a Gaia id: reported, skipped
-	$(PY) manage.py ingest apogee --skip-bad-rows $(SKY)/allStar-dr17-synthetic.fits | tail -n 3
+	$(PY) manage.py ingest apogee --skip-bad-rows --show-rejected 3 $(SKY)/allStar-dr17-synthetic.fits
 
 ## a Celery worker for the demo instance, in the background (log: var/demo/celery-worker.log)
 worker: migrate
@@ -79,7 +81,10 @@ demo: pipeline-demo
 	@echo "'make stop' stops the worker, PostgreSQL and Redis). Validation report of the"
 	@echo "published version: var/demo/models/<version>/files/validation/index.html"
 	@echo
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	@# a production server: threads, so long downloads and many clients never queue behind one
+	@# another (runserver is for development: `manage.py runserver`)
+	RVS_WEB_BIND=$(HOST):$(PORT) RVS_WEB_WORKERS=$(WEB_WORKERS) RVS_WEB_THREADS=$(WEB_THREADS) \
+	  $(VENV)/bin/gunicorn -c scripts/gunicorn.conf.py
 
 test: venv test-services
 	$(PY) -m pytest $(PYTEST_ARGS)

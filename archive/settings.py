@@ -117,7 +117,9 @@ DATABASES = {
 }
 DATABASE_ROUTERS = ["archive.routers.OwnerOnlyRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-MIGRATION_MODULES = {app: f"migrations.{app}" for app in ("catalogue", "metadata", "jobs", "ops")}
+MIGRATION_MODULES = {
+    app: f"migrations.{app}" for app in ("catalogue", "ingest", "metadata", "jobs", "ops")
+}
 
 # Spectrum store (Zarr v3): a local directory or any fsspec URL, e.g. s3://bucket/spectra.zarr;
 # options (JSON) are passed to fsspec, e.g. {"endpoint_url": "http://127.0.0.1:9000"}.

@@ -43,9 +43,31 @@ class Product:
     #: files at least this big are parsed in a child process (labeling.io.iter_in_process)
     #: while the ingest stores and COPYs; None: always in process
     parse_in_process_bytes: int | None = None
+    #: file columns (reader names) that may be absent: neither the CNN, the selection nor the
+    #: published catalogue needs them. Every other field must be a column of the file; a file
+    #: without one is refused, naming them all. Absent optional columns are reported.
+    optional: tuple[str, ...] = ()
+    #: header entries that stand in for a column (the DataLink per-pixel RVS VOTable gives
+    #: source_id as a PARAM)
+    param_columns: tuple[str, ...] = ()
+    #: further required file columns that are no table column (RVS flux: the spectrum store)
+    store_columns: tuple[str, ...] = ()
+    #: a DataLink zip's members read for this product (labeling.io member name prefixes)
+    member_prefixes: tuple[str, ...] = ()
 
     def field(self, column: str) -> Field:
         return next(f for f in self.fields if f.column == column)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """File columns the product cannot do without."""
+        fields = tuple(f.source for f in self.fields if f.source not in self.optional)
+        return fields + self.store_columns
+
+    @property
+    def data_columns(self) -> tuple[str, ...]:
+        """Table columns an ingest writes besides the key."""
+        return tuple(f.column for f in self.fields if f.column not in self.key)
 
     def read(self, path: str | Path, skip_rows: Collection[int] = ()) -> Iterator[io.Chunk]:
         """The file's chunks, from a child process when it is big enough."""
@@ -80,6 +102,10 @@ GAIA_SOURCE = Product(
         *_same("in_qso_candidates in_galaxy_candidates has_xp_continuous", "bool"),
         Field("classlabel_espels", "classlabel_espels", "text"),
     ),
+    # the rest feed the CNN (photometry, parallax: Sect. 3.1), the selection (Sect. 2.1-2.5)
+    # or the published catalogue (ra, dec); radial velocities are kept when a file has them,
+    # and classlabel_espels is astrophysical_parameters' column (astrophysical-parameters)
+    optional=("radial_velocity", "radial_velocity_error", "classlabel_espels"),
 )
 
 ASTROPHYSICAL_PARAMETERS = Product(
@@ -110,6 +136,16 @@ XP_CONTINUOUS = Product(
         *_same("bp_n_relevant_bases rp_n_relevant_bases", "int2"),
     ),
     needs_known_source=True,
+    # the CNN reads the 55 + 55 coefficients only (Sect. 3.1)
+    optional=(
+        "bp_coefficient_errors",
+        "rp_coefficient_errors",
+        "bp_standard_deviation",
+        "rp_standard_deviation",
+        "bp_n_relevant_bases",
+        "rp_n_relevant_bases",
+    ),
+    member_prefixes=("xp_continuous",),
 )
 
 APOGEE = Product(
@@ -139,6 +175,11 @@ RVS_SPECTRA = Product(
         *_same("combined_transits combined_ccds deblended_ccds", "int2"),
     ),
     needs_known_source=True,
+    # counts of transits and CCDs: provenance, not used by the CNN or the selection
+    optional=("combined_transits", "combined_ccds", "deblended_ccds"),
+    param_columns=("source_id",),
+    store_columns=("flux", "flux_error"),
+    member_prefixes=("rvs",),
     stores_spectra=True,
     # a spawned interpreter costs about a second; a bulk file of 1 000 spectra is ~25 MB, and
     # parsing it costs as much as storing it (docs/benchmarks.md)

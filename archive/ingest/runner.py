@@ -6,6 +6,11 @@ table; at the end one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE IS DISTINCT F
 into the catalogue, counting inserted, updated and unchanged rows. The same file twice changes
 nothing; a corrected file updates its rows.
 
+Before any row is read, the file's header is checked against the product: a file without a
+column the product requires (:attr:`Product.required_columns`) is refused naming them all; the
+optional columns it lacks are reported. Every file loaded is recorded (:class:`IngestedFile`,
+with the synthetic-sky marker of its header) in the same transaction.
+
 Bad input raises :class:`labeling.io.ReadError` naming file, row and field, and the
 transaction rolls back. RVS spectra go to the spectrum store before their references are
 written; on failure the store is cut back to where it was (appends are serialised by an
@@ -30,9 +35,12 @@ from tqdm import tqdm
 
 from archive.catalogue.spectra import get_store, store_writer_lock
 from archive.pgcopy import Column, copy_columns, out_of_range
-from labeling.io import Chunk, ReadError
+from labeling.io import Chunk, ReadError, TableHeader, read_header
+from labeling.io.formats import check_columns
+from labeling.io.provenance import SYNTHETIC_SKY, is_synthetic_sky
 from labeling.spectrum_store import SpectrumStore
 
+from .models import IngestedFile
 from .products import Product
 
 STAGE = "ingest_stage"
@@ -50,23 +58,64 @@ class Rejected:
 
 @dataclass
 class IngestReport:
+    """What one file's ingest did.
+
+    Every data row of the file the ingest reaches is *read* and ends as exactly one of
+    inserted, updated, unchanged or rejected, for every product: ``read`` is their sum (rows the
+    reader could not parse and rows refused by validation alike). For the per-pixel RVS layout
+    a "row" is a star.
+    """
+
     path: str
     product: str
-    read: int = 0
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     spectra_written: int = 0
     seconds: float = 0.0
+    #: optional columns of the product the file does not have (left as they are in the table)
+    absent_columns: list[str] = field(default_factory=list)
+    #: the file's header carries the synthetic-sky marker
+    synthetic_sky: bool = False
+    #: for an update-only product: what an "updated" row is (see :func:`_update_meaning`)
+    update_meaning: str = ""
+
+    @property
+    def read(self) -> int:
+        return self.inserted + self.updated + self.unchanged + len(self.rejected)
 
     def summary(self) -> str:
         rate = self.read / self.seconds if self.seconds else 0.0
-        return (
-            f"{self.path}: {self.read} read, {self.inserted} inserted, {self.updated} updated, "
+        inserted = "" if self.update_meaning else f"{self.inserted} inserted, "
+        lines = [
+            f"{self.path}: {self.read} read, {inserted}{self.updated} updated, "
             f"{self.unchanged} unchanged, {len(self.rejected)} rejected "
             f"({self.seconds:.2f} s, {rate:,.0f} rows/s)"
-        )
+        ]
+        if self.update_meaning:
+            lines.append(f"  {self.update_meaning}")
+        if self.absent_columns:
+            lines.append(
+                "  optional columns not in the file (left as they are in the table): "
+                + ", ".join(self.absent_columns)
+            )
+        if self.synthetic_sky:
+            lines.append("  the file is marked as synthetic-sky data (docs/synthetic-sky.md)")
+        return "\n".join(lines)
+
+
+def _update_meaning(product: Product) -> str:
+    """An update-only product adds columns to rows another product loaded: it inserts nothing,
+    so each row it changes is counted as updated, including on a fresh database."""
+    if not product.update_only:
+        return ""
+    columns = ", ".join(product.data_columns)
+    return (
+        f"{product.name} inserts no rows: it sets {columns} of {product.table} rows already "
+        f"loaded. updated = rows whose {columns} this file changed (on a fresh database, every "
+        f"row it gives a value); unchanged = the same value already stored, or none in the file"
+    )
 
 
 # With skip_bad_rows, a row the reader cannot parse is left out and the file read again from
@@ -84,26 +133,41 @@ def ingest_file(
 ) -> IngestReport:
     """Load one file of ``product``; all or nothing (unless ``skip_bad_rows``)."""
     start = time.perf_counter()
+    header = check_header(product, path)
     unreadable: list[Rejected] = []
     while True:
-        skip = {r.row for r in unreadable}
         try:
-            report = _ingest_once(product, path, skip_bad_rows, progress, store, skip)
+            report = _ingest_once(product, path, skip_bad_rows, progress, store, unreadable, header)
         except ReadError as err:
             # a row-level reader error (non-numeric value, wrong pixel count, ...) can be skipped
             # in CSV/ECSV files; the same row failing again means it could not be
             if (
                 not skip_bad_rows
                 or err.row is None
-                or err.row in skip
+                or err.row in {r.row for r in unreadable}
                 or len(unreadable) >= MAX_UNREADABLE_ROWS
             ):
                 raise
             unreadable.append(Rejected(err.row, err.field or "", err.message))
             continue
-        report.rejected = sorted(unreadable + report.rejected, key=lambda r: r.row)
         report.seconds = time.perf_counter() - start
         return report
+
+
+def check_header(product: Product, path: str | Path) -> TableHeader:
+    """The file's header, once it is known to have every column ``product`` requires."""
+    header = read_header(path, product.member_prefixes)
+    check_columns(str(path), header.columns, product.required_columns, _params(product, header))
+    return header
+
+
+def _params(product: Product, header: TableHeader) -> dict[str, object]:
+    return {k: v for k, v in header.params.items() if k in product.param_columns}
+
+
+def _absent(product: Product, header: TableHeader) -> list[str]:
+    have = {c.lower() for c in header.columns} | set(_params(product, header))
+    return [c for c in product.optional if c.lower() not in have]
 
 
 def _ingest_once(
@@ -112,9 +176,18 @@ def _ingest_once(
     skip_bad_rows: bool,
     progress: bool,
     store: SpectrumStore | None,
-    skip_rows: set[int],
+    unreadable: list[Rejected],
+    header: TableHeader,
 ) -> IngestReport:
-    report = IngestReport(str(path), product.name)
+    report = IngestReport(
+        str(path),
+        product.name,
+        rejected=list(unreadable),
+        absent_columns=_absent(product, header),
+        synthetic_sky=is_synthetic_sky(header.params),
+        update_meaning=_update_meaning(product),
+    )
+    skip_rows = {r.row for r in unreadable}
     is_rvs = product.stores_spectra
     if is_rvs and store is None:
         store = get_store()
@@ -126,7 +199,9 @@ def _ingest_once(
         with store_writer_lock() if is_rvs else nullcontext():
             mark = store.mark() if is_rvs else None
             try:
-                _ingest_in_transaction(product, path, skip_bad_rows, store, skip_rows, report, bar)
+                _ingest_in_transaction(
+                    product, path, skip_bad_rows, store, skip_rows, report, bar, header
+                )
             except BaseException:
                 if mark is not None:  # still under the lock: no other writer has appended
                     store.rollback(mark)
@@ -144,9 +219,10 @@ def _ingest_in_transaction(
     skip_rows: set[int],
     report: IngestReport,
     bar: tqdm,
+    header: TableHeader,
 ) -> None:
-    """Read, validate, stage and upsert the whole file in one transaction (the writer thread
-    has finished with the store by the time this returns or raises)."""
+    """Read, validate, stage, upsert and record the whole file in one transaction (the writer
+    thread has finished with the store by the time this returns or raises)."""
     is_rvs = product.stores_spectra
     with (
         transaction.atomic(),
@@ -170,7 +246,6 @@ def _ingest_in_transaction(
             if waiting is not None:  # staged before validating: duplicates see its rows
                 stage(waiting[0] + waiting[1]())
                 waiting = None
-            report.read += len(chunk)
             keep = _validate(cur, product, chunk, staged, report, skip_bad_rows)
             columns = _columns(product, chunk, keep)
             columns.append(Column("_row", "int8", chunk.rows[keep]))
@@ -185,6 +260,30 @@ def _ingest_in_transaction(
             _upsert(cur, product, report)
             # ON COMMIT DROP is not enough when the caller's transaction goes on
             cur.execute(f"DROP TABLE {STAGE}")
+        report.rejected.sort(key=lambda r: r.row)
+        _record(product, path, report, header)
+
+
+def _record(product: Product, path: str | Path, report: IngestReport, header: TableHeader) -> None:
+    marker = header.params.get(SYNTHETIC_SKY)
+    IngestedFile.objects.create(
+        product=product.name,
+        path=str(Path(path).resolve()),
+        size_bytes=Path(path).stat().st_size,
+        synthetic_sky=report.synthetic_sky,
+        provenance={SYNTHETIC_SKY: _jsonable(marker)} if report.synthetic_sky else {},
+        read=report.read,
+        inserted=report.inserted,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        rejected=len(report.rejected),
+    )
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value if isinstance(value, int | float | bool | type(None)) else str(value)
 
 
 # --- validation ----------------------------------------------------------------------------

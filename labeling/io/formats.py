@@ -144,8 +144,8 @@ def _sniff(head: bytes) -> str | None:
         first = text.split(b"\n", 1)[0].decode("utf-8")
     except UnicodeDecodeError:
         return None
-    # A CSV header line: comma-separated identifiers (Gaia / DataLink column names).
-    if re.fullmatch(r"\s*[A-Za-z_][\w.]*\s*(,\s*[A-Za-z_][\w.]*\s*)+\r?", first):
+    # A CSV header line: one or more comma-separated identifiers (Gaia / DataLink column names).
+    if re.fullmatch(r"\s*[A-Za-z_][\w.]*\s*(,\s*[A-Za-z_][\w.]*\s*)*\r?", first):
         return "csv"
     return None
 

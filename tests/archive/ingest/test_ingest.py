@@ -7,6 +7,7 @@ the spectrum store exactly as they were.
 import dataclasses
 import gzip
 import warnings
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -19,12 +20,15 @@ from django.db import connection
 from archive.catalogue.models import ApogeeLabel, GaiaSource, RvsSpectrum, XpCoefficients
 from archive.catalogue.spectra import STORE_LOCK, get_store, read_spectrum
 from archive.ingest.compaction import compact_store
+from archive.ingest.models import IngestedFile
 from archive.ingest.products import PRODUCTS
 from archive.ingest.runner import ingest_file
 from labeling import io
 from labeling.io import ReadError, iter_rvs_spectra, open_bulk_writer, write_allstar
+from labeling.io.provenance import synthetic_sky_marker
 
 pytestmark = pytest.mark.django_db
+REPO = Path(__file__).resolve().parents[3]
 
 RVS_STARS = {
     "gaiaspec_Kepler-93.csv": 2052747119115620352,
@@ -215,17 +219,29 @@ def test_astrophysical_parameters_update_classlabel(tmp_path):
 # --- bad input -----------------------------------------------------------------------------
 
 
-def gaia_file(path, ids, **columns):
+def gaia_file(path, ids, meta=None, **columns):
+    """A gaia_source bulk file with every column the gaia-source product requires."""
     n = len(ids)
     data = {
         "source_id": np.asarray(ids, dtype=np.int64),
         "ra": np.linspace(1, 2, n),
         "dec": np.linspace(-1, 1, n),
         "parallax": np.full(n, 1.5),
+        "parallax_error": np.full(n, 0.1, dtype=np.float32),
+        "ruwe": np.full(n, 1.0, dtype=np.float32),
+        "rvs_spec_sig_to_noise": np.full(n, 40.0, dtype=np.float32),
+        "non_single_star": np.zeros(n, dtype=np.int64),
+        "phot_variable_flag": np.full(n, "NOT_AVAILABLE"),
+        "in_qso_candidates": np.zeros(n, dtype=bool),
+        "in_galaxy_candidates": np.zeros(n, dtype=bool),
+        "has_xp_continuous": np.ones(n, dtype=bool),
     }
+    for band, mag in (("g", 11.0), ("bp", 11.4), ("rp", 10.5)):
+        data[f"phot_{band}_mean_mag"] = np.full(n, mag, dtype=np.float32)
+        data[f"phot_{band}_mean_flux_over_error"] = np.full(n, 900.0, dtype=np.float32)
     data.update(columns)
-    with open_bulk_writer("gaia_source", path) as w:
-        w.write(data)
+    with open_bulk_writer("gaia_source", path, meta=meta) as w:
+        w.write({k: v for k, v in data.items() if v is not None})
     return path
 
 
@@ -294,14 +310,67 @@ def test_big_rvs_files_are_parsed_in_a_child_process(tmp_path, monkeypatch):
 
 
 def test_bad_missing_required_column(tmp_path):
-    path = tmp_path / "GaiaSource_no_ra.csv.gz"
-    with open_bulk_writer("gaia_source", path) as w:
-        w.write({"source_id": np.array([1, 2]), "dec": np.array([0.0, 1.0])})
+    path = gaia_file(tmp_path / "GaiaSource_no_ra.csv.gz", [1, 2], ra=None)
     before = snapshot()
     with pytest.raises(ReadError, match="ra") as err:
         ingest_file(PRODUCTS["gaia-source"], path)
     assert err.value.field == "ra" and "GaiaSource_no_ra.csv.gz" in str(err.value)
+    assert "required column missing: ra" in err.value.message
     assert snapshot() == before
+
+
+def test_bad_file_without_what_the_cnn_needs_is_refused_naming_the_columns(tmp_path, capsys):
+    """source_id, ra, dec, parallax only: no photometry, no selection flags: refused."""
+    path = tmp_path / "GaiaSource_astrometry_only.csv.gz"
+    with open_bulk_writer("gaia_source", path) as w:
+        w.write({"source_id": np.array([1, 2]), "ra": np.zeros(2), "dec": np.zeros(2),
+                 "parallax": np.ones(2)})  # fmt: skip
+    before = snapshot()
+    with pytest.raises(CommandError):
+        ingest("gaia-source", path)
+    err = capsys.readouterr().err
+    assert "required columns missing: parallax_error, phot_g_mean_mag, phot_bp_mean_mag" in err
+    for name in ("ruwe", "rvs_spec_sig_to_noise", "phot_variable_flag", "has_xp_continuous"):
+        assert name in err
+    assert "radial_velocity" not in err.split("(the file has")[0]  # optional: not required
+    assert snapshot() == before and not IngestedFile.objects.exists()
+
+
+def test_absent_optional_columns_are_reported(tmp_path, capsys):
+    ingest("gaia-source", gaia_file(tmp_path / "GaiaSource_no_rv.csv.gz", [1, 2]))
+    out = capsys.readouterr().out
+    assert (
+        "optional columns not in the file (left as they are in the table): "
+        "radial_velocity, radial_velocity_error, classlabel_espels" in out
+    )
+    assert GaiaSource.objects.count() == 2
+
+
+def test_bad_other_columns_are_named_not_an_unclosed_quote(tmp_path, capsys):
+    path = tmp_path / "stars.csv"
+    path.write_text("name,mag,colour\nVega,0.03,0.0\nSirius,-1.46,0.0\n")
+    with pytest.raises(CommandError):
+        ingest("gaia-source", path)
+    err = capsys.readouterr().err
+    assert "required columns missing: source_id, ra, dec, parallax" in err
+    assert "the file has 3 columns: name, mag, colour" in err and "quote" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "empty file"),
+        (bytes(range(256)), "not a text file: binary content"),
+        (b"source_id;ra;dec\n1;2.0;3.0\n", "separates its column names by semicolons (';')"),
+    ],
+)
+def test_bad_file_kind_is_named(tmp_path, capsys, content, says):
+    path = tmp_path / "GaiaSource_odd.csv"
+    path.write_bytes(content)
+    with pytest.raises(CommandError):
+        ingest("gaia-source", path)
+    err = capsys.readouterr().err
+    assert says in err and "unknown format" not in err and "GaiaSource_odd.csv" in err
 
 
 def test_bad_wrong_pixel_count(tmp_path, data_dir):
@@ -571,3 +640,92 @@ def test_s3_store_ingest_read_back_rollback_and_compact(store_on_s3, data_dir, t
     for i, (flux, error) in expected.items():
         np.testing.assert_array_equal(read_spectrum(i)[1], error)
         np.testing.assert_array_equal(read_spectrum(i)[0], flux)
+
+
+# --- what the summary says ---------------------------------------------------------------------
+
+
+def test_read_counts_every_row_the_same_way_for_every_product(tmp_path):
+    """read = inserted + updated + unchanged + rejected, whether a row was rejected by the reader
+    (gaia-source: a parallax that is no number) or by validation (APOGEE: no Gaia id)."""
+    path = gaia_file(tmp_path / "GaiaSource_mixed.csv.gz", [1, 2, 3, 4])
+    text = gzip.decompress(path.read_bytes()).decode().splitlines()
+    body_start = next(i for i, ln in enumerate(text) if not ln.startswith("#")) + 1
+    names = text[body_start - 1].split(",")
+    cells = text[body_start + 1].split(",")
+    cells[names.index("parallax")] = "abc"  # data row 2: the reader cannot parse it
+    text[body_start + 1] = ",".join(cells)
+    path.write_bytes(gzip.compress("\n".join(text).encode() + b"\n"))
+    gaia = ingest_file(PRODUCTS["gaia-source"], path, skip_bad_rows=True)
+    allstar = tmp_path / "allStar-mixed.fits"
+    write_allstar(allstar, allstar_rows(GAIAEDR3_SOURCE_ID=np.array([1000, 0, 3000])))
+    apogee = ingest_file(PRODUCTS["apogee"], allstar, skip_bad_rows=True)
+    for report, rows in ((gaia, 4), (apogee, 3)):
+        assert len(report.rejected) == 1
+        assert report.read == rows  # every data row of the file
+        assert report.read == (
+            report.inserted + report.updated + report.unchanged + len(report.rejected)
+        )
+        assert f"{rows} read" in report.summary()
+
+
+def test_astrophysical_parameters_on_a_fresh_database_says_what_it_updated(tmp_path, capsys):
+    ingest("gaia-source", gaia_file(tmp_path / "GaiaSource_3.csv.gz", [11, 12, 13]))
+    capsys.readouterr()
+    path = tmp_path / "AstrophysicalParameters_fresh.csv.gz"
+    with open_bulk_writer("astrophysical_parameters", path) as w:
+        w.write({"source_id": np.array([11, 12, 13]),
+                 "classlabel_espels": np.array(["TTauri", "", ""])})  # fmt: skip
+    ingest("astrophysical-parameters", path)
+    out = capsys.readouterr().out
+    assert "3 read, 1 updated, 2 unchanged, 0 rejected" in out
+    assert "inserted" not in out.splitlines()[0]  # it never inserts: no "0 inserted"
+    assert (
+        "astrophysical-parameters inserts no rows: it sets classlabel_espels of gaia_source "
+        "rows already loaded" in out
+    )
+    assert "on a fresh database, every row it gives a value" in out
+
+
+def test_an_astrophysical_parameters_file_needs_its_class_label_column(tmp_path):
+    make_sources([11])
+    path = tmp_path / "AstrophysicalParameters_ids_only.csv"
+    path.write_text("source_id\n11\n")
+    with pytest.raises(ReadError, match="required column missing: classlabel_espels"):
+        ingest_file(PRODUCTS["astrophysical-parameters"], path)
+
+
+def test_makefile_shows_the_apogee_summary(tmp_path, capsys):
+    """make demo's APOGEE line: run as written, it prints the summary (not only rejected rows)."""
+    makefile = (REPO / "Makefile").read_text()
+    line = next(ln for ln in makefile.splitlines() if "manage.py ingest apogee" in ln)
+    assert "|" not in line  # nothing cuts its output
+    args = line.split("manage.py ingest apogee", 1)[1].split()
+    options = [a for a in args if not a.startswith("$(")]
+    path = tmp_path / "allStar-dr17-synthetic.fits"
+    ids = np.array([1000, 0, 0, 0, 0, 6000], dtype=np.int64)
+    write_allstar(path, allstar_rows(6, GAIAEDR3_SOURCE_ID=ids, ASPCAPFLAG=np.zeros(6, np.int64)))
+    call_command("ingest", "apogee", *options, str(path), "--no-progress")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{path}: 6 read, 2 inserted, 0 updated, 0 unchanged, 4 rejected")
+    assert any("more rejected rows" in ln for ln in out)
+    assert len(out) <= 6
+
+
+def test_every_ingested_file_is_recorded_with_the_synthetic_marker(tmp_path, capsys):
+    real = gaia_file(tmp_path / "GaiaSource_real.csv.gz", [1, 2])
+    ingest("gaia-source", real)
+    assert not IngestedFile.stars_are_synthetic()
+    marker = synthetic_sky_marker({"seed": 7, "n_stars": 2})
+    synthetic = gaia_file(tmp_path / "GaiaSource_synthetic.csv.gz", [3, 4], meta=marker)
+    ingest("gaia-source", synthetic)
+    assert "marked as synthetic-sky data" in capsys.readouterr().out
+    assert IngestedFile.stars_are_synthetic()
+    first, second = IngestedFile.objects.order_by("id")
+    assert (first.synthetic_sky, first.inserted, first.read) == (False, 2, 2)
+    assert (second.synthetic_sky, second.provenance) == (True, marker)
+    assert second.path == str(synthetic.resolve())
+    # a refused file leaves no record, as it leaves no data
+    with pytest.raises(CommandError):
+        ingest("gaia-source", gaia_file(tmp_path / "GaiaSource_bad.csv.gz", [5], ruwe=None))
+    assert IngestedFile.objects.count() == 2

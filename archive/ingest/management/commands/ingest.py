@@ -21,9 +21,16 @@ class Command(BaseCommand):
             action="store_true",
             help="reject and report bad rows instead of failing the file",
         )
+        parser.add_argument(
+            "--show-rejected",
+            type=int,
+            default=50,
+            metavar="N",
+            help="list at most N rejected rows per file after its summary (default 50)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    def handle(self, product, files, skip_bad_rows, no_progress, **options):
+    def handle(self, product, files, skip_bad_rows, no_progress, show_rejected, **options):
         spec = PRODUCTS[product]
         failed = []
         totals = dict.fromkeys(("read", "inserted", "updated", "unchanged", "rejected"), 0)
@@ -37,10 +44,14 @@ class Command(BaseCommand):
                 self.stderr.write(f"error: {exc}\n  nothing of {path} was loaded")
                 continue
             self.stdout.write(report.summary())
-            for rejected in report.rejected[:50]:
+            shown = max(show_rejected, 0)
+            for rejected in report.rejected[:shown]:
                 self.stdout.write(f"  rejected {rejected}")
-            if len(report.rejected) > 50:
-                self.stdout.write(f"  ... and {len(report.rejected) - 50} more rejected rows")
+            if len(report.rejected) > shown:
+                self.stdout.write(
+                    f"  ... and {len(report.rejected) - shown} more rejected rows "
+                    "(--show-rejected N lists more)"
+                )
             for key in ("read", "inserted", "updated", "unchanged"):
                 totals[key] += getattr(report, key)
             totals["rejected"] += len(report.rejected)
