@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..labels import DISPLAY, LABELS
+from ..labels import UNITS as _LABEL_UNITS
 
 #: Samples of a :class:`ValidationData`: cross-validated training predictions, stars with known
 #: truth never trained on, and stars without truth.
@@ -27,6 +28,13 @@ FLAG_DISPLAY: dict[str, str] = {**DISPLAY, "phot_g_mean_mag": "G", "parallax": "
 #: OUTSIDE_TRAINING; Sect. 5.3: OB stars, M giants, nearby cool dwarfs).
 OUT_OF_DISTRIBUTION: tuple[str, ...] = ("ob_star", "m_giant", "nearby_cool_dwarf")
 MAD_TO_SIGMA = 1.4826
+#: units as the report prints them: log g in dex like the abundances (the logarithm of g in
+#: cm s⁻², cgs, as APOGEE and the paper give it; the report's text says so)
+UNITS: dict[str, str] = {**_LABEL_UNITS, "logg": "dex"}
+UNITS_TEXT = (
+    "Teff in K; log g in dex (log₁₀ of the surface gravity g in cm s⁻², cgs); "
+    "[M/H], [α/M] and [Fe/H] in dex."
+)
 
 SAMPLE_COLOURS = {"training": "#e07b00", "heldout": "#2a9d4b", "observed": "#3465a4"}
 SAMPLE_DISPLAY = {"training": "training (cross-validated)", "heldout": "held-out"}

@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import LABELS, UNITS
+from ..labels import LABELS
 from .data import (
     FLAG_DIGITS,
     MAD_TO_SIGMA,
     OUT_OF_DISTRIBUTION,
     SAMPLES,
     SNR_BINS,
+    UNITS,
     ValidationData,
 )
 

@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from ..labels import DISPLAY, LABELS, UNITS
+from ..labels import DISPLAY, LABELS
 from .data import (
     FLAG_DIGITS,
     FLAG_DISPLAY,
@@ -19,6 +19,7 @@ from .data import (
     SAMPLE_COLOURS,
     SAMPLE_DISPLAY,
     SNR_BINS,
+    UNITS,
     ValidationData,
     format_value,
 )
@@ -423,7 +424,8 @@ def _plot_members(figures: Mapping[str, Any], path: Path, dpi: int) -> bool:
     return True
 
 
-#: file name → caption citing the paper figure the plot mirrors
+#: file name → caption citing the paper figure the plot mirrors; {placeholders} are filled in
+#: from the data the plot shows (:func:`captions`)
 PLOTS: dict[str, str] = {
     "residuals.png": (
         "Residual (prediction − reference) vs reference label for the training sample "
@@ -432,31 +434,50 @@ PLOTS: dict[str, str] = {
     ),
     "uncertainties.png": (
         "Model-to-model spread e_* (top, red) and total uncertainty σ_* (bottom, blue) vs "
-        "predicted label for all stars, with their running median; green: running robust σ of "
-        "the training residuals. Mirrors Fig. 8 (Sect. 3.4)."
+        "predicted label for all stars of this report, with their running median; green: "
+        "running robust σ of the training residuals. Mirrors Fig. 8 (Sect. 3.4)."
     ),
     "precision_snr.png": (
         "σ of (prediction − reference) per S/N bin (15–25, 25–35, 35–75, ≥ 75; solid) and the "
         "median quoted σ_* (dotted), training (orange) and held-out (green). Mirrors Fig. 16."
     ),
     "kiel.png": (
-        "Kiel diagram of the predicted labels of the observed sample (and of the reference "
-        "labels where known), coloured by the mean [M/H] of clean stars (flag '00000000'); "
-        "flagged stars as grey density. Mirrors Fig. 4 and Fig. 11."
+        "Kiel diagram of the predicted labels of {stars} (and of the reference labels where "
+        "known), coloured by the mean [M/H] of clean stars (flag '00000000'); flagged stars as "
+        "grey density. Mirrors Fig. 4 and Fig. 11."
     ),
     "alpha_mh.png": (
-        "[α/M] vs [M/H] density of clean stars, predicted labels of the observed sample (and "
-        "reference labels where known). Mirrors Fig. 14."
+        "[α/M] vs [M/H] density of clean stars, predicted labels of {stars} (and reference "
+        "labels where known). Mirrors Fig. 14."
     ),
     "flags.png": (
         "Share of stars with each flag_boundary digit set (Teff, log g, [M/H], [α/M], [Fe/H], "
-        "G, parallax, t-SNE) and with '00000000'; right: share flagged per population. Sect. 5."
+        "G, parallax, t-SNE) and with '00000000', per sample{populations}. Sect. 5."
     ),
     "ensemble_members.png": (
-        "σ of single ensemble members relative to the ensemble mean on the held-out stars "
-        "(Sect. 3.2: 28 models, prediction = mean)."
+        "σ of each single member relative to the ensemble mean on the held-out stars: this "
+        "version's {n_models} models, the prediction being their mean (Sect. 3.2; the paper's "
+        "ensemble has 28)."
     ),
 }
+
+
+def captions(data: ValidationData, figures: Mapping[str, Any]) -> dict[str, str]:
+    """The captions of :data:`PLOTS` for these data: they describe what each figure shows."""
+    observed = int(np.count_nonzero(data.sample == "observed"))
+    stars = (
+        "the observed sample"
+        if observed
+        else "the training and held-out stars (this report has no observed sample)"
+    )
+    pops = figures["flags"].get("by_population")
+    ev = figures.get("ensemble_vs_members") or {}
+    fill = {
+        "stars": stars,
+        "populations": "; right panel: share flagged per population" if pops else "",
+        "n_models": ev.get("n_members", "–"),
+    }
+    return {file: text.format(**fill) for file, text in PLOTS.items()}
 
 
 def draw_plots(
@@ -474,4 +495,5 @@ def draw_plots(
     }
     if not len(data):
         return []
-    return [(file, PLOTS[file]) for file, plot in plotters.items() if plot(out_dir / file)]
+    text = captions(data, figures)
+    return [(file, text[file]) for file, plot in plotters.items() if plot(out_dir / file)]

@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import DISPLAY, LABELS, UNITS
+from ..labels import DISPLAY, LABELS
 from .data import (
     FLAG_DIGITS,
     FLAG_DISPLAY,
     SAMPLE_DISPLAY,
     SNR_BINS,
+    UNITS,
+    UNITS_TEXT,
     ValidationData,
     format_share,
     format_value,
@@ -78,7 +80,18 @@ caption{text-align:left;font-weight:600;padding:0.3em 0}
 figure{margin:1em 0 2em}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:0.9em;color:#444;max-width:1000px}
 code{background:#f4f4f4;padding:0 0.2em}
+nav.links{font-size:0.95em;margin-bottom:0.5em}
+p.note{background:#fff6dd;border-left:4px solid #e0a800;padding:0.5em 0.8em;max-width:1000px}
 """
+
+#: why a report written with its model version has no observed sample
+NO_OBSERVED_SAMPLE = (
+    "This report has no observed sample: it is written when the model version is built, before "
+    "the version labels the catalogue, so the stars it labels afterwards (the observed sample, "
+    "i.e. the published catalogue) have no predictions yet. The tables and plots below are "
+    "about the training sample (cross-validated predictions) and the held-out stars, whose "
+    "APOGEE DR17 labels are known; the labelled catalogue itself is served by the archive."
+)
 
 
 def _html(
@@ -88,24 +101,30 @@ def _html(
     plots: Sequence[tuple[str, str]],
     extra: Mapping[str, Any] | None,
     generated: str,
+    links: Sequence[tuple[str, str]] = (),
 ) -> str:
     e = html.escape
     parts = [
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+    ]
+    if links:
+        anchors = " · ".join(f"<a href='{e(href)}'>{e(text)}</a>" for text, href in links)
+        parts.append(f"<nav class='links'>{anchors}</nav>")
+    parts += [
         f"<h1>{e(title)}</h1>",
         f"<p>Validation report (Guiglion et al. 2024, A&amp;A 682, A9, Sect. 4), generated "
         f"{e(generated)}. Numbers: <a href='report.json'>report.json</a>. Residual = prediction "
         "− reference; bias = mean residual; σ = standard deviation; robust σ = 1.4826·MAD; "
-        "S/N bins lo ≤ S/N &lt; hi.</p>",
+        f"S/N bins lo ≤ S/N &lt; hi. Units: {e(UNITS_TEXT)}</p>",
     ]
-    parts.append(
-        _table(
-            ["sample", "stars"],
-            [[s, n] for s, n in figures["samples"].items()] + [["total", figures["n_stars"]]],
-            "Samples",
-        )
-    )
+    samples = figures["samples"]
+    rows = [[SAMPLE_DISPLAY.get(s, s), n] for s, n in samples.items() if n or s != "observed"]
+    if not samples.get("observed"):
+        rows.append(["observed (the catalogue)", "not in this report (see below)"])
+    parts.append(_table(["sample", "stars"], rows + [["total", figures["n_stars"]]], "Samples"))
+    if not samples.get("observed"):
+        parts.append(f"<p class='note' id='no-observed-sample'>{e(NO_OBSERVED_SAMPLE)}</p>")
     for s, acc in figures["accuracy"].items():
         rows = []
         for label in LABELS:
@@ -288,11 +307,13 @@ def write_report(
     extra_figures: Mapping[str, Any] | None = None,
     images: Mapping[str, str | Path] | None = None,
     dpi: int = 80,
+    links: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """Write report.json, the PNG plots and index.html into out_dir (Sect. 4); return the figures.
 
     ``extra_figures`` (JSON-able) are stored under "extra" and tabulated; ``images`` (caption →
-    PNG path) are copied next to the plots and shown after them.
+    PNG path) are copied next to the plots and shown after them; ``links`` ((text, href), e.g.
+    the site and the version's page) head the page.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -328,6 +349,7 @@ def write_report(
             plots,
             report["figures"].get("extra"),
             generated,
+            links,
         ),
         encoding="utf-8",
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from matplotlib.image import imsave
+from matplotlib.image import imread, imsave
 
 from labeling.labels import LABELS
 from labeling.validation import (
@@ -329,6 +329,70 @@ def test_write_report_without_truth(tmp_path: Path) -> None:
     for name in ("uncertainties.png", "kiel.png", "alpha_mh.png", "flags.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE
     assert "uncertainties.png" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def subset(d: ValidationData, keep: np.ndarray) -> ValidationData:
+    """The stars ``keep`` of ``d`` (member predictions follow the held-out stars)."""
+    held = d.sample == "heldout"
+    members = None if d.member_pred is None else d.member_pred[keep[held]]
+    pops = None if d.population is None else d.population[keep]
+    return ValidationData(
+        d.source_id[keep], d.sample[keep], d.truth[keep], d.pred[keep], d.e[keep],
+        d.sigma[keep], d.snr[keep], d.flags[keep], member_pred=members, population=pops,
+    )  # fmt: skip
+
+
+def test_report_without_observed_sample_says_why(tmp_path: Path) -> None:
+    """As the pipeline writes it: training and held-out stars only, the catalogue not labelled."""
+    d = make_data(1500, members=2)
+    d = subset(d, d.sample != "observed")
+    write_report(tmp_path, d, title="Model version v-demo", config={})
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<td>observed</td><td>0</td>" not in page
+    assert "observed (the catalogue)</td><td>not in this report" in page
+    assert (
+        "This report has no observed sample: it is written when the model version is built" in page
+    )
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    kiel = next(p["caption"] for p in report["plots"] if p["file"] == "kiel.png")
+    assert "predicted labels of the training and held-out stars" in kiel
+    assert "observed sample (and" not in kiel  # it does not claim a sample it lacks
+
+
+def test_report_captions_match_the_figures(tmp_path: Path) -> None:
+    """Flags: the right-hand panel only with populations; the ensemble: the version's models."""
+    plain = make_data(900, members=2)
+    write_report(tmp_path / "a", plain, title="a", config={})
+    caps = {
+        p["file"]: p["caption"]
+        for p in json.loads((tmp_path / "a/report.json").read_text())["plots"]
+    }
+    assert "right" not in caps["flags.png"]
+    assert "this version's 2 models" in caps["ensemble_members.png"]
+    assert "28 models" not in caps["ensemble_members.png"]
+    # without populations the flags figure has one panel: narrower than with the population panel
+    with_pops = make_data(900, members=4, population=True)
+    write_report(tmp_path / "b", with_pops, title="b", config={})
+    caps_b = {
+        p["file"]: p["caption"]
+        for p in json.loads((tmp_path / "b/report.json").read_text())["plots"]
+    }
+    assert "right panel: share flagged per population" in caps_b["flags.png"]
+    assert "this version's 4 models" in caps_b["ensemble_members.png"]
+    width = [imread(tmp_path / x / "flags.png").shape[1] for x in ("a", "b")]
+    assert width[0] < width[1]
+
+
+def test_report_units_and_links(tmp_path: Path) -> None:
+    links = [("RVS-CNN Archive", "/"), ("version v-demo", "/#published-version")]
+    fig = write_report(tmp_path, make_data(600), title="t", config={}, links=links)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert fig["units"]["logg"] == "dex"
+    assert "log g [dex]" in page and "log(cm.s**-2)" not in page
+    assert "log g in dex (log₁₀ of the surface gravity g in cm s⁻², cgs)" in page
+    assert "<nav class='links'><a href='/'>RVS-CNN Archive</a> · " in page
+    assert "<a href='/#published-version'>version v-demo</a></nav>" in page
+    assert page.index("<nav") < page.index("<h1>")
 
 
 # ----------------------------------------------------------------------------- comparison
