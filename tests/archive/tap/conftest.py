@@ -1,0 +1,83 @@
+"""A small published catalogue with known positions and labels, and the catalogue of tables."""
+
+import pytest
+
+#: source_id -> (ra, dec, teff, flag_boundary); 1-3 near (10, 20), 5 at the Galactic centre,
+#: 6 and 7 on either side of ra = 0
+STARS = {
+    1: (10.0, 20.0, 4000.0, "00000000"),
+    2: (10.5, 20.0, 4500.0, "00000001"),
+    3: (10.0, 21.5, 5000.0, "00000000"),
+    4: (200.0, -30.0, 5500.0, "00000010"),
+    5: (266.40499, -28.93617, 6000.0, "00000000"),
+    6: (0.2, 0.0, 4200.0, "00000001"),
+    7: (359.9, 0.0, 4800.0, "00000000"),
+    8: (45.0, 60.0, 5200.0, "00000000"),
+}
+VERSION = "adql-test"
+#: units the metadata registry will give; IN_UNIT needs them
+UNITS = {"ra": "deg", "dec": "deg", "teff": "K", "parallax": "mas"}
+PG_TO_VOTABLE = {
+    "bigint": "long",
+    "integer": "int",
+    "smallint": "short",
+    "real": "float",
+    "double precision": "double",
+    "boolean": "boolean",
+}
+
+
+@pytest.fixture(scope="module")
+def published(django_db_setup, django_db_blocker):
+    """STARS labelled by one published version, committed so the reader role sees them."""
+    from archive.catalogue.models import CnnLabel, GaiaSource, ModelVersion
+    from archive.ops.models import Publication
+    from archive.ops.publishing import publish
+
+    with django_db_blocker.unblock():
+        v = ModelVersion.objects.create(name=VERSION, status="ready")
+        for sid, (ra, dec, teff, flag) in STARS.items():
+            GaiaSource.objects.create(source_id=sid, ra=ra, dec=dec, parallax=sid / 10)
+            errors = {f"{p}_{k}": 1.0 for p in ("e", "sigma") for k in "teff logg m_h".split()}
+            errors |= {f"{p}_{k}": 1.0 for p in ("e", "sigma") for k in ("alpha_m", "fe_h")}
+            CnnLabel.objects.create(
+                model_version=v,
+                source_id=sid,
+                teff=teff,
+                logg=sid / 2,
+                m_h=0,
+                alpha_m=0,
+                fe_h=0,
+                flag_boundary=flag,
+                **errors,
+            )
+        publish(v)
+        yield v
+        Publication.objects.all().delete()
+        CnnLabel.objects.filter(model_version=v).delete()
+        ModelVersion.objects.filter(pk=v.pk).delete()
+        GaiaSource.objects.filter(source_id__in=STARS).delete()
+
+
+@pytest.fixture(scope="module")
+def catalog(django_db_setup, django_db_blocker):
+    """The published schema's tables and columns, as the database has them."""
+    from django.conf import settings
+    from django.db import connection
+
+    from archive.tap.adql import ColumnInfo, TableCatalog, TableInfo
+
+    schema = settings.PUBLISHED_SCHEMA
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s ORDER BY table_name, ordinal_position",
+            [schema],
+        )
+        rows = cur.fetchall()
+    tables: dict[str, dict] = {}
+    for table, column, dtype in rows:
+        tables.setdefault(table, {})[column] = ColumnInfo(
+            column, PG_TO_VOTABLE.get(dtype, "char"), UNITS.get(column, "")
+        )
+    return TableCatalog(tuple(TableInfo(f"{schema}.{t}", cols) for t, cols in tables.items()))
