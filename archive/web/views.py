@@ -1,20 +1,63 @@
 """Public pages."""
 
+from pathlib import Path
+
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
 
 from archive.catalogue.counts import catalogue_counts, published_version
+from archive.catalogue.models import ModelVersion
+
+from .context_processors import data_origin
+
+#: the home page's name for gaia_source rows ingested from the synthetic sky
+SYNTHETIC_SOURCES = "Synthetic-sky sources (not Gaia DR3)"
 
 
 def home(request: HttpRequest) -> HttpResponse:
     """What the archive holds right now, read live from the database."""
+    counts = catalogue_counts()
+    if data_origin(request)["synthetic_sky"]:
+        for c in counts:
+            if c["table"] == "gaia_source":
+                c["label"] = SYNTHETIC_SOURCES
     return render(
         request,
         "web/home.html",
-        {
-            "counts": catalogue_counts(),
-            "version": published_version(),
-            "schema": settings.PUBLISHED_SCHEMA,
-        },
+        {"counts": counts, "version": published_version(), "schema": settings.PUBLISHED_SCHEMA},
     )
+
+
+def _report_root(version: ModelVersion) -> Path:
+    return (Path(version.path) / "files" / "validation").resolve()
+
+
+def validation_report(request: HttpRequest, name: str = "index.html") -> HttpResponse:
+    """The validation report (Sect. 4) of the published version, for everyone: its page, with
+    links back to the site and the version, and its plots and report.json."""
+    version = published_version()
+    if version is None or not version.path:
+        raise Http404("no catalogue version is published yet")
+    root = _report_root(version)
+    target = (root / name).resolve()
+    if root not in target.parents or not target.is_file():
+        raise Http404("no such report file")
+    if name != "index.html":
+        return FileResponse(open(target, "rb"))  # noqa: SIM115 -- FileResponse closes it
+    page = target.read_text(encoding="utf-8")
+    head = render_to_string(
+        "web/report_header.html",
+        {"version": version, "version_url": reverse("web:home") + "#published-version"},
+        request=request,
+    )
+    # the report is a self-contained file written with the version; the site's links (and the
+    # synthetic-sky banner) go in front of its content as it is served
+    at = page.find("<body>")
+    if at < 0:
+        raise Http404("the report has no body")
+    at += len("<body>")
+    page = page[:at] + head + page[at:]
+    return HttpResponse(page)

@@ -1,11 +1,14 @@
 """The home page shows what the database holds, live."""
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
 from archive.catalogue import counts
 from archive.catalogue.models import GaiaSource, ModelVersion
+
+from .helpers import ingest_synthetic_stars, published_version_with_report
 
 pytestmark = pytest.mark.django_db
 
@@ -44,3 +47,71 @@ def test_large_tables_show_the_planner_estimate(monkeypatch):
     monkeypatch.setattr(counts, "estimated_rows", lambda model: 30_000_000)
     rows, exact = counts.table_count(GaiaSource)
     assert (rows, exact) == (30_000_000, False)
+
+
+# --- the synthetic sky says so --------------------------------------------------------------
+
+
+def counts_label(html: str, table: str) -> str:
+    row = html.index(f'data-table="{table}"')
+    cell = html.index("<td>", row) + len("<td>")
+    return html[cell : html.index("</td>", cell)]
+
+
+def test_synthetic_stars_are_not_called_gaia_dr3_sources(client, tmp_path):
+    html = client.get(reverse("web:home")).content.decode()
+    assert 'id="synthetic-banner"' not in html  # nothing ingested: nothing to warn about
+    ingest_synthetic_stars(tmp_path)
+    html = client.get(reverse("web:home")).content.decode()
+    assert counts_label(html, "gaia_source") == "Synthetic-sky sources (not Gaia DR3)"
+    assert "Gaia DR3 sources" not in html
+    assert 'id="synthetic-banner"' in html and "not from Gaia DR3" in html
+    assert 'id="data-origin"' in html
+
+
+def test_real_files_keep_the_gaia_dr3_name(client, data_dir):
+    call_command(
+        "ingest", "gaia-source", str(data_dir / "gaia_source" / "pyia_gdr3_sm.fits"),
+        "--no-progress",
+    )  # fmt: skip
+    html = client.get(reverse("web:home")).content.decode()
+    assert counts_label(html, "gaia_source") == "Gaia DR3 sources"
+    assert 'id="synthetic-banner"' not in html
+
+
+def test_the_banner_is_on_every_page(client, admin_client, tmp_path):
+    """Every page of the site (base.html) and the served report; the Django admin is not ours."""
+    ingest_synthetic_stars(tmp_path)
+    published_version_with_report(tmp_path)
+    for c, url in (
+        (client, reverse("web:home")),
+        (client, reverse("web:validation")),
+        (admin_client, reverse("ops:dashboard")),
+    ):
+        response = c.get(url)
+        assert response.status_code == 200, url
+        assert 'id="synthetic-banner"' in response.content.decode(), url
+
+
+# --- the published version's validation report, for everyone --------------------------------
+
+
+def test_published_report_is_public_and_linked_from_home(client, tmp_path):
+    assert client.get(reverse("web:validation")).status_code == 404  # nothing published
+    published_version_with_report(tmp_path, "v-draft", published=False)
+    assert client.get(reverse("web:validation")).status_code == 404  # not published: not public
+    published_version_with_report(tmp_path, "v-public")
+    home = client.get(reverse("web:home")).content.decode()
+    assert f'href="{reverse("web:validation")}"' in home
+    page = client.get(reverse("web:validation")).content.decode()
+    assert "Model version v-public" in page and "v-draft" not in page
+    # links back to the site and to the version
+    assert f'<a href="{reverse("web:home")}">RVS-CNN Archive</a>' in page
+    assert f'href="{reverse("web:home")}#published-version">Version v-public</a>' in page
+    assert page.index('id="archive-links"') < page.index("<h1>")
+    png = client.get(reverse("web:validation-file", args=["kiel.png"]))
+    assert png.status_code == 200 and b"".join(png.streaming_content)[:4] == b"\x89PNG"
+    numbers = client.get(reverse("web:validation-file", args=["report.json"]))
+    assert numbers.status_code == 200
+    for bad in ("../../../../etc/passwd", "missing.png"):
+        assert client.get(reverse("web:validation-file", args=[bad])).status_code == 404
