@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from archive.catalogue.counts import catalogue_counts, published_version
-from archive.catalogue.models import ModelVersion
+from archive.catalogue.models import CnnLabel, ModelVersion
 
 from .context_processors import data_origin
 
@@ -48,9 +48,16 @@ def validation_report(request: HttpRequest, name: str = "index.html") -> HttpRes
     if name != "index.html":
         return FileResponse(open(target, "rb"))  # noqa: SIM115 -- FileResponse closes it
     page = target.read_text(encoding="utf-8")
+    # the labelled catalogue, which the report (written before the labelling) cannot show
+    labels = CnnLabel.objects.filter(model_version=version)
     head = render_to_string(
         "web/report_header.html",
-        {"version": version, "version_url": reverse("web:home") + "#published-version"},
+        {
+            "version": version,
+            "version_url": reverse("web:home") + "#published-version",
+            "n_labelled": labels.count(),
+            "n_clean": labels.filter(flag_boundary="00000000").count(),
+        },
         request=request,
     )
     # the report is a self-contained file written with the version; the site's links (and the

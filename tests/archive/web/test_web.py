@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from archive.catalogue import counts
-from archive.catalogue.models import GaiaSource, ModelVersion
+from archive.catalogue.models import CnnLabel, GaiaSource, ModelVersion
 
 from .helpers import ingest_synthetic_stars, published_version_with_report
 
@@ -100,7 +100,14 @@ def test_published_report_is_public_and_linked_from_home(client, tmp_path):
     assert client.get(reverse("web:validation")).status_code == 404  # nothing published
     published_version_with_report(tmp_path, "v-draft", published=False)
     assert client.get(reverse("web:validation")).status_code == 404  # not published: not public
-    published_version_with_report(tmp_path, "v-public")
+    version = published_version_with_report(tmp_path, "v-public")
+    GaiaSource.objects.bulk_create(GaiaSource(source_id=i, ra=i, dec=0) for i in range(1, 4))
+    values = {k: 0.0 for k in ("teff", "logg", "m_h", "alpha_m", "fe_h")}
+    values |= {f"{p}_{k}": 0.1 for p in ("e", "sigma") for k in values}
+    CnnLabel.objects.bulk_create(
+        CnnLabel(model_version=version, source_id=i, flag_boundary=f, **values)
+        for i, f in ((1, "00000000"), (2, "00000000"), (3, "10000000"))
+    )
     home = client.get(reverse("web:home")).content.decode()
     assert f'href="{reverse("web:validation")}"' in home
     page = client.get(reverse("web:validation")).content.decode()
@@ -109,6 +116,8 @@ def test_published_report_is_public_and_linked_from_home(client, tmp_path):
     assert f'<a href="{reverse("web:home")}">RVS-CNN Archive</a>' in page
     assert f'href="{reverse("web:home")}#published-version">Version v-public</a>' in page
     assert page.index('id="archive-links"') < page.index("<h1>")
+    # the labelled catalogue, live: the report itself predates the labelling
+    assert "labels <strong>3</strong> stars, 2 of them with" in page
     png = client.get(reverse("web:validation-file", args=["kiel.png"]))
     assert png.status_code == 200 and b"".join(png.streaming_content)[:4] == b"\x89PNG"
     numbers = client.get(reverse("web:validation-file", args=["report.json"]))
