@@ -5,3 +5,8 @@ class TapConfig(AppConfig):
     name = "archive.tap"
     label = "tap"
     verbose_name = "TAP"
+
+    def ready(self) -> None:
+        from archive.jobs import registry
+
+        registry.register("tap_query", "tap.run_query", "An async TAP query (ADQL or PostgreSQL)")

@@ -22,12 +22,13 @@ from sqlglot import exp
 from .dialect import sphere_op
 from .errors import FrameError, UnsupportedError
 
-#: ICRS -> Galactic rotation (Hipparcos, ESA 1997, vol. 1, eq. 1.5.11; the matrix astropy uses).
+#: ICRS -> Galactic rotation as astropy defines it (Galactic from FK5 J2000, with the FK5-ICRS
+#: frame bias: ~20 mas from the Hipparcos matrix); tests compare with astropy
 ICRS_TO_GALACTIC = np.array(
     [
-        [-0.0548755604162154, -0.8734370902348850, -0.4838350155487132],
-        [+0.4941094278755837, -0.4448296299600112, +0.7469822444972189],
-        [-0.8676661490190047, -0.1980763734312015, +0.4559837761750669],
+        [-0.0548756577125916, -0.8734370519556159, -0.4838350736167155],
+        [+0.4941094371927268, -0.4448297212232952, +0.7469821839866676],
+        [-0.8676661375596576, -0.1980763372730006, +0.4559838136873016],
     ]
 )
 ICRS_FRAMES = {"", "ICRS", "ICRS GEOCENTER", "ICRS BARYCENTER", "ICRS TOPOCENTER"}

@@ -1,0 +1,139 @@
+"""VOSI capabilities (TAPRegExt 1.0) and availability of the TAP service.
+
+Declares exactly what works: the ADQL features here are each run by an example query in the
+tests (tests/archive/tap/test_service.py), the formats are the result writers', the limits are
+those of anonymous users (archive.tap.limits).
+"""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
+
+from archive.results.formats import FORMATS
+
+from .limits import ANONYMOUS, REGISTERED
+
+VOSI_CAP = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
+VOSI_AVAIL = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"
+VR = "http://www.ivoa.net/xml/VOResource/v1.0"
+VS = "http://www.ivoa.net/xml/VODataService/v1.1"
+TR = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+for prefix, uri in (("vosi", VOSI_CAP), ("xsi", XSI)):
+    ET.register_namespace(prefix, uri)
+
+FEATURES = "ivo://ivoa.net/std/TAPRegExt#features-"
+#: TAPRegExt feature type -> forms; ADQL 2.1's optional features that translate and run.
+ADQL_FEATURES: dict[str, tuple[str, ...]] = {
+    "adqlgeo": (
+        "POINT",
+        "CIRCLE",
+        "BOX",
+        "POLYGON",
+        "CONTAINS",
+        "INTERSECTS",
+        "DISTANCE",
+        "AREA",
+        "COORD1",
+        "COORD2",
+        "COORDSYS",
+        "CENTROID",
+    ),
+    "adql-string": ("LOWER", "UPPER", "ILIKE"),
+    "adql-conditional": ("COALESCE",),
+    "adql-sets": ("UNION", "EXCEPT", "INTERSECT"),
+    "adql-type": ("CAST",),
+    "adql-offset": ("OFFSET",),
+    "adql-common-table": ("WITH",),
+    "adql-unit": ("IN_UNIT",),
+}
+
+STANDARD = {
+    "tap": "ivo://ivoa.net/std/TAP",
+    "capabilities": "ivo://ivoa.net/std/VOSI#capabilities",
+    "availability": "ivo://ivoa.net/std/VOSI#availability",
+    "tables": "ivo://ivoa.net/std/VOSI#tables-1.1",
+    "examples": "ivo://ivoa.net/std/DALI#examples",
+}
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _interface(cap: ET.Element, url: str, use: str = "full", **attrs: str) -> None:
+    iface = _sub(cap, "interface", **{f"{{{XSI}}}type": "vs:ParamHTTP", **attrs})
+    _sub(iface, "accessURL", url, use=use)
+
+
+def _languages(cap: ET.Element) -> None:
+    adql = _sub(cap, "language")
+    _sub(adql, "name", "ADQL")
+    _sub(adql, "version", "2.0", **{"ivo-id": "ivo://ivoa.net/std/ADQL#v2.0"})
+    _sub(adql, "version", "2.1", **{"ivo-id": "ivo://ivoa.net/std/ADQL#v2.1"})
+    _sub(
+        adql,
+        "description",
+        "ADQL 2.1 translated to PostgreSQL with pg_sphere and q3c; positions in ICRS",
+    )
+    for kind, forms in ADQL_FEATURES.items():
+        block = _sub(adql, "languageFeatures", type=FEATURES + kind)
+        for form in forms:
+            _sub(_sub(block, "feature"), "form", form)
+    pg = _sub(cap, "language")
+    _sub(pg, "name", "PostgreSQL")
+    _sub(pg, "version", "15")
+    _sub(
+        pg,
+        "description",
+        "One read-only SELECT in PostgreSQL 15 (with pg_sphere and q3c) on the published "
+        "schemas and TAP_SCHEMA",
+    )
+
+
+def capabilities(base: str) -> bytes:
+    """The capabilities of the TAP service at ``base`` (its URL, no trailing slash)."""
+    root = ET.Element(f"{{{VOSI_CAP}}}capabilities")
+    root.set("xmlns:vr", VR)
+    root.set("xmlns:vs", VS)
+    root.set("xmlns:tr", TR)
+    tap = _sub(
+        root, "capability", standardID=STANDARD["tap"], **{f"{{{XSI}}}type": "tr:TableAccess"}
+    )
+    _interface(tap, base, use="base", role="std", version="1.1")
+    _languages(tap)
+    for fmt in FORMATS:
+        out = _sub(tap, "outputFormat")
+        _sub(out, "mime", fmt.content_type)
+        for alias in fmt.aliases:
+            if "/" not in alias:
+                _sub(out, "alias", alias)
+    _sub(tap, "uploadMethod", **{"ivo-id": "ivo://ivoa.net/std/TAPRegExt#upload-inline"})
+    for tag, default, hard, unit in (
+        ("retentionPeriod", ANONYMOUS.retention_s, REGISTERED.retention_s, None),
+        ("executionDuration", ANONYMOUS.async_timeout_s, REGISTERED.async_timeout_s, None),
+        ("outputLimit", ANONYMOUS.maxrec_default, ANONYMOUS.maxrec_hard, "row"),
+    ):
+        el = _sub(tap, tag)
+        _sub(el, "default", str(default), **({"unit": unit} if unit else {}))
+        _sub(el, "hard", str(hard), **({"unit": unit} if unit else {}))
+    limit = _sub(tap, "uploadLimit")
+    _sub(limit, "hard", str(ANONYMOUS.upload_bytes), unit="byte")
+    for name in ("capabilities", "availability", "tables", "examples"):
+        cap = _sub(root, "capability", standardID=STANDARD[name])
+        _interface(cap, f"{base}/{name}")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def availability(available: bool, note: str) -> bytes:
+    """VOSI 1.1 availability: whether the service answers, and why not."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<vosi:availability xmlns:vosi="{VOSI_AVAIL}">'
+        f"<vosi:available>{'true' if available else 'false'}</vosi:available>"
+        f"<vosi:note>{escape(note)}</vosi:note></vosi:availability>"
+    ).encode()

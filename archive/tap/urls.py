@@ -1,0 +1,32 @@
+"""URL map of the TAP service (mounted at /tap/)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "tap"
+
+urlpatterns = [
+    path("", views.root, name="root"),
+    path("sync", views.sync, name="sync"),
+    path("async", views.async_jobs, name="async"),
+    path("async/<int:job_id>", views.job, name="job"),
+    path("async/<int:job_id>/phase", views.job_phase, name="phase"),
+    path("async/<int:job_id>/parameters", views.job_parameters, name="parameters"),
+    path(
+        "async/<int:job_id>/executionduration",
+        views.job_execution_duration,
+        name="executionduration",
+    ),
+    path("async/<int:job_id>/destruction", views.job_destruction, name="destruction"),
+    path("async/<int:job_id>/quote", views.job_quote, name="quote"),
+    path("async/<int:job_id>/owner", views.job_owner, name="owner"),
+    path("async/<int:job_id>/error", views.job_error, name="error"),
+    path("async/<int:job_id>/results", views.job_results, name="results"),
+    path("async/<int:job_id>/results/<str:result_id>", views.job_result, name="result"),
+    path("availability", views.availability, name="availability"),
+    path("capabilities", views.capabilities, name="capabilities"),
+    path("tables", views.tables, name="tables"),
+    path("tables/<str:name>", views.table, name="table"),
+    path("examples", views.examples_view, name="examples"),
+]

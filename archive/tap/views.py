@@ -1,0 +1,370 @@
+"""TAP 1.1 endpoints: sync, async (UWS 1.1 on the jobs layer), VOSI and examples.
+
+Views stay thin: parameters in ``params``, SQL in ``service``, documents in ``uws``,
+``capabilities``, ``archive.metadata.vosi`` and ``examples``; results stream through
+``archive.results``. Every error is a DALI error document with its HTTP status.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from archive.errors import ArchiveError, BadParameter, LimitExceeded, NotFound, UsageError
+from archive.jobs import lifecycle
+from archive.jobs.models import Job
+from archive.jobs.phases import ACTIVE, Phase
+from archive.metadata import vosi
+from archive.metadata.published import registry
+from archive.metadata.registry import RegistryError
+from archive.results.formats import resolve
+from archive.results.http import ERROR_CONTENT_TYPE, error_response, result_response
+from archive.results.votable import error_document
+
+from . import capabilities as caps
+from . import examples, uws
+from .limits import limits_for
+from .params import QueryParams, collect
+from .service import prepare, reader_connection
+
+KIND = "tap_query"
+XML = "text/xml; charset=utf-8"
+MAX_WAIT_S = 60
+
+
+def _xml(body: bytes, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, content_type=XML, status=status)
+
+
+def _text(body: str, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, content_type="text/plain; charset=utf-8", status=status)
+
+
+def _base(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("tap:root")).rstrip("/")
+
+
+def root(request: HttpRequest) -> HttpResponse:
+    return _text(
+        "RVS-CNN Archive TAP 1.1 service. Endpoints: sync, async, capabilities, availability, "
+        f"tables, examples under {_base(request)}/\n"
+    )
+
+
+@csrf_exempt
+def sync(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    limits = limits_for(request.user)
+    try:
+        params = QueryParams.parse(collect(request), limits, sync=True)
+        fmt = resolve(params.format)
+        if params.upload:
+            raise UsageError("UPLOAD is not offered by this service yet")
+        prepared = prepare(params.lang, params.query)
+    except ArchiveError as exc:
+        return error_response(exc)
+    connection = reader_connection(limits.sync_timeout_s)
+    return result_response(connection, prepared.sql, prepared.fields, fmt, params.maxrec)
+
+
+def availability(request: HttpRequest) -> HttpResponse:
+    try:
+        with reader_connection(5).cursor() as cur:
+            cur.execute("SELECT 1 FROM TAP_SCHEMA.schemas LIMIT 1")
+        return _xml(caps.availability(True, "The service is accepting queries"))
+    except Exception as exc:  # any failure to reach the database means: not available
+        return _xml(caps.availability(False, f"The database does not answer: {exc}"))
+
+
+def capabilities(request: HttpRequest) -> HttpResponse:
+    return _xml(caps.capabilities(_base(request)))
+
+
+def tables(request: HttpRequest) -> HttpResponse:
+    detail = collect(request).get("DETAIL", "max").lower()
+    if detail not in ("min", "max"):
+        return error_response(BadParameter("detail", detail, "min or max"))
+    return _xml(vosi.tableset(registry(), detail=detail))
+
+
+def table(request: HttpRequest, name: str) -> HttpResponse:
+    try:
+        return _xml(vosi.table_document(registry(), name))
+    except RegistryError:
+        return error_response(NotFound(f"no table {name}"))
+
+
+def examples_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(examples.document(), content_type="application/xhtml+xml")
+
+
+# --- async (UWS 1.1) ---------------------------------------------------------------------
+
+
+def _visible(request: HttpRequest):
+    jobs = Job.objects.filter(kind=KIND).select_related("owner")
+    if request.user.is_authenticated:
+        return jobs.filter(owner=request.user)
+    return jobs.filter(owner__isnull=True)
+
+
+def _job(request: HttpRequest, job_id: int) -> Job:
+    job = _visible(request).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+def _job_url(request: HttpRequest, job: Job) -> str:
+    return request.build_absolute_uri(reverse("tap:job", args=[job.pk]))
+
+
+def _result_url(request: HttpRequest):
+    return lambda job, rid: request.build_absolute_uri(reverse("tap:result", args=[job.pk, rid]))
+
+
+def _parse_time(name: str, value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadParameter(name, value, "an ISO 8601 time, e.g. 2026-12-03T12:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _job_list(request: HttpRequest) -> HttpResponse:
+    jobs = _visible(request)
+    phases = [p.upper() for p in request.GET.getlist("PHASE") + request.GET.getlist("phase")]
+    unknown = [p for p in phases if p not in Phase.values]
+    if unknown:
+        raise BadParameter("PHASE", unknown[0], ", ".join(Phase.values))
+    jobs = jobs.filter(phase__in=phases) if phases else jobs.exclude(phase=Phase.ARCHIVED)
+    params = collect(request)
+    if "AFTER" in params:
+        jobs = jobs.filter(creation_time__gt=_parse_time("AFTER", params["AFTER"]))
+    jobs = jobs.order_by("-creation_time", "-id")
+    if "LAST" in params:
+        try:
+            last = int(params["LAST"])
+            if last < 1:
+                raise ValueError
+        except ValueError:
+            raise BadParameter("LAST", params["LAST"], "a positive whole number") from None
+        jobs = jobs[:last]
+    return _xml(uws.job_list(jobs, lambda job: _job_url(request, job)))
+
+
+def _create(request: HttpRequest) -> HttpResponse:
+    limits = limits_for(request.user)
+    params = collect(request)
+    query = QueryParams.parse(params, limits, sync=False)
+    resolve(query.format)  # an unknown format is refused now, not when the job runs
+    if query.upload:
+        raise UsageError("UPLOAD is not offered by this service yet")
+    prepare(query.lang, query.query)  # broken ADQL is refused now too
+    now = timezone.now()
+    job = lifecycle.create(
+        KIND,
+        owner=request.user if request.user.is_authenticated else None,
+        parameters=query.to_job(),
+        run_id=query.run_id,
+        execution_duration=limits.async_timeout_s,
+        destruction_time=now + timedelta(seconds=limits.retention_s),
+    )
+    if params.get("PHASE", "").upper() == "RUN":
+        _run(request, job)
+    return HttpResponseRedirect(_job_url(request, job), status=303)
+
+
+def _run(request: HttpRequest, job: Job) -> None:
+    limits = limits_for(request.user)
+    active = _visible(request).filter(phase__in=ACTIVE).count()
+    if active >= limits.active_jobs:
+        raise LimitExceeded(
+            f"{active} of your jobs are queued or executing; at most {limits.active_jobs} run "
+            "at once: wait for one to finish"
+        )
+    if job.phase in (Phase.PENDING, Phase.HELD):
+        lifecycle.enqueue(job)
+
+
+def _dispatch(handler):
+    """CSRF-exempt, and ArchiveError → DALI error document."""
+
+    @csrf_exempt
+    def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return handler(request, *args, **kwargs)
+        except ArchiveError as exc:
+            return error_response(exc)
+
+    view.__name__ = handler.__name__
+    return view
+
+
+@_dispatch
+def async_jobs(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _job_list(request)
+    if request.method == "POST":
+        return _create(request)
+    return HttpResponseNotAllowed(["GET", "POST"])
+
+
+def _wait(request: HttpRequest, job: Job) -> Job:
+    """UWS 1.1 blocking: WAIT=seconds returns when the phase leaves PHASE (or the current one)
+    or the time is up (capped at MAX_WAIT_S; -1 means the cap)."""
+    params = collect(request)
+    if "WAIT" not in params:
+        return job
+    try:
+        wait = int(params["WAIT"])
+    except ValueError:
+        raise BadParameter("WAIT", params["WAIT"], "seconds, a whole number") from None
+    wait = MAX_WAIT_S if wait < 0 else min(wait, MAX_WAIT_S)
+    start = params.get("PHASE", job.phase).upper()
+    if job.phase != start or job.phase not in (*ACTIVE, Phase.PENDING):
+        return job
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        job.refresh_from_db()
+        if job.phase != start:
+            break
+    return job
+
+
+@_dispatch
+def job(request: HttpRequest, job_id: int) -> HttpResponse:
+    the_job = _job(request, job_id)
+    if request.method == "GET":
+        the_job = _wait(request, the_job)
+        return _xml(uws.job_document(the_job, _result_url(request)))
+    if request.method == "DELETE" or (
+        request.method == "POST" and collect(request).get("ACTION", "").upper() == "DELETE"
+    ):
+        lifecycle.destroy(the_job.pk)
+        return HttpResponseRedirect(request.build_absolute_uri(reverse("tap:async")), status=303)
+    if request.method == "POST":
+        params = collect(request)
+        if "PHASE" in params:
+            return _phase_post(request, the_job, params["PHASE"])
+        return _update_parameters(request, the_job)
+    return HttpResponseNotAllowed(["GET", "POST", "DELETE"])
+
+
+def _phase_post(request: HttpRequest, the_job: Job, phase: str) -> HttpResponse:
+    phase = phase.upper()
+    if phase == "RUN":
+        _run(request, the_job)
+    elif phase == "ABORT":
+        lifecycle.abort(the_job.pk)
+    else:
+        raise BadParameter("PHASE", phase, "RUN or ABORT")
+    return HttpResponseRedirect(_job_url(request, the_job), status=303)
+
+
+def _update_parameters(request: HttpRequest, the_job: Job) -> HttpResponse:
+    if the_job.phase != Phase.PENDING:
+        raise UsageError(f"job {the_job.pk} is {the_job.phase}: parameters change while PENDING")
+    limits = limits_for(request.user)
+    merged = {**the_job.parameters, **collect(request)}
+    query = QueryParams.parse(merged, limits, sync=False)
+    resolve(query.format)
+    Job.objects.filter(pk=the_job.pk).update(parameters=query.to_job())
+    return HttpResponseRedirect(_job_url(request, the_job), status=303)
+
+
+@_dispatch
+def job_phase(request: HttpRequest, job_id: int) -> HttpResponse:
+    the_job = _job(request, job_id)
+    if request.method == "POST":
+        return _phase_post(request, the_job, collect(request).get("PHASE", ""))
+    return _text(the_job.phase)
+
+
+@_dispatch
+def job_parameters(request: HttpRequest, job_id: int) -> HttpResponse:
+    the_job = _job(request, job_id)
+    if request.method == "POST":
+        return _update_parameters(request, the_job)
+    return _xml(uws.parameters_document(the_job))
+
+
+@_dispatch
+def job_execution_duration(request: HttpRequest, job_id: int) -> HttpResponse:
+    the_job = _job(request, job_id)
+    if request.method == "POST":
+        value = collect(request).get("EXECUTIONDURATION", "")
+        try:
+            seconds = int(value)
+            if seconds < 0:
+                raise ValueError
+        except ValueError:
+            raise BadParameter("EXECUTIONDURATION", value, "seconds, 0 or more") from None
+        if the_job.phase == Phase.PENDING:
+            hard = limits_for(request.user).async_timeout_s
+            seconds = hard if seconds == 0 else min(seconds, hard)
+            Job.objects.filter(pk=the_job.pk).update(execution_duration=seconds)
+        return HttpResponseRedirect(_job_url(request, the_job), status=303)
+    return _text(str(the_job.execution_duration))
+
+
+@_dispatch
+def job_destruction(request: HttpRequest, job_id: int) -> HttpResponse:
+    the_job = _job(request, job_id)
+    if request.method == "POST":
+        value = collect(request).get("DESTRUCTION", "")
+        wanted = _parse_time("DESTRUCTION", value)
+        latest = the_job.creation_time + timedelta(seconds=limits_for(request.user).retention_s)
+        Job.objects.filter(pk=the_job.pk).update(destruction_time=min(wanted, latest))
+        return HttpResponseRedirect(_job_url(request, the_job), status=303)
+    return _text(uws.timestamp(the_job.destruction_time) or "")
+
+
+@_dispatch
+def job_quote(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _text(uws.timestamp(_job(request, job_id).quote) or "")
+
+
+@_dispatch
+def job_owner(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _text(uws.owner_id(_job(request, job_id)) or "")
+
+
+@_dispatch
+def job_error(request: HttpRequest, job_id: int) -> HttpResponse:
+    the_job = _job(request, job_id)
+    if the_job.phase != Phase.ERROR:
+        raise NotFound(f"job {job_id} is {the_job.phase}: it has no error")
+    return HttpResponse(error_document(the_job.error_summary), content_type=ERROR_CONTENT_TYPE)
+
+
+@_dispatch
+def job_results(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _xml(uws.results_document(_job(request, job_id), _result_url(request)))
+
+
+@_dispatch
+def job_result(request: HttpRequest, job_id: int, result_id: str) -> HttpResponse:
+    the_job = _job(request, job_id)
+    found = next((r for r in the_job.result_list if r.id == result_id), None)
+    if found is None:
+        raise NotFound(f"job {job_id} has no result {result_id}")
+    if found.href:
+        return HttpResponseRedirect(found.href, status=303)
+    path = lifecycle.job_dir(the_job) / found.path
+    if not path.is_file():
+        raise NotFound(f"the result of job {job_id} is gone")
+    return FileResponse(path.open("rb"), content_type=found.content_type)
