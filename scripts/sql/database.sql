@@ -9,3 +9,17 @@ CREATE EXTENSION IF NOT EXISTS q3c;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO :"reader";
 GRANT USAGE, CREATE ON SCHEMA public TO :"owner";
+-- The reader runs users' SQL (TAP): nothing that reaches other sessions — advisory locks (the
+-- spectrum store's writers hold them), signals to backends (every TAP user shares the role),
+-- notifications, server-side large-object files, other sessions' activity. The owner keeps
+-- them: it locks the store and cancels an aborted job's query.
+SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure),
+       format('GRANT EXECUTE ON FUNCTION %s TO %I', p.oid::regprocedure, :'owner')
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'pg_catalog'
+   AND (p.proname ~ '^pg_(try_)?advisory'
+        OR p.proname IN ('pg_cancel_backend', 'pg_terminate_backend', 'pg_notify',
+                         'pg_stat_get_activity', 'lo_import', 'lo_export',
+                         'pg_logical_emit_message')) \gexec
+REVOKE SELECT ON pg_catalog.pg_stat_activity FROM PUBLIC;
+GRANT SELECT ON pg_catalog.pg_stat_activity TO :"owner";

@@ -10,3 +10,5 @@ ALTER ROLE :"reader" SET default_transaction_read_only = on;
 ALTER ROLE :"reader" SET statement_timeout = :'reader_timeout';
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
+-- the owner cancels the query of an aborted TAP job, which runs as the reader
+GRANT pg_signal_backend TO :"owner";

@@ -52,3 +52,30 @@ def test_reader_cannot_read_internal_tables(reader_conn, table):
 def test_reader_has_a_statement_timeout(reader_conn):
     timeout = reader_conn.execute("SHOW statement_timeout").fetchone()[0]
     assert timeout not in ("0", "")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT pg_advisory_lock(1)",  # the spectrum store's writers hold advisory locks
+        "SELECT pg_try_advisory_xact_lock(1)",
+        "SELECT pg_cancel_backend(pg_backend_pid())",  # every TAP user shares the role
+        "SELECT pg_terminate_backend(1)",
+        "SELECT pg_notify('x', 'y')",
+        "SELECT count(*) FROM pg_stat_activity",  # other users' query texts
+    ],
+)
+def test_reader_cannot_reach_other_sessions(reader_conn, sql):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        reader_conn.execute(sql)
+
+
+def test_the_owner_can_lock_and_cancel_the_readers_queries(reader_conn):
+    from django.db import connection
+
+    pid = reader_conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(12345), pg_advisory_unlock(12345)")
+        assert cur.fetchone() == (True, True)
+        cur.execute("SELECT pg_cancel_backend(%s)", [pid])  # pg_signal_backend
+        assert cur.fetchone() == (True,)
