@@ -66,10 +66,18 @@ class Base64Lines:
         self.carry = b""
 
     def feed(self, data: bytes) -> bytes:
-        data = self.carry + data
-        whole = len(data) - len(data) % self.LINE
-        self.carry = data[whole:]
-        return self._lines(data[:whole])
+        if self.carry:  # complete the carried line first, then encode the rest in place
+            need = self.LINE - len(self.carry)
+            head, data = self.carry + data[:need], memoryview(data)[need:]
+            if len(head) < self.LINE:
+                self.carry = head
+                return b""
+            self.carry = b""
+            return self._lines(head) + self.feed(data)
+        view = memoryview(data)
+        whole = len(view) - len(view) % self.LINE
+        self.carry = bytes(view[whole:])
+        return self._lines(view[:whole])
 
     def close(self) -> bytes:
         tail, self.carry = self.carry, b""

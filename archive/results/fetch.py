@@ -21,7 +21,7 @@ from archive.results.columns import NATIVE, NUMERIC, is_text
 
 FIRST_BATCH = 1024  # small, so the first byte leaves early
 BATCH = 65536
-_PAD = 16  # zero bytes after a batch: gathers of a NULL's absent value stay in bounds
+_PAD = 16  # zero bytes after each row: gathers of a NULL's absent value stay in bounds
 
 
 class CopyFormatError(ValueError):
@@ -111,43 +111,113 @@ def _gather(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndar
     return buf[index]
 
 
-def parse_binary(batch: Sequence[bytes], fields: Sequence[VOField]) -> Chunk:
-    """Parse a batch of binary COPY rows (one message each) into column arrays."""
+def fixed_first(fields: Sequence[VOField]) -> list[int]:
+    """Column order for the COPY: numeric scalars first, then text and arrays, so that rows
+    without a NULL share one layout up to the first variable column."""
+    fixed = [i for i, f in enumerate(fields) if not is_text(f) and not f.is_array]
+    return fixed + [i for i in range(len(fields)) if i not in set(fixed)]
+
+
+def parse_binary(batch: Sequence[bytes], fields: Sequence[VOField]) -> Iterator[Chunk]:
+    """Parse a batch of binary COPY rows (one message each, columns in :func:`fixed_first`
+    order) into column arrays; a batch of long rows comes out as several chunks."""
     n = len(batch)
     lengths = np.fromiter(map(len, batch), dtype=np.int64, count=n)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    buf = np.frombuffer(b"".join(batch) + bytes(_PAD), dtype=np.uint8)
-    nfields = buf[starts[:, None] + np.arange(2)].copy().view(">i2").ravel()
+    start = 0
+    while start < n:  # rows padded to the longest: keep each piece under PIECE_BYTES
+        stop = min(n, start + max(1, PIECE_BYTES // max(int(lengths[start]), 1)))
+        while stop - start > 1 and int(lengths[start:stop].max()) * (stop - start) > PIECE_BYTES:
+            stop = start + (stop - start) // 2
+        yield _parse_piece(batch[start:stop], lengths[start:stop], fields)
+        start = stop
+
+
+PIECE_BYTES = 32 << 20
+
+
+def _parse_piece(batch: Sequence[bytes], lengths: np.ndarray, fields: Sequence[VOField]) -> Chunk:
+    n = len(batch)
+    stride = int(lengths.max()) + _PAD
+    # every row padded to one stride: the columns before the first variable one are a
+    # structured view wherever the row has no NULL there (checked through the length words)
+    joined = np.frombuffer(b"".join(batch), dtype=np.uint8)
+    padded = np.zeros((n, stride), dtype=np.uint8)
+    padded[np.arange(stride)[None, :] < lengths[:, None]] = joined
+    flat = padded.reshape(-1)
+    fixed = [f for f in fields if not is_text(f) and not f.is_array]
+    names, formats, offsets = ["nfields"], [">i2"], [0]
+    at = 2
+    for i, f in enumerate(fixed):
+        element = NUMERIC[f.datatype][1]
+        names += [f"len{i}", f"val{i}"]
+        formats += [">i4", element]
+        offsets += [at, at + 4]
+        at += 4 + element.itemsize
+    prefix = at
+    if prefix > stride:  # a row shorter than the fixed prefix holds a NULL: slow path only
+        stride_view = None
+    else:
+        layout = np.dtype(
+            {"names": names, "formats": formats, "offsets": offsets, "itemsize": stride}
+        )
+        stride_view = np.ndarray((n,), dtype=layout, buffer=flat)
+    starts = np.arange(n, dtype=np.int64) * stride
+    ends = starts + lengths
+    if stride_view is not None:
+        nfields = stride_view["nfields"]
+        ok = nfields == len(fields)
+        for i, f in enumerate(fixed):
+            ok &= stride_view[f"len{i}"] == NUMERIC[f.datatype][1].itemsize
+    else:
+        nfields = flat[starts[:, None] + np.arange(2)].copy().view(">i2").ravel()
+        ok = np.zeros(n, dtype=bool)
     if (nfields != len(fields)).any():
         raise CopyFormatError(f"COPY rows do not have {len(fields)} fields")
-    pos = starts + 2
+    slow = np.flatnonzero(~ok)
+    pos = starts + prefix
+    slow_pos = starts[slow] + 2
     columns = []
-    for field in fields:
-        size = _be_int32(buf, pos)
+    for i, field in enumerate(fixed):
+        native = NATIVE[field.datatype]
+        if stride_view is not None:
+            values = stride_view[f"val{i}"].astype(native)
+        else:
+            values = np.zeros(n, dtype=native)
+        null = np.zeros(n, dtype=bool)
+        if len(slow):
+            s_values, s_null, slow_pos = _walk_fixed(flat, slow_pos, field)
+            values[slow], null[slow] = s_values, s_null
+        columns.append(ColumnChunk(values, null))
+    pos[slow] = slow_pos
+    for field in fields[len(fixed) :]:
+        size = _be_int32(flat, pos)
         null = size < 0
         size = np.maximum(size, 0)
         data = pos + 4
         if is_text(field):
             offsets = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(size, out=offsets[1:])
-            columns.append(ColumnChunk(_gather(buf, data, size), null, offsets))
-        elif field.is_array:
-            columns.append(_parse_arrays(buf, data, size, null, field))
+            columns.append(ColumnChunk(_gather(flat, data, size), null, offsets))
         else:
-            element = NUMERIC[field.datatype][1]
-            w = element.itemsize
-            if ((size != w) & ~null).any():
-                raise CopyFormatError(f"{field.name}: a value is not {w} bytes")
-            raw = buf[data[:, None] + np.arange(w)].copy().view(element).ravel()
-            values = raw.astype(NATIVE[field.datatype])
-            if null.any():
-                values[null] = 0
-            columns.append(ColumnChunk(values, null))
+            columns.append(_parse_arrays(flat, data, size, null, field))
         pos = data + size
     if (pos != ends).any():
         raise CopyFormatError("COPY rows are longer than their fields (one message per row?)")
     return Chunk(n, columns)
+
+
+def _walk_fixed(flat: np.ndarray, pos: np.ndarray, field: VOField):
+    """One fixed-size column of the rows at ``pos``, read length word by length word."""
+    element = NUMERIC[field.datatype][1]
+    w = element.itemsize
+    size = _be_int32(flat, pos)
+    null = size < 0
+    if ((size != w) & ~null).any():
+        raise CopyFormatError(f"{field.name}: a value is not {w} bytes")
+    raw = flat[(pos + 4)[:, None] + np.arange(w)].copy().view(element).ravel()
+    values = raw.astype(NATIVE[field.datatype])
+    values[null] = 0
+    return values, null, pos + 4 + np.maximum(size, 0)
 
 
 def _parse_arrays(

@@ -4,13 +4,15 @@ NAXIS2 and the width of every text and variable-array column stand in the header
 data, so the writer first asks PostgreSQL for them — one aggregate over the same query in the
 same REPEATABLE READ snapshot (``Result.sizes``) — and then streams the rows; nothing is
 spooled. Variable arrays are padded to the longest (NaN, or TNULL for integers). NULLs: TNULLn
-for integers, NaN for floats, an empty string for text, 0 (neither T nor F) for booleans. Units
+for integers (a value the column does not hold, found by the same aggregate), NaN for floats,
+an empty string for text, 0 (neither T nor F) for booleans. Units
 go in TUNITn, UCDs in TUCDn and descriptions in TCOMMn (the conventions TOPCAT and STILTS read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -82,41 +84,74 @@ def primary_header() -> bytes:
     )
 
 
-def row_layout(fields: Sequence[VOField], widths: dict[int, int]) -> list[tuple[str, str, int]]:
-    """(TFORM, numpy field type, repeat) per column; ``widths`` as ``Result.sizes`` gives them."""
+@dataclass(frozen=True)
+class Slot:
+    """One column of a FITS row: TFORM, big-endian numpy element, repeat count, TNULL."""
+
+    form: str
+    element: str
+    repeat: int
+    tnull: int | None = None
+
+
+def tnulls(fields: Sequence[VOField], ranges: dict[int, tuple]) -> dict[int, int]:
+    """TNULL of each integer column that holds a NULL: a value the column does not use (the
+    type's minimum, else its maximum), so no real value reads back as NULL. Only a column that
+    uses both extremes gets the minimum anyway."""
+    out = {}
+    for i, (low, high, nulls) in ranges.items():
+        if not nulls:
+            continue
+        info = np.iinfo(np.dtype(_FORMS[fields[i].datatype][1]))
+        if low is None or low > info.min:
+            out[i] = int(info.min)
+        elif high < info.max:
+            out[i] = int(info.max)
+        else:
+            out[i] = int(info.min)
+    return out
+
+
+def row_layout(
+    fields: Sequence[VOField], widths: dict[int, int], nulls: dict[int, int]
+) -> list[Slot]:
+    """The row's columns; ``widths`` and ``nulls`` as :meth:`Result.sizes` and :func:`tnulls`
+    give them (integer arrays pad and mark NULL with the type's TNULL)."""
     layout = []
     for i, field in enumerate(fields):
         if is_text(field):
-            fixed = fixed_length(field)
-            n = max(widths.get(i, 0), fixed or 0, 1)
-            layout.append((f"{n}A", "u1", n))
+            n = max(widths.get(i, 0), fixed_length(field) or 0, 1)
+            layout.append(Slot(f"{n}A", "u1", n))
+            continue
+        letter, element, tnull = _FORMS[field.datatype]
+        if field.is_array:
+            n = fixed_length(field) or max(widths.get(i, 0), 1)
+            layout.append(Slot(f"{n}{letter}", element, n, tnull))
         else:
-            letter, element, _ = _FORMS[field.datatype]
-            n = (fixed_length(field) or max(widths.get(i, 0), 1)) if field.is_array else 1
-            layout.append((f"{n}{letter}" if field.is_array else letter, element, n))
+            layout.append(Slot(letter, element, 1, nulls.get(i)))
     return layout
 
 
-def table_header(fields: Sequence[VOField], layout, rows: int, overflow: bool) -> bytes:
-    dtype = _dtype(layout)
+def table_header(
+    fields: Sequence[VOField], layout: Sequence[Slot], rows: int, overflow: bool
+) -> bytes:
     lines = (
         cards("XTENSION", "BINTABLE", "binary table extension")
         + cards("BITPIX", 8)
         + cards("NAXIS", 2)
-        + cards("NAXIS1", dtype.itemsize, "bytes per row")
+        + cards("NAXIS1", _dtype(layout).itemsize, "bytes per row")
         + cards("NAXIS2", rows, "rows")
         + cards("PCOUNT", 0)
         + cards("GCOUNT", 1)
         + cards("TFIELDS", len(fields))
     )
-    for i, (field, (form, _, _)) in enumerate(zip(fields, layout, strict=True), start=1):
+    for i, (field, slot) in enumerate(zip(fields, layout, strict=True), start=1):
         lines += cards(f"TTYPE{i}", field.name)
-        lines += cards(f"TFORM{i}", form)
+        lines += cards(f"TFORM{i}", slot.form)
         if field.unit:
             lines += cards(f"TUNIT{i}", field.unit)
-        tnull = _FORMS.get(field.datatype, (None, None, None))[2]
-        if tnull is not None and not is_text(field):
-            lines += cards(f"TNULL{i}", tnull)
+        if slot.tnull is not None:
+            lines += cards(f"TNULL{i}", slot.tnull)
         if field.ucd:
             lines += cards(f"TUCD{i}", field.ucd)
         if field.utype:
@@ -129,48 +164,45 @@ def table_header(fields: Sequence[VOField], layout, rows: int, overflow: bool) -
     return _block(lines)
 
 
-def _dtype(layout) -> np.dtype:
+def _dtype(layout: Sequence[Slot]) -> np.dtype:
     return np.dtype(
         [
-            (f"f{i}", element, (n,)) if n > 1 or form.endswith("A") else (f"f{i}", element)
-            for i, (form, element, n) in enumerate(layout)
+            (f"f{i}", s.element, (s.repeat,))
+            if s.repeat > 1 or s.form.endswith("A")
+            else (f"f{i}", s.element)
+            for i, s in enumerate(layout)
         ]
     )
 
 
-def rows_bytes(chunk: Chunk, fields: Sequence[VOField], layout) -> bytes:
-    dtype = _dtype(layout)
-    out = np.zeros(chunk.rows, dtype=dtype)
-    for i, (field, col, (_, element, n)) in enumerate(
-        zip(fields, chunk.columns, layout, strict=True)
-    ):
+def rows_bytes(chunk: Chunk, fields: Sequence[VOField], layout: Sequence[Slot]) -> bytes:
+    out = np.zeros(chunk.rows, dtype=_dtype(layout))
+    for i, (field, col, slot) in enumerate(zip(fields, chunk.columns, layout, strict=True)):
         key = f"f{i}"
+        blank = np.nan if slot.tnull is None else slot.tnull
         if is_text(field):
-            out[key] = fixed_width(col, n)
+            out[key] = fixed_width(col, slot.repeat)
         elif field.datatype == "boolean":
             out[key] = np.where(col.mask, 0, np.where(col.values, ord("T"), ord("F")))
         elif field.is_array:
-            tnull = _FORMS[field.datatype][2]
-            block = np.full((chunk.rows, n), np.nan if tnull is None else tnull, dtype=element)
-            counts = np.minimum(col.lengths(), n)
+            block = np.full((chunk.rows, slot.repeat), blank, dtype=slot.element)
+            counts = np.minimum(col.lengths(), slot.repeat)
             row = np.repeat(np.arange(chunk.rows), counts)
             k = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
             block[row, k] = col.values[col.offsets[:-1][row] + k]
             out[key] = block
+        elif col.mask.any():
+            out[key] = np.where(col.mask, blank, col.values)
         else:
-            tnull = _FORMS[field.datatype][2]
-            values = col.values.astype(element)
-            if col.mask.any():
-                values[col.mask] = np.nan if tnull is None else tnull
-            out[key] = values
+            out[key] = col.values
     return out.tobytes()
 
 
 def write_fits(result: Result) -> Iterator[bytes]:
-    counted, widths = result.sizes()
-    overflow = result.maxrec is not None and counted > result.maxrec
-    rows = min(counted, result.maxrec) if result.maxrec is not None else counted
-    layout = row_layout(result.fields, widths)
+    sizes = result.sizes()
+    overflow = result.maxrec is not None and sizes.rows > result.maxrec
+    rows = min(sizes.rows, result.maxrec) if result.maxrec is not None else sizes.rows
+    layout = row_layout(result.fields, sizes.widths, tnulls(result.fields, sizes.ranges))
     yield primary_header() + table_header(result.fields, layout, rows, overflow)
     size = 0
     for chunk in result.chunks():

@@ -6,7 +6,10 @@ format reads them back). The footer, written last, says whether MAXREC cut the r
 
 from __future__ import annotations
 
+import base64
+import itertools
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -111,23 +114,46 @@ class _Sink:
         return data
 
 
+def _bounded(fields: Sequence[VOField], longest: dict[int, int]) -> list[VOField]:
+    """Variable text fields with the bound the data showed ("12*"): astropy builds the table
+    from the FIELDs, and a "*" char column would be objects that do not stack with strings."""
+    out = list(fields)
+    for i, n in longest.items():
+        if out[i].arraysize in (None, "*"):
+            out[i] = replace(out[i], arraysize=f"{max(n, 1)}*")
+    return out
+
+
 def write_parquet(result: Result) -> Iterator[bytes]:
-    arrow_schema = schema(result.fields).with_metadata(votable_metadata(result.fields))
+    """Row groups as batches arrive; the VOTable metadata goes in the footer, written last,
+    with the overflow status and the longest text of each variable text column."""
+    arrow_schema = schema(result.fields)
+    text_columns = [i for i, f in enumerate(result.fields) if is_text(f)]
+    longest = dict.fromkeys(text_columns, 0)
     chunks = result.chunks()
-    first = next(chunks, None)
+    first = next(chunks, None)  # the query has started (or failed) before the first byte
     sink = _Sink()
     writer = pq.ParquetWriter(sink, arrow_schema, compression="snappy")
     try:
-        for chunk in [first] if first is not None else []:
-            writer.write_batch(record_batch(chunk, result.fields, arrow_schema))
-        yield sink.take()
-        for chunk in chunks:
+        for chunk in itertools.chain([first] if first is not None else [], chunks):
+            for i in text_columns:
+                if chunk.rows:
+                    longest[i] = max(longest[i], int(chunk.columns[i].lengths().max()))
             writer.write_batch(record_batch(chunk, result.fields, arrow_schema))
             yield sink.take()
-        if result.overflow:
-            writer.add_key_value_metadata(votable_metadata(result.fields, overflow=True))
     except BaseException:
         sink.parts.clear()  # no footer: a Parquet file without one is unreadable, not short
         raise
+    fields = _bounded(result.fields, longest)
+    metadata = votable_metadata(fields, overflow=result.overflow)
+    # astropy sizes its string columns from table::len::<name> in the Arrow schema (it fails
+    # on a NULL string without it); the schema is stored in the footer too, so it is final here
+    lengths = {
+        f"table::len::{result.fields[i].name}".encode(): str(max(n, 1)).encode()
+        for i, n in longest.items()
+    }
+    final = arrow_schema.with_metadata({**metadata, **lengths})
+    metadata[b"ARROW:schema"] = base64.b64encode(final.serialize().to_pybytes())
+    writer.add_key_value_metadata(metadata)
     writer.close()
     yield sink.take()

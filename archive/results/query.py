@@ -7,13 +7,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import psycopg
 from psycopg import errors as pg
 
 from archive.errors import ArchiveError, LimitExceeded, QueryError, ServiceError
 from archive.metadata.fields import VOField
 from archive.results.columns import FieldText, binary_cast, is_text, text_cast
-from archive.results.fetch import Chunk, binary_messages, copy_messages, parse_binary
+from archive.results.fetch import (
+    Chunk,
+    binary_messages,
+    copy_messages,
+    fixed_first,
+    parse_binary,
+)
 
 
 def archive_error(exc: BaseException) -> ArchiveError:
@@ -70,12 +77,16 @@ class Result:
 
     def chunks(self) -> Iterator[Chunk]:
         """Column arrays (binary COPY), batch by batch."""
-        exprs = [binary_cast(f, n) for f, n in zip(self.fields, self.names, strict=True)]
+        order = fixed_first(self.fields)
+        fields = [self.fields[i] for i in order]
+        exprs = [binary_cast(self.fields[i], self.names[i]) for i in order]
         sql = f"COPY ({self.source(exprs)}) TO STDOUT (FORMAT binary)"
         limit = None if self.maxrec is None else self.maxrec + 1
+        back = np.argsort(order)
         messages = binary_messages(copy_messages(self.cursor, sql, limit))
         for batch in self._cut(messages):
-            yield parse_binary(batch, self.fields)
+            for chunk in parse_binary(batch, fields):
+                yield Chunk(chunk.rows, [chunk.columns[i] for i in back])
 
     def text_rows(self, style: FieldText, options: str) -> Iterator[list[bytes]]:
         """Rows as PostgreSQL writes them in text or csv COPY (``options``), batch by batch."""
@@ -84,28 +95,46 @@ class Result:
         limit = None if self.maxrec is None else self.maxrec + 1
         return self._cut(copy_messages(self.cursor, sql, limit))
 
-    def sizes(self) -> tuple[int, dict[int, int]]:
-        """(rows up to MAXREC + 1, longest value per variable column): what FITS needs first.
-
-        Lengths are in bytes for text (UTF-8) and in elements for arrays.
-        """
-        measures, which = ["count(*)"], []
+    def sizes(self) -> Sizes:
+        """What FITS must write before the first row: one aggregate over the query (MAXREC + 1
+        rows at most) in the same snapshot as the rows."""
+        measures, plan = ["count(*)"], []
         for i, (f, n) in enumerate(zip(self.fields, self.names, strict=True)):
+            value = binary_cast(f, n)
             if is_text(f):
-                measures.append(f"coalesce(max(octet_length({binary_cast(f, n)})), 0)")
+                measures.append(f"coalesce(max(octet_length({value})), 0)")
+                plan.append(("width", i))
             elif f.is_array:
-                measures.append(f"coalesce(max(cardinality({binary_cast(f, n)})), 0)")
-            else:
-                continue
-            which.append(i)
+                measures.append(f"coalesce(max(cardinality({value})), 0)")
+                plan.append(("width", i))
+            elif f.datatype in ("unsignedByte", "short", "int", "long"):
+                measures += [f"min({value})", f"max({value})", f"count(*) - count({n})"]
+                plan.append(("range", i))
         limit = "" if self.maxrec is None else f" LIMIT {self.maxrec + 1}"
         names = ", ".join(self.names)
         self.cursor.execute(
             f"SELECT {', '.join(measures)} FROM "
             f"(SELECT * FROM ({self.sql}) AS q({names}){limit}) AS q"
         )
-        row = self.cursor.fetchone()
-        return int(row[0]), {i: int(v) for i, v in zip(which, row[1:], strict=True)}
+        row = list(self.cursor.fetchone())
+        sizes = Sizes(int(row.pop(0)))
+        for kind, i in plan:
+            if kind == "width":
+                sizes.widths[i] = int(row.pop(0))
+            else:
+                low, high, nulls = row.pop(0), row.pop(0), row.pop(0)
+                sizes.ranges[i] = (low, high, int(nulls))
+        return sizes
+
+
+@dataclass
+class Sizes:
+    """Rows (up to MAXREC + 1); longest value of each text (bytes) and array (elements)
+    column; (min, max, NULL count) of each integer column."""
+
+    rows: int
+    widths: dict[int, int] = field(default_factory=dict)
+    ranges: dict[int, tuple] = field(default_factory=dict)
 
 
 @contextmanager

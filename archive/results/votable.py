@@ -15,7 +15,7 @@ import numpy as np
 
 from archive.metadata.fields import VOField
 from archive.results.columns import NUMERIC, FieldText, fixed_length, is_text
-from archive.results.encode import Base64Lines, fixed_width, scatter, scatter_var, utf16
+from archive.results.encode import Base64Lines, fixed_width, utf16
 from archive.results.fetch import Chunk, ColumnChunk
 from archive.results.query import Result, archive_error
 
@@ -101,86 +101,85 @@ def error_document(message: str, status: str = "ERROR") -> bytes:
 # --- BINARY2 ---------------------------------------------------------------------------
 
 
-def _binary2_piece(
-    field: VOField, col: ColumnChunk
-) -> tuple[np.ndarray | None, ColumnChunk | None]:
-    """A fixed (rows, w) uint8 block, or a variable column to write as count + bytes."""
+def _fixed_slot(field: VOField, col: ColumnChunk) -> tuple[np.dtype, np.ndarray] | None:
+    """(slot type, values) of a field of constant size in BINARY2; None for a variable one."""
     rows = len(col.mask)
     if field.datatype == "boolean":
-        block = np.where(col.mask, ord("?"), np.where(col.values, ord("T"), ord("F")))
-        return block.astype(np.uint8).reshape(rows, 1), None
+        flags = np.where(col.mask, ord("?"), np.where(col.values, ord("T"), ord("F")))
+        return np.dtype("u1"), flags.astype(np.uint8)
     if is_text(field):
-        text = utf16(col) if field.datatype == "unicodeChar" else col
         width = fixed_length(field)
-        if width is not None:
-            unit = 2 if field.datatype == "unicodeChar" else 1
-            return fixed_width(text, width * unit), None
-        return None, text
-    element = np.dtype(NUMERIC[field.datatype][1])
-    if field.datatype == "unsignedByte":
-        element = np.dtype("u1")
+        if width is None:
+            return None
+        text = utf16(col) if field.datatype == "unicodeChar" else col
+        width *= 2 if field.datatype == "unicodeChar" else 1
+        return np.dtype(("u1", (width,))), fixed_width(text, width)
+    element = np.dtype("u1") if field.datatype == "unsignedByte" else NUMERIC[field.datatype][1]
     if field.is_array:
         width = fixed_length(field)
-        values = col.values.astype(element)
-        if width is not None:
-            counts = col.lengths()
-            if (counts[~col.mask] != width).any():
-                raise ValueError(f"{field.name}: an array is not {width} long")
-            block = np.zeros((rows, width), dtype=element)
-            block[~col.mask] = values.reshape(-1, width)
-            return block.view(np.uint8).reshape(rows, -1), None
-        raw = values.view(np.uint8)
-        return None, ColumnChunk(raw, col.mask, col.offsets * element.itemsize)
-    values = col.values.astype(element)
+        if width is None:
+            return None
+        if (col.lengths()[~col.mask] != width).any():
+            raise ValueError(f"{field.name}: an array is not {width} long")
+        block = np.zeros((rows, width), dtype=element)
+        block[~col.mask] = col.values.reshape(-1, width)
+        return np.dtype((element, (width,))), block
+    values = col.values
     if field.datatype in ("float", "double") and col.mask.any():
-        values[col.mask] = np.nan
-    return values.view(np.uint8).reshape(rows, element.itemsize), None
+        values = np.where(col.mask, np.nan, values)
+    return element, values
+
+
+def _variable(field: VOField, col: ColumnChunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(counts, byte lengths, bytes end to end) of a variable field."""
+    if is_text(field):
+        text = utf16(col) if field.datatype == "unicodeChar" else col
+        lengths = text.lengths()
+        return lengths // (2 if field.datatype == "unicodeChar" else 1), lengths, text.values
+    element = np.dtype("u1") if field.datatype == "unsignedByte" else NUMERIC[field.datatype][1]
+    counts = col.lengths()
+    return counts, counts * element.itemsize, col.values.astype(element).view(np.uint8)
 
 
 def binary2(chunk: Chunk, fields: Sequence[VOField]) -> bytes:
-    """BINARY2 rows of a chunk: each row a NULL bitmap, then its fields (VOTable 1.4 5.5)."""
+    """BINARY2 rows of a chunk: each row a NULL bitmap, then its fields (VOTable 1.4 5.5).
+
+    The rows are a structured array, each variable field a slot as wide as its longest value
+    in the chunk; where a value is shorter, one boolean selection drops the slack and leaves the
+    rows end to end — no per-row work, no scatter.
+    """
     rows = chunk.rows
     nulls = np.packbits(np.stack([c.mask for c in chunk.columns], axis=1), axis=1)
-    pieces: list[tuple[np.ndarray | None, ColumnChunk | None, VOField]] = []
-    sizes = np.full(rows, nulls.shape[1], dtype=np.int64)
-    for field, col in zip(fields, chunk.columns, strict=True):
-        block, var = _binary2_piece(field, col)
-        if block is not None:
-            sizes += block.shape[1]
-        else:
-            sizes += 4 + var.lengths()
-        pieces.append((block, var, field))
-    ends = np.cumsum(sizes)
-    out = np.empty(int(ends[-1]) if rows else 0, dtype=np.uint8)
-    cursor = ends - sizes
-    scatter(out, cursor, nulls)
-    cursor = cursor + nulls.shape[1]
-    pending: list[np.ndarray] = []  # consecutive fixed blocks, written in one scatter
-
-    def flush() -> None:
-        nonlocal cursor
-        if pending:
-            block = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
-            scatter(out, cursor, block)
-            cursor = cursor + block.shape[1]
-            pending.clear()
-
-    for block, var, field in pieces:
-        if block is not None:
-            pending.append(block)
+    slots: list[tuple] = [("nulls", "u1", (nulls.shape[1],))]
+    fill: list[tuple[str, object]] = [("nulls", nulls)]
+    variable = []
+    for i, (field, col) in enumerate(zip(fields, chunk.columns, strict=True)):
+        fixed = _fixed_slot(field, col)
+        if fixed is not None:
+            slots.append((f"f{i}", fixed[0]))
+            fill.append((f"f{i}", fixed[1]))
             continue
-        flush()
-        lengths = var.lengths()
-        count = lengths // (2 if field.datatype == "unicodeChar" else 1)
-        if field.is_array:
-            count = lengths // np.dtype(NUMERIC[field.datatype][1]).itemsize
-            if field.datatype == "unsignedByte":
-                count = lengths
-        scatter(out, cursor, count.astype(">i4").view(np.uint8).reshape(rows, 4))
-        scatter_var(out, cursor + 4, var.values, lengths)
-        cursor = cursor + 4 + lengths
-    flush()
-    return out.tobytes()
+        counts, lengths, data = _variable(field, col)
+        longest = int(lengths.max()) if rows else 0
+        slots += [(f"n{i}", ">i4"), (f"v{i}", "u1", (longest,))]
+        fill.append((f"n{i}", counts))
+        variable.append((f"v{i}", lengths, data, longest))
+    record = np.empty(rows, dtype=slots)
+    for name, values in fill:
+        record[name] = values
+    if not variable:
+        return record.tobytes()
+    flat = record.view(np.uint8).reshape(rows, record.dtype.itemsize)
+    keep = None
+    for name, lengths, data, longest in variable:
+        at = record.dtype.fields[name][1]
+        inside = np.arange(longest)[None, :] < lengths[:, None]
+        flat[:, at : at + longest][inside] = data
+        if not inside.all():
+            if keep is None:
+                keep = np.ones(flat.shape, dtype=bool)
+            keep[:, at : at + longest] = inside
+    return flat.tobytes() if keep is None else flat[keep].tobytes()
 
 
 # --- TABLEDATA -------------------------------------------------------------------------
