@@ -2,19 +2,8 @@
 
 import pytest
 
-#: source_id -> (ra, dec, teff, flag_boundary); 1-3 near (10, 20), 5 at the Galactic centre,
-#: 6 and 7 on either side of ra = 0
-STARS = {
-    1: (10.0, 20.0, 4000.0, "00000000"),
-    2: (10.5, 20.0, 4500.0, "00000001"),
-    3: (10.0, 21.5, 5000.0, "00000000"),
-    4: (200.0, -30.0, 5500.0, "00000010"),
-    5: (266.40499, -28.93617, 6000.0, "00000000"),
-    6: (0.2, 0.0, 4200.0, "00000001"),
-    7: (359.9, 0.0, 4800.0, "00000000"),
-    8: (45.0, 60.0, 5200.0, "00000000"),
-}
-VERSION = "adql-test"
+from .adql_corpus import STARS, VERSION
+
 #: units the metadata registry will give; IN_UNIT needs them
 UNITS = {"ra": "deg", "dec": "deg", "teff": "K", "parallax": "mas"}
 PG_TO_VOTABLE = {

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from archive.tap.adql import AdqlError, translate
 
-from .test_adql_corpus import CORPUS
+from .adql_corpus import CORPUS
 
 CATALOG = {
     "gaiadr3_rvs_cnn.rvs_cnn": {
