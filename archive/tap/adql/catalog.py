@@ -42,6 +42,9 @@ class TableInfo:
     name: str
     columns: Mapping[str, ColumnInfo]
     sql_name: str = ""
+    #: the (ra, dec) columns under q3c and spoint indexes: a crossmatch puts these on the
+    #: index side of q3c_join
+    sky_index: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.name.count(".") != 1:

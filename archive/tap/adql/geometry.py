@@ -86,6 +86,11 @@ class Point:
     def is_columns(self) -> bool:
         return isinstance(self.ra, exp.Column) and isinstance(self.dec, exp.Column)
 
+    @property
+    def is_indexed(self) -> bool:
+        """Both columns are a table's indexed position (TableInfo.sky_index)."""
+        return self.is_columns and all(c.meta.get("adql_sky_index") for c in (self.ra, self.dec))
+
     def values(self) -> tuple[float, float]:
         return constant(self.ra), constant(self.dec)
 
@@ -337,11 +342,8 @@ def contains(a: Shape, b: Shape) -> exp.Expression:
     """ADQL CONTAINS(a, b) = 1 as a boolean that an index can serve."""
     if isinstance(a, Point):
         if isinstance(b, Circle):
-            if a.is_columns:
-                if b.is_constant:
-                    return fn("q3c_radial_query", a.ra, a.dec, b.center.ra, b.center.dec, b.radius)
-                return fn("q3c_join", b.center.ra, b.center.dec, a.ra, a.dec, b.radius)
-            return sphere_op(a.sphere(), "@", b.sphere())
+            # a point in a circle is a distance no larger than the radius, either way round
+            return within(a, b.center, b.radius, strict=False)
         if isinstance(b, Polygon):
             if a.is_columns and b.is_constant:
                 return fn("q3c_poly_query", a.ra, a.dec, b.q3c_array())
@@ -366,8 +368,11 @@ def distance(p: Point, q: Point) -> exp.Expression:
 
 
 def within(p: Point, q: Point, radius: exp.Expression, strict: bool) -> exp.Expression:
-    """DISTANCE(p, q) < radius (or <=) with q3c's index where one point is bare columns."""
-    if not p.is_columns and q.is_columns:
+    """DISTANCE(p, q) < radius (or <=) with q3c's index where one point is bare columns.
+
+    ``p`` goes on q3c's index side: the indexed position if one is, else bare columns.
+    """
+    if (q.is_indexed and not p.is_indexed) or (not p.is_columns and q.is_columns):
         p, q = q, p
     exact = (exp.LT if strict else exp.LTE)(this=distance(p, q), expression=radius)
     if not p.is_columns:

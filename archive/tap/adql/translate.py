@@ -353,6 +353,7 @@ def _rename(tree: exp.Expression, used: dict) -> None:
                 if col is not None:
                     column.set("this", _ident(col.name))
                     column.meta["adql_column"] = col
+                    column.meta["adql_sky_index"] = col.name in (info.sky_index or ())
     for table in tree.find_all(exp.Table):
         info = used.get(((table.db or "").lower(), table.name.lower()))
         if info is not None and table.args.get("db") is not None:

@@ -74,4 +74,9 @@ def catalog(django_db_setup, django_db_blocker):
         tables.setdefault(table, {})[column] = ColumnInfo(
             column, PG_TO_VOTABLE.get(dtype, "char"), UNITS.get(column, "")
         )
-    return TableCatalog(tuple(TableInfo(f"{schema}.{t}", cols) for t, cols in tables.items()))
+    return TableCatalog(
+        tuple(
+            TableInfo(f"{schema}.{t}", cols, sky_index=("ra", "dec") if "ra" in cols else None)
+            for t, cols in tables.items()
+        )
+    )
