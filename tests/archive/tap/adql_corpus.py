@@ -93,6 +93,18 @@ CORPUS = [
         "ON r.source_id = g.source_id AND r.teff > 5900",
         {(s, 6000.0 if s == 5 else None) for s in STARS},
     ),
+    (
+        "RIGHT OUTER JOIN",
+        f"SELECT COUNT(*) FROM (SELECT source_id FROM {R} WHERE source_id < 4) AS a RIGHT OUTER "
+        f"JOIN (SELECT source_id FROM {G} WHERE source_id > 2) AS b ON a.source_id = b.source_id",
+        [(6,)],
+    ),
+    (
+        "FULL OUTER JOIN",
+        f"SELECT COUNT(*) FROM (SELECT source_id FROM {R} WHERE source_id < 4) AS a FULL OUTER "
+        f"JOIN (SELECT source_id FROM {G} WHERE source_id > 2) AS b ON a.source_id = b.source_id",
+        [(8,)],
+    ),
     ("CROSS JOIN", f"SELECT COUNT(*) FROM {R} AS a CROSS JOIN {G} AS b", [(64,)]),
     (
         "IN subquery",
@@ -115,6 +127,12 @@ CORPUS = [
         f"SELECT source_id FROM {R} WHERE source_id < 3 UNION "
         f"SELECT source_id FROM {G} WHERE source_id = 8",
         {(1,), (2,), (8,)},
+    ),
+    (
+        "UNION ALL",
+        f"SELECT COUNT(*) FROM (SELECT source_id FROM {R} WHERE source_id < 3 UNION ALL "
+        f"SELECT source_id FROM {G} WHERE source_id < 3) AS u",
+        [(4,)],
     ),
     (
         "EXCEPT",
