@@ -60,6 +60,13 @@ def translate(adql: str, tables: TableCatalog | Mapping[str, Mapping[str, Any]])
         raise AdqlSyntaxError("the query must be text")
     if len(adql) > MAX_LENGTH:
         raise UnsupportedError(f"the query is longer than {MAX_LENGTH} characters")
+    try:
+        return _translate(adql, catalog)
+    except RecursionError:
+        raise UnsupportedError("the query is nested too deeply") from None
+
+
+def _translate(adql: str, catalog: TableCatalog) -> Translation:
     tokens = _tokenize(adql)
     tree = _parse(adql, tokens)
     _check_nodes(tree, adql, tokens)
@@ -73,7 +80,8 @@ def translate(adql: str, tables: TableCatalog | Mapping[str, Mapping[str, Any]])
         tree = _rewrite(tree)
     except AdqlError as exc:
         raise _placed(exc, adql) from None
-    sql = tree.sql(dialect=PgSphere)
+    # comments stay out: nothing of the user's text reaches PostgreSQL but parsed nodes
+    sql = tree.sql(dialect=PgSphere, comments=False)
     names = tuple(sorted({t.name for t in used.values()}))
     return Translation(adql=adql, sql=sql, columns=columns, tables=names)
 

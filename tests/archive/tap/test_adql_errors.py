@@ -135,3 +135,18 @@ def test_empty_and_huge_queries():
     error("   ", AdqlSyntaxError)
     error(";", UnsupportedError)
     error("SELECT " + " + ".join(["1"] * 60_000) + f" FROM {R}", UnsupportedError)
+
+
+def test_user_text_reaches_sql_only_as_parsed_nodes():
+    # a comment that closes itself early must not smuggle a statement through
+    sql = translate(f"SELECT ra FROM {R} -- */ ; DROP TABLE x; /*\n", CATALOG).sql
+    assert "DROP" not in sql and "/*" not in sql and "--" not in sql
+    sql = translate(f"SELECT ra /* hi */ FROM {R}", CATALOG).sql
+    assert "hi" not in sql
+    sql = translate(f"SELECT 'it''s; \\' AS \"a\"\"b\" FROM {R}", CATALOG).sql
+    assert "'it''s; \\'" in sql and '"a""b"' in sql
+
+
+def test_deep_nesting_is_refused_not_a_crash():
+    deep = "(" * 3000 + "1 = 1" + ")" * 3000
+    error(f"SELECT ra FROM {R} WHERE {deep}", UnsupportedError)
