@@ -14,6 +14,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
+from psycopg import pq
+from psycopg.waiting import Wait
 
 from archive.metadata.fields import VOField
 from archive.pgcopy import _HEADER, _TRAILER
@@ -21,6 +24,7 @@ from archive.results.columns import NATIVE, NUMERIC, is_text
 
 FIRST_BATCH = 1024  # small, so the first byte leaves early
 BATCH = 65536
+BATCH_BYTES = 8 << 20  # a batch's rows, joined: what bounds a writer's memory
 _PAD = 16  # zero bytes after each row: gathers of a NULL's absent value stay in bounds
 
 
@@ -54,29 +58,62 @@ class Chunk:
 def copy_messages(cursor, copy_sql: str, limit: int | None = None) -> Iterator[list[bytes]]:
     """Batches of COPY OUT messages (one row each), at most ``limit`` rows in all.
 
-    The first batch is small so a writer can send its first bytes early; stopping early (a
-    limit, or the consumer closing the generator) cancels the rest of the query.
+    The first batch is small so a writer can send its first bytes early; later ones hold about
+    BATCH_BYTES. Stopping early (a limit, or the consumer closing the generator) cancels the
+    rest of the query (psycopg's Copy does it on exit).
     """
+    connection = cursor.connection
     with cursor.copy(copy_sql) as cp:
-        read = cp.read
-        size, done = FIRST_BATCH, 0
-        batch: list[bytes] = []
-        append = batch.append
+        rows, size = 0, FIRST_BATCH
         while True:
-            data = read()
-            if not data:
-                break
-            append(bytes(data))
-            if len(batch) >= size:
+            batch, done = connection.wait(
+                _read_batch(connection.pgconn, size, BATCH_BYTES, connection.info.encoding)
+            )
+            if done is not None:
+                cp._finished = True  # the COPY's final result is read: nothing left to cancel
+                cursor._rowcount = done.command_tuples or -1
+            if batch:
                 yield batch
-                done += len(batch)
-                batch = []
-                append = batch.append
-                size = BATCH
-                if limit is not None and done >= limit:
+                rows += len(batch)
+            if done is not None or (limit is not None and rows >= limit):
+                return
+            size = BATCH
+
+
+def _read_batch(pgconn, rows: int, size: int, encoding: str):
+    """psycopg wait-generator: up to ``rows`` messages or ``size`` bytes from libpq's buffer,
+    waiting on the socket only when it is empty; (messages, final result or None).
+
+    One C call per row (psycopg's Copy.read runs a generator stack per row, which costs more
+    than parsing the row).
+    """
+    out: list[bytes] = []
+    append, get, total = out.append, pgconn.get_copy_data, 0
+    while True:
+        nbytes, data = get(1)
+        if nbytes > 0:
+            append(bytes(data))
+            total += nbytes
+            if len(out) >= rows or total >= size:
+                return out, None
+        elif nbytes == 0:  # nothing complete in the buffer: wait for the socket
+            while not (yield Wait.R):
+                pass
+            pgconn.consume_input()
+        else:  # the COPY ended: its result says whether it succeeded
+            final = None
+            while True:
+                while pgconn.is_busy():
+                    while not (yield Wait.R):
+                        pass
+                    pgconn.consume_input()
+                result = pgconn.get_result()
+                if result is None:
                     break
-        if batch:
-            yield batch
+                final = result
+            if final is None or final.status != pq.ExecStatus.COMMAND_OK:
+                raise psycopg.errors.error_from_result(final, encoding=encoding)
+            return out, final
 
 
 def binary_messages(messages: Iterator[list[bytes]]) -> Iterator[list[bytes]]:

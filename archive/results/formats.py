@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from archive.errors import UnknownFormat
-from archive.results import fits, parquet, text, votable
+from archive.results import fits, text, votable
 from archive.results.query import Result
 
 
@@ -21,6 +21,12 @@ class Format:
     aliases: tuple[str, ...]
     #: the format reports a failure inside the document (VOTable) rather than by aborting
     reports_errors: bool = False
+
+
+def _parquet(result: Result) -> Iterator[bytes]:
+    from archive.results.parquet import write_parquet  # pyarrow (35 MB) only when asked for
+
+    return write_parquet(result)
 
 
 FORMATS = (
@@ -73,7 +79,7 @@ FORMATS = (
         "parquet",
         "application/vnd.apache.parquet",
         ".parquet",
-        parquet.write_parquet,
+        _parquet,
         ("parquet", "application/vnd.apache.parquet", "application/x-parquet"),
     ),
     Format("ecsv", "text/x-ecsv", ".ecsv", text.write_ecsv, ("ecsv", "text/x-ecsv")),
