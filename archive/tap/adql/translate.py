@@ -73,7 +73,10 @@ def _translate(adql: str, catalog: TableCatalog) -> Translation:
     used = _resolve_tables(tree, catalog, adql)
     _name_expressions(tree)
     xtypes = _geometry_outputs(tree)
+    for node in tree.find_all(exp.Coalesce):
+        node.meta["adql_written"] = True
     tree = _qualify(tree, used, adql)
+    _merge_join_columns(tree)
     columns = _output_columns(tree, used, xtypes)
     _rename(tree, used)
     try:
@@ -198,6 +201,8 @@ def _check_nodes(tree: exp.Expression, adql: str, tokens: list) -> None:
                 "REAL, DOUBLE PRECISION, CHAR, VARCHAR, TIMESTAMP)",
                 **_locate(adql, node.parent or node),
             )
+        elif isinstance(node, exp.If) and not isinstance(node.parent, exp.Case):
+            raise UnsupportedError("IF is not an ADQL function", **_locate(adql, node))
         elif isinstance(node, exp.Rand) and node.this is not None:
             raise UnsupportedError("RAND with a seed is not supported", **_locate(adql, node))
         elif isinstance(node, exp.Select) and node.args.get("into"):
@@ -316,6 +321,26 @@ def _qualify(tree: exp.Expression, used: dict, adql: str) -> exp.Expression:
         raise UnsupportedError(str(exc).splitlines()[0]) from None
 
 
+def _merge_join_columns(tree: exp.Expression) -> None:
+    """A USING/NATURAL join column as PostgreSQL merges it, not the qualifier's COALESCE.
+
+    The qualifier writes the merged column as COALESCE(left, right), which hides it from the
+    indexes (``WHERE source_id = 5`` after ``USING (source_id)``); in an inner or left join it
+    is the left column, in a right join the right one; only a full join needs the COALESCE.
+    """
+    for select in list(tree.find_all(exp.Select)):
+        sides = {(j.side or "").upper() for j in select.args.get("joins") or []}
+        if "FULL" in sides or ("RIGHT" in sides and len(sides) > 1):
+            continue
+        pick = -1 if "RIGHT" in sides else 0
+        for node in list(select.find_all(exp.Coalesce)):
+            if node.meta.get("adql_written") or node.find_ancestor(exp.Select) is not select:
+                continue
+            args = [node.this, *node.expressions]
+            if all(isinstance(a, exp.Column) for a in args):
+                node.replace(args[pick])
+
+
 def _select_scope(scope: Scope) -> Scope:
     while scope.set_operation_scopes:
         scope = scope.set_operation_scopes[0]
@@ -332,21 +357,40 @@ def _source(scope: Scope, column: exp.Column, used: dict, depth: int = 0) -> str
         inner = _select_scope(source)
         for e in inner.expression.expressions:
             if e.alias_or_name == column.name:
-                target = e.this if isinstance(e, exp.Alias) else e
-                if isinstance(target, exp.Column):
-                    return _source(inner, target, used, depth + 1)
-                return None
+                target = _column_of(e.this if isinstance(e, exp.Alias) else e)
+                return None if target is None else _source(inner, target, used, depth + 1)
+    return None
+
+
+def _column_of(e: exp.Expression) -> exp.Column | None:
+    """The table column an output expression is: itself, or the first of a USING/NATURAL
+    join's COALESCE (both sides are equal where the join matched)."""
+    if isinstance(e, exp.Column):
+        return e
+    merged = isinstance(e, exp.Coalesce) and not e.meta.get("adql_written")
+    if merged and all(isinstance(x, exp.Column) for x in (e.this, *e.expressions)):
+        return e.this
     return None
 
 
 def _output_columns(tree: exp.Expression, used: dict, xtypes: dict) -> tuple:
+    """Name, source and xtype of each output column; a repeated name (``SELECT *`` over a
+    join) gets ``_2``, ``_3`` in the SQL too, as the result writers need unique names."""
     scope = _select_scope(build_scope(tree))
-    out = []
+    out, seen = [], set()
     for e in scope.expression.expressions:
         name = e.alias_or_name
-        target = e.this if isinstance(e, exp.Alias) else e
-        source = _source(scope, target, used) if isinstance(target, exp.Column) else None
-        out.append(OutputColumn(name=name, source=source, xtype=xtypes.get(name.lower())))
+        xtype = xtypes.get(name.lower())
+        base, n = name, 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name.lower())
+        if name != base:
+            e.set("alias", exp.to_identifier(name))
+        target = _column_of(e.this if isinstance(e, exp.Alias) else e)
+        source = _source(scope, target, used) if target is not None else None
+        out.append(OutputColumn(name=name, source=source, xtype=xtype))
     return tuple(out)
 
 

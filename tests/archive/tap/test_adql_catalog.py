@@ -8,6 +8,7 @@ from archive.tap.adql import (
     TableInfo,
     UnknownColumnError,
     UnknownTableError,
+    UnsupportedError,
     translate,
 )
 
@@ -72,3 +73,20 @@ def test_upload_tables_join_under_their_sql_name_with_their_column_spelling():
     assert [c.source for c in t.columns] == ["TAP_UPLOAD.mine.id", f"{R}.source_id"]
     with pytest.raises(UnknownTableError):
         translate("SELECT * FROM TAP_UPLOAD.mine", BASE)  # another query's upload
+
+
+def test_join_columns_merge_as_postgresql_merges_them():
+    g = "gaiadr3_rvs_cnn.gaia_source"
+    cat = BASE.with_tables([TableInfo(g, POSITIONS | {"plx": ColumnInfo("plx")})])
+    t = translate(f"SELECT * FROM {R} JOIN {g} USING (source_id) WHERE source_id = 5", cat)
+    # the left column, so an index on source_id serves the WHERE; ra and dec both kept, renamed
+    assert "WHERE rvs_cnn.source_id = 5" in t.sql and "COALESCE" not in t.sql
+    assert [c.name for c in t.columns] == ["source_id", "ra", "dec", "ra_2", "dec_2", "plx"]
+    assert t.columns[3].source == f"{g}.ra"
+    full = translate(f"SELECT source_id FROM {R} FULL OUTER JOIN {g} USING (source_id)", cat)
+    assert "COALESCE(rvs_cnn.source_id, gaia_source.source_id)" in full.sql
+    written = translate(f"SELECT COALESCE(r.ra, g.ra) FROM {R} AS r LEFT JOIN {g} AS g "
+                        "USING (source_id)", cat)  # fmt: skip
+    assert "COALESCE(r.ra, g.ra)" in written.sql and written.columns[0].source is None
+    with pytest.raises(UnsupportedError, match="IF"):
+        translate(f"SELECT IF(ra > 1, 1, 0) FROM {R}", cat)
