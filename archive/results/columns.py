@@ -131,7 +131,6 @@ class FieldText:
 
     array_style: str = "space"  # "space" (VOTable, CSV, TSV: "1 2 3") or "json" (ECSV)
     bool_words: tuple[str, str] = ("True", "False")
-    votable_floats: bool = False  # +Inf / -Inf rather than Infinity / -Infinity
 
 
 def text_cast(field: VOField, column: str, style: FieldText) -> str:
@@ -146,10 +145,4 @@ def text_cast(field: VOField, column: str, style: FieldText) -> str:
     if field.datatype == "boolean":
         yes, no = style.bool_words
         return f"CASE WHEN ({column})::bool THEN '{yes}' WHEN NOT ({column})::bool THEN '{no}' END"
-    cast = f"({column})::{NUMERIC[field.datatype][0]}"
-    if style.votable_floats and field.datatype in ("float", "double"):
-        return (
-            f"CASE WHEN {cast} = 'Infinity' THEN '+Inf' WHEN {cast} = '-Infinity' THEN '-Inf' "
-            f"ELSE {cast}::text END"
-        )
-    return cast
+    return f"({column})::{NUMERIC[field.datatype][0]}"

@@ -195,23 +195,47 @@ _UNESCAPE = {
 }
 _ESCAPED = re.compile(rb"\\(.)")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 
 
-def tabledata(batch: Sequence[bytes]) -> bytes:
-    """TABLEDATA rows from PostgreSQL text COPY rows (tab between fields, NULL as '')."""
-    data = b"".join(batch)
-    data = data.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
-    data = data[:-1].replace(b"\t", b"</TD><TD>").replace(b"\n", b"</TD></TR>\n<TR><TD>")
+def _infinities(row: bytes, floats: Sequence[int]) -> bytes:
+    """PostgreSQL's Infinity / -Infinity as VOTable's +Inf / -Inf, in float cells only."""
+    cells = row[:-1].split(b"\t")
+    for i in floats:
+        words = [_INF.get(w, w) for w in cells[i].split(b" ")]
+        cells[i] = b" ".join(words)
+    return b"\t".join(cells) + b"\n"
+
+
+_INF = {b"Infinity": b"+Inf", b"-Infinity": b"-Inf"}
+
+
+def tabledata(batch: Sequence[bytes], floats: Sequence[int] = ()) -> bytes:
+    """TABLEDATA rows from PostgreSQL text COPY rows (tab between fields, NULL as '');
+    ``floats``: the columns of float type, whose infinities VOTable spells its own way.
+
+    Whole-batch byte replacements (C loops); each escape pass runs only when its byte occurs.
+    """
+    data = b"".join(batch)[:-1]
+    if floats and b"Infinity" in data:  # rare: fix those rows cell by cell
+        data = b"".join([_infinities(r, floats) if b"Infinity" in r else r for r in batch])[:-1]
+    if len(data.translate(None, _CONTROLS)) != len(data):  # not allowed in XML 1.0
+        data = _CONTROL.sub("\ufffd".encode(), data)
+    if b"&" in data:
+        data = data.replace(b"&", b"&amp;")
+    if b"<" in data:
+        data = data.replace(b"<", b"&lt;")
+    if b">" in data:
+        data = data.replace(b">", b"&gt;")
+    data = data.replace(b"\t", b"</TD><TD>").replace(b"\n", b"</TD></TR>\n<TR><TD>")
     if b"\\" in data:  # COPY's escapes, now inside cells
         data = _ESCAPED.sub(lambda m: _UNESCAPE.get(m[1], m[1]), data)
-    if _CONTROL.search(data):
-        data = _CONTROL.sub("\ufffd".encode(), data)
     return b"<TR><TD>" + data + b"</TD></TR>\n"
 
 
 # --- writers ---------------------------------------------------------------------------
 
-_TABLEDATA = FieldText(bool_words=("true", "false"), votable_floats=True)
+_TABLEDATA = FieldText(bool_words=("true", "false"))
 
 
 def _status(result: Result) -> str:
@@ -239,11 +263,12 @@ def write_binary2(result: Result) -> Iterator[bytes]:
 def write_tabledata(result: Result) -> Iterator[bytes]:
     """VOTable TABLEDATA from PostgreSQL's text COPY; failures as in :func:`write_binary2`."""
     batches = result.text_rows(_TABLEDATA, "FORMAT text, NULL ''")
+    floats = [i for i, f in enumerate(result.fields) if f.datatype in ("float", "double")]
     first = next(batches, [])
-    yield header(result.fields, "TABLEDATA") + (tabledata(first) if first else b"")
+    yield header(result.fields, "TABLEDATA") + (tabledata(first, floats) if first else b"")
     try:
         for batch in batches:
-            yield tabledata(batch)
+            yield tabledata(batch, floats)
     except Exception as exc:
         yield footer("TABLEDATA", "ERROR", archive_error(exc).message)
         return

@@ -12,7 +12,8 @@ from tests.conftest import db_params
 
 SCHEMA = "results_test"
 
-# every type the writers meet, NULLs in every column (row 3), unicode text, variable arrays
+# every type the writers meet, NULLs in every column (the last row), unicode text, variable
+# arrays, infinities (and the word Infinity as text)
 SAMPLE_DDL = f"""
 CREATE SCHEMA {SCHEMA};
 CREATE TABLE {SCHEMA}.sample (
@@ -28,7 +29,9 @@ INSERT INTO {SCHEMA}.sample VALUES
 line 2 <&> tab	end \\ back', 'ÅÄÖ', '{{}}', '1999-12-31 23:59:59', spoint(1, -0.5)),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     (1, 0, 0, 'NaN', 0, true, 0, '00000000', '', '', '{{0.5}}', '2000-01-01 00:00:00',
-     spoint(0, 0));
+     spoint(0, 0)),
+    (2, 1, 1, 'Infinity', '-Infinity', false, 3, '00000001', 'Infinity', '-Infinity',
+     '{{Infinity, -Infinity, 1}}', '2000-01-02 00:00:00', spoint(0, 0));
 GRANT USAGE ON SCHEMA {SCHEMA} TO {{reader}};
 GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {{reader}};
 """

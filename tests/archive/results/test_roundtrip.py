@@ -139,16 +139,16 @@ def test_fits(reader_conn, sample_table, expected):
     # a NULL logical is byte 0 (FITS 7.3.3.1); astropy reads it as False, so skip 'ok's NULL
     check_values(result, {**expected, "ok": expected["ok"][:-1]})
     header = pyfits.open(io.BytesIO(data))[1].header
-    assert header["NAXIS2"] == 4
+    assert header["NAXIS2"] == 5
     assert header["TFORM8"] == "8A"
     for i, field in enumerate(SAMPLE_FIELDS, start=1):
         assert header.get(f"TUNIT{i}", "") == field.unit
         assert header.get(f"TUCD{i}", "") == field.ucd
         assert header[f"TCOMM{i}"] == field.description
     # the smallest int2 is data here, so its NULL is marked by another value
-    assert header["TNULL2"] == 32767 and result["n_members"][2] == -32768
+    assert header["TNULL2"] == 32767 and result["n_members"][3] == -32768
     ok = pyfits.open(io.BytesIO(data), logical_as_bytes=True)[1].data["ok"]
-    assert list(ok) == [b"T", b"T", b"F", b""]
+    assert list(ok) == [b"T", b"F", b"T", b"F", b""]
 
 
 def test_parquet(reader_conn, sample_table, expected, tmp_path):
@@ -161,10 +161,10 @@ def test_parquet(reader_conn, sample_table, expected, tmp_path):
         "string", "string", "string",
     ]  # fmt: skip
     assert arrow.schema.field("coeffs").type.value_type == pa.float64()
-    assert all(arrow.column(n)[3].as_py() is None for n in NAMES)  # NULLs are Parquet nulls
+    assert all(arrow.column(n)[4].as_py() is None for n in NAMES)  # NULLs are Parquet nulls
     for name in NAMES:
-        got = arrow.column(name).to_pylist()[:3]
-        for g, w in zip(got, expected[name][:3], strict=True):
+        got = arrow.column(name).to_pylist()[:4]
+        for g, w in zip(got, expected[name][:4], strict=True):
             assert same(g, w, name), (name, g, w)
     # astropy's parquet.votable reader (it has no masks: NULL ints become NaN, a NULL bool an
     # object) on the rows without NULLs, for values, types, units and UCDs
@@ -175,7 +175,7 @@ def test_parquet(reader_conn, sample_table, expected, tmp_path):
         warnings.simplefilter("ignore")  # 'dex' is not a FITS unit
         result = Table.read(no_nulls, format="parquet.votable")
     check_types(result)
-    check_values(result, {k: v[:3] for k, v in expected.items()})
+    check_values(result, {k: v[:4] for k, v in expected.items()})
     check_metadata(result)
 
 
@@ -195,9 +195,9 @@ def test_csv(reader_conn, sample_table, expected):
     # CSV carries no types: numbers come back as numbers, the rest as text
     names = [n for n in NAMES if n not in ("ok", "flag", "coeffs")]
     check_values(result, expected, names)
-    assert list(result["ok"][:3]) == ["True", "True", "False"]
-    assert list(result["coeffs"][:2]) == ["0.5", "1.5 -2.25 3e-300"]
-    assert result["ok"].mask[3] and result["coeffs"].mask[3]
+    assert list(result["ok"][:4]) == ["True", "False", "True", "False"]
+    assert list(result["coeffs"][:3]) == ["0.5", "Infinity -Infinity 1", "1.5 -2.25 3e-300"]
+    assert result["ok"].mask[4] and result["coeffs"].mask[4]
     # RFC 4180: quotes doubled, a newline inside a quoted value
     assert b'"Sun-like, ""G2V"""' in data and b'"line 1\nline 2' in data
 
@@ -206,9 +206,17 @@ def test_tsv(reader_conn, sample_table, expected):
     data = produce(reader_conn, "tsv", sample_table)
     lines = data.split(b"\n")
     assert lines[0].split(b"\t") == [n.encode() for n in NAMES]
-    assert lines[4] == b"\t" * (len(NAMES) - 1)  # the all-NULL row: every field empty
+    assert lines[5] == b"\t" * (len(NAMES) - 1)  # the all-NULL row: every field empty
     # a tab, newline or backslash inside a value is escaped as PostgreSQL's text format does
     assert b"line 1\\nline 2 <&> tab\\tend \\\\ back" in data
     result = Table.read(data.decode(), format="ascii.tab")  # astropy skips the empty row
     names = [n for n in NAMES if n not in ("ok", "flag", "coeffs", "label")]
-    check_values(result, {k: v[:3] for k, v in expected.items()}, names)
+    check_values(result, {k: v[:4] for k, v in expected.items()}, names)
+
+
+def test_tabledata_spells_infinities_as_votable_does(reader_conn, sample_table):
+    data = produce(reader_conn, "votable/td", sample_table)
+    row = next(r for r in data.split(b"<TR>") if b"00000001" in r)
+    assert b"<TD>+Inf</TD><TD>-Inf</TD>" in row  # teff, mag
+    assert b"<TD>Infinity</TD><TD>-Infinity</TD>" in row  # the same words as text stay
+    assert b"<TD>+Inf -Inf 1</TD>" in row
