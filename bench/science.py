@@ -142,7 +142,6 @@ def main() -> None:
     )
     config = PipelineConfig(
         ensemble=ens,
-        seed=args.seed,
         dispersion_without_label_errors=not args.paper_sigma,
         dispersion_against=args.dispersion_against,
         calibrate_sigma=not args.paper_sigma,

@@ -17,7 +17,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,8 +25,9 @@ import keras
 import numpy as np
 
 from .augment import NoiseAugmentation, degrade
+from .config import EnsembleConfig
 from .dataset import StarSet
-from .model import Inputs, ModelConfig, build_model
+from .model import build_model
 
 
 class Preprocessing(Protocol):
@@ -44,54 +45,6 @@ class Preprocessing(Protocol):
     def labels_from_scaled(self, y: np.ndarray) -> np.ndarray:
         """(..., 5) scaled network outputs → physical labels."""
         ...
-
-
-@dataclass(frozen=True)
-class EnsembleConfig:
-    """Training settings of the ensemble (Sect. 3.1-3.2).
-
-    The paper gives n_splits, n_members, the 75/25 ratio, ReduceLROnPlateau and early stopping
-    with patience 20 (minimum typically reached after ~80 epochs); batch size and the
-    ReduceLROnPlateau settings are not stated and are our choices.
-    """
-
-    n_splits: int = 7
-    n_members: int = 4
-    validation_fraction: float = 0.25
-    epochs: int = 200
-    batch_size: int = 64
-    val_batch_size: int = 512  # validation batches (no gradients: larger is faster)
-    patience: int = 20
-    lr_factor: float = 0.5
-    lr_patience: int = 8
-    min_lr: float = 1e-6
-    seed: int = 20240101
-    inputs: Inputs = "hybrid"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    # training spectra degraded towards S/N 15 (labeling/augment.py; None: the paper, none).
-    # 0.8 of each batch: better than 0.5 at S/N 15–25 and over the whole observed sample
-    # (docs/science.md, ninth and tenth measurements)
-    augment_min_snr: float | None = 15.0
-    augment_fraction: float = 0.8
-    workers: int = 1  # PyDataset threads preparing batches (1: in the training loop)
-    deterministic: bool = False  # tf op determinism (bit-identical reruns, slower)
-    verbose: int = 0
-
-    @property
-    def n_models(self) -> int:
-        return self.n_splits * self.n_members
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["model"] = self.model.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EnsembleConfig:
-        d = dict(d)
-        if "model" in d:
-            d["model"] = ModelConfig.from_dict(d["model"])
-        return cls(**d)
 
 
 def make_splits(n_stars: int, config: EnsembleConfig) -> list[tuple[np.ndarray, np.ndarray]]:

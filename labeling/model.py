@@ -23,44 +23,16 @@ Loss and optimiser are not stated in the paper; we use Adam + mean squared error
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 import keras
 from keras import layers
 
-from .labels import LABELS, N_PIXELS, N_XP
+from .config import INPUT_KINDS, Inputs, ModelConfig
+from .labels import N_XP
 
-Inputs = Literal["hybrid", "rvs_only"]
-INPUT_KINDS: tuple[str, ...] = ("hybrid", "rvs_only")
 N_PHOT = 4
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture and optimiser settings (Sect. 3.1); the defaults are the paper's network."""
-
-    conv_filters: tuple[int, int, int] = (32, 16, 8)
-    kernel_size: int = 8
-    pool_size: int = 2
-    conv_activation: str = "relu"
-    spectrum_dense: int = 128
-    phot_dense: int = 32
-    xp_dense: int = 64
-    head_dense: tuple[int, ...] = (128, 32)
-    leaky_relu_slope: float = 0.3  # Keras 2 LeakyReLU default alpha, as in the paper's era
-    learning_rate: float = 1e-3
-    loss: str = "mse"
-    n_pixels: int = N_PIXELS
-    n_outputs: int = len(LABELS)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+PAPER_NETWORK = ModelConfig()
 
 
 def _dense(x: Any, units: int, name: str, config: ModelConfig) -> Any:
@@ -68,7 +40,7 @@ def _dense(x: Any, units: int, name: str, config: ModelConfig) -> Any:
     return layers.LeakyReLU(negative_slope=config.leaky_relu_slope, name=f"{name}_lrelu")(x)
 
 
-def build_model(inputs: Inputs = "hybrid", config: ModelConfig = ModelConfig()) -> keras.Model:
+def build_model(inputs: Inputs = "hybrid", config: ModelConfig = PAPER_NETWORK) -> keras.Model:
     """The compiled hybrid CNN (Sect. 3.1), or the RVS-only network with ``inputs="rvs_only"``.
 
     Named inputs: "spectrum" (2401, 1), and for the hybrid also "phot" (4,) and "xp" (110,).
@@ -103,7 +75,7 @@ def build_model(inputs: Inputs = "hybrid", config: ModelConfig = ModelConfig()) 
     return model
 
 
-def layer_shapes(config: ModelConfig = ModelConfig()) -> dict[str, tuple[int, ...]]:
+def layer_shapes(config: ModelConfig = PAPER_NETWORK) -> dict[str, tuple[int, ...]]:
     """Per-star output shapes of the spectrum branch, computed without building the model."""
     k, p = config.kernel_size, config.pool_size
     f1, f2, f3 = config.conv_filters
@@ -122,7 +94,7 @@ def layer_shapes(config: ModelConfig = ModelConfig()) -> dict[str, tuple[int, ..
     }
 
 
-def flops_per_star(config: ModelConfig = ModelConfig(), inputs: Inputs = "hybrid") -> int:
+def flops_per_star(config: ModelConfig = PAPER_NETWORK, inputs: Inputs = "hybrid") -> int:
     """Floating-point operations of one forward pass for one star (Sect. 3.2 speed remark).
 
     A multiply-add counts as 2 FLOPs; bias additions and activations (one op per output) are

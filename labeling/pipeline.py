@@ -20,15 +20,15 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .config import PipelineConfig
 from .dataset import StarSet
 from .ensemble import (
     CompiledEnsemble,
-    EnsembleConfig,
     make_splits,
     member_seed,
     predict_ensemble,
@@ -40,42 +40,6 @@ from .preprocess import Preprocessor
 from .uncertainty import DispersionModel
 from .validation import ValidationData, write_report
 from .version import LoadedVersion, load_version, save_version, starset_hash
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """Everything that defines a training run, saved with the version (config as data)."""
-
-    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
-    holdout_fraction: float = 0.1  # training-sample stars never trained on, for validation
-    dispersion_degree: int = 3
-    #: the running dispersion as a function of the APOGEE label ("true") or the CNN's ("pred")
-    dispersion_against: str = "true"
-    #: take the reference labels' quoted errors (APOGEE *_ERR) out of the running dispersion,
-    #: so that σ_* is the CNN's error alone, not the CNN's ⊕ APOGEE's (the paper's σ_*: False)
-    dispersion_without_label_errors: bool = True
-    #: scale σ_* per label so that it covers 68.27 % of the held-out stars' residuals; the
-    #: report validates each half of them with the scale set on the other half (cross-fitting).
-    #: The paper has no such step (False). docs/science.md: both departures, and why
-    calibrate_sigma: bool = True
-    tsne_perplexities: tuple[int, ...] = (30, 50, 75, 100)
-    tsne_max_stars: int = 20_000  # training spectra the t-SNE reference is built from
-    seed: int = 0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["ensemble"] = self.ensemble.to_dict()
-        d["tsne_perplexities"] = list(self.tsne_perplexities)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PipelineConfig:
-        d = dict(d)
-        d["ensemble"] = EnsembleConfig.from_dict(d["ensemble"])
-        d["tsne_perplexities"] = tuple(d["tsne_perplexities"])
-        d.setdefault("dispersion_without_label_errors", False)  # versions written before it
-        d.setdefault("calibrate_sigma", False)
-        return cls(**d)
 
 
 @dataclass

@@ -3,14 +3,16 @@
     start (select, plan) ──► train_member × splits·members (a chord) ──► finalize (version)
         ──► predict_chunk × source_id chunks (a chord) ──► finish (count, publish)
 
-Every stage records its progress on the ``PipelineRun``; every task is idempotent (a finished
-member file is reused, label rows are upserted by (version, source_id)), acknowledges late and
-is re-queued if its worker dies, so a killed worker costs a re-run of its unit of work, never a
-missing or duplicate row. Cancelling is cooperative: tasks of a cancelled run stop at their
-next start. ``resume`` carries a cancelled or failed run on from what it left on disk and in the
-database (members trained, the model version, chunks labelled); every task carries the run's
-``attempt``, so tasks still queued from before a resume stop instead of doing work twice. A
-failed or cancelled run never touches what is published.
+A run is a job of kind "pipeline" (``archive.jobs``): the archive sends ``pipeline.start`` by
+name and moves the job through its phases with ``archive.jobs.lifecycle``. Every stage records
+its progress on the ``PipelineRun``; every task is idempotent (a finished member file is
+reused, label rows are upserted by (version, source_id)), acknowledges late and is re-queued if
+its worker dies, so a killed worker costs a re-run of its unit of work, never a missing or
+duplicate row. Cancelling is cooperative: tasks of a cancelled run stop at their next start. A
+resume (``archive.ops.runs.resume_run``, then ``carry_on``) carries a cancelled or failed run on
+from what it left on disk and in the database (members trained, the model version, chunks
+labelled); every task carries the run's ``attempt``, so tasks still queued from before a resume
+stop instead of doing work twice. A failed or cancelled run never touches what is published.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ import numpy as np
 from celery import Task, chord, group
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from archive.catalogue.cnn_labels import LabelWriteError, write_labels
 from archive.catalogue.models import CnnLabel, ModelVersion
 from archive.catalogue.starsets import apogee_columns, load_star_set, selection_columns
 from archive.catalogue.training import write_training_sample
+from archive.jobs import lifecycle
+from archive.jobs.phases import ACTIVE
 from archive.ops.models import PipelineRun
 from archive.ops.publishing import publish
-from labeling.ensemble import EnsembleConfig
 from labeling.pipeline import (
     Labeller,
     PipelineConfig,
@@ -47,7 +49,7 @@ from labeling.version import load_version
 
 from .celery import app
 
-Stage, Status = PipelineRun.Stage, PipelineRun.Status
+Stage = PipelineRun.Stage
 
 
 def run_dir(run_id: int) -> Path:
@@ -55,24 +57,8 @@ def run_dir(run_id: int) -> Path:
 
 
 def pipeline_config(run: PipelineRun) -> PipelineConfig:
-    """PipelineConfig from the run's configuration (staff page / ``manage.py pipeline run``)."""
-    c = run.config
-    ensemble = EnsembleConfig(
-        n_splits=int(c.get("n_splits", 7)),
-        n_members=int(c.get("n_members", 4)),
-        epochs=int(c.get("epochs", 200)),
-        patience=int(c.get("patience", 20)),
-        inputs=c.get("inputs", "hybrid"),
-        seed=int(c.get("seed", 0)),
-    )
-    return PipelineConfig(
-        ensemble=ensemble,
-        holdout_fraction=float(c.get("holdout_fraction", 0.1)),
-        dispersion_without_label_errors=bool(c.get("dispersion_without_label_errors", True)),
-        calibrate_sigma=bool(c.get("calibrate_sigma", True)),
-        tsne_perplexities=tuple(c.get("tsne_perplexities", (30, 50, 75, 100))),
-        seed=int(c.get("seed", 0)),
-    )
+    """The run's configuration (its ``PipelineConfig.to_dict()``, or the part it sets)."""
+    return PipelineConfig.from_dict(run.config)
 
 
 class PipelineTask(Task):
@@ -84,18 +70,14 @@ class PipelineTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         run_id = args[0] if args else kwargs.get("run_id")
         attempt = args[1] if len(args) > 1 else kwargs.get("attempt", 1)
-        PipelineRun.objects.filter(
-            pk=run_id, attempt=attempt, status__in=[Status.QUEUED, Status.RUNNING]
-        ).update(status=Status.FAILED, error=f"{self.name}: {exc!r}", finished_at=timezone.now())
+        lifecycle.fail(run_id, attempt, f"{self.name}: {exc!r}")
 
 
 def _active(run_id: int, attempt: int, lock: bool = False) -> PipelineRun | None:
     """The run, unless it was cancelled, has failed or was resumed since this task was queued
     (``lock``: its row locked until the caller's transaction ends)."""
     runs = PipelineRun.objects.select_for_update() if lock else PipelineRun.objects
-    run = runs.get(pk=run_id)
-    active = run.status in (Status.QUEUED, Status.RUNNING) and run.attempt == attempt
-    return run if active else None
+    return runs.filter(pk=run_id, attempt=attempt, phase__in=ACTIVE).first()
 
 
 def _stage(run: PipelineRun, stage: str, percent: float = 0.0, **counts) -> None:
@@ -136,13 +118,10 @@ def _training_stars(run_id: int):
 @app.task(base=PipelineTask, name="pipeline.start")
 def start(run_id: int, attempt: int = 1) -> None:
     """Select the samples (Sect. 2), plan the ensemble, queue one task per member."""
-    run = _active(run_id, attempt)
-    if run is None:
+    # QUEUED → EXECUTING unless it was cancelled or resumed since this task was sent
+    if lifecycle.start(run_id, attempt) is None:
         return
-    # conditional: a cancel that landed since the check above stands
-    PipelineRun.objects.filter(
-        pk=run_id, attempt=attempt, status__in=[Status.QUEUED, Status.RUNNING]
-    ).update(status=Status.RUNNING, started_at=timezone.now())
+    run = PipelineRun.objects.get(pk=run_id)
     t0 = time.perf_counter()
     selection = select(selection_columns(), apogee_columns())
     catalogue = np.union1d(selection.training_ids, selection.observed_ids)
@@ -361,37 +340,21 @@ def finish(run_id: int, attempt: int) -> None:
         if run.publish:
             _stage(run, Stage.PUBLISH, 0.0)
             publish(version, user=run.created_by, note=f"pipeline run {run_id}")
-        PipelineRun.objects.filter(pk=run_id).update(
-            status=Status.SUCCEEDED, stage=Stage.DONE, percent=100.0, finished_at=timezone.now()
-        )
+        PipelineRun.objects.filter(pk=run_id).update(stage=Stage.DONE, percent=100.0)
+        lifecycle.complete(run_id, attempt)
         run.add_log("done")
 
 
-def resume(run_id: int) -> str:
-    """Carry a cancelled or failed run on from where it stopped; returns the stage it resumes.
-
-    Nothing done is redone: a run without its plan starts over, one without its model version
-    re-queues training (members on disk are kept) and finalize, one with a version re-queues the
-    prediction chunks that are not complete, then ``finish``.
-    """
-    with transaction.atomic():
-        run = PipelineRun.objects.select_for_update().get(pk=run_id)
-        if not run.can_resume:
-            raise ValueError(f"run {run_id} is {run.status}: only cancelled or failed runs resume")
-        run.attempt += 1
-        run.status, run.error, run.finished_at = Status.RUNNING, "", None
-        run.save(update_fields=["attempt", "status", "error", "finished_at"])
-    directory = run_dir(run_id)
-    if not (directory / "samples.npz").exists() or not (directory / "plan.npz").exists():
-        run.add_log(f"resumed (attempt {run.attempt}): from the start")
-        start.delay(run_id, run.attempt)
-        return Stage.SELECT
+@app.task(base=PipelineTask, name="pipeline.carry_on")
+def carry_on(run_id: int, attempt: int) -> None:
+    """Carry a resumed run on (``archive.ops.runs.resume_run`` decides and logs where): its
+    training (members on disk are kept) then finalize, or, once it has a model version, the
+    prediction chunks not yet complete, then ``finish``."""
+    run = _active(run_id, attempt)
+    if run is None:
+        return
     if run.model_version_id is None:
-        trained = len(list((directory / "members").glob("*.keras")))
-        run.add_log(f"resumed (attempt {run.attempt}): training, {trained} members kept")
         _stage(run, Stage.TRAIN, run.percent if run.stage == Stage.TRAIN else 0.0)
-        _queue_training(run, Plan.load(directory))
-        return Stage.TRAIN
-    run.add_log(f"resumed (attempt {run.attempt}): prediction with {run.model_version.name}")
-    _queue_predictions(run)
-    return Stage.PREDICT
+        _queue_training(run, Plan.load(run_dir(run_id)))
+    else:
+        _queue_predictions(run)

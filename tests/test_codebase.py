@@ -1,6 +1,7 @@
 """Rules of the codebase that a reviewer would otherwise check by hand."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,31 @@ def imported_modules(path: Path) -> set[str]:
 def test_labeling_is_a_pure_library(path):
     """ARCHITECTURE.md: archive and tasks use labeling; labeling uses neither."""
     assert not imported_modules(path) & {"django", "celery", "archive", "tasks"}
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "archive").rglob("*.py")), ids=lambda p: str(p.relative_to(REPO))
+)
+def test_archive_imports_neither_tasks_nor_tensorflow(path):
+    """ARCHITECTURE.md: tasks → archive → labeling; archive enqueues jobs by task name."""
+    assert not imported_modules(path) & {"tasks", "tensorflow", "keras"}
+
+
+def test_the_web_process_loads_no_tensorflow():
+    """Every archive module imported (views, forms, commands): neither TensorFlow nor Keras is
+    loaded, directly or through labeling (the run form reads labeling.config, not ensemble)."""
+    code = (
+        "import importlib, pkgutil, sys, django; django.setup(); import archive; "
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(archive.__path__, "
+        "'archive.') if not m.name.startswith('archive.settings')]; "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'tasks') if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "archive.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_ruff_lint_is_clean():

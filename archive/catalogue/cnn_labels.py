@@ -7,12 +7,16 @@ half-way — rewrites the same rows, never duplicates them. Only a version that 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from django.db import connection, transaction
 
 from archive.pgcopy import Column, copy_columns
 from labeling.labels import LABELS
-from labeling.pipeline import Labelled
+
+if TYPE_CHECKING:  # labeling.pipeline loads TensorFlow; the web process must not
+    from labeling.pipeline import Labelled
 
 STAGE = "cnn_label_stage"
 VALUE_COLUMNS = [

@@ -5,3 +5,9 @@ class JobsConfig(AppConfig):
     name = "archive.jobs"
     label = "jobs"
     verbose_name = "Jobs"
+
+    def ready(self) -> None:
+        from .registry import register
+
+        # tasks/jobs.py: the jobs layer end to end on a worker (operators' and tests' check)
+        register("probe", task="jobs.probe", description="sleep in PostgreSQL, write a result")

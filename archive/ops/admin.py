@@ -1,4 +1,4 @@
-"""Admin pages for pipeline runs and publications (the staff pages show the same records)."""
+"""Admin pages for jobs, pipeline runs and publications (the staff pages show the same records)."""
 
 from django.contrib import admin
 
@@ -11,15 +11,15 @@ from .models import PipelineRun, Publication
 class PipelineRunAdmin(ViewOnlyAdmin):  # runs are started, cancelled and resumed at /ops/
     list_display = [
         "id",
-        "status",
+        "phase",
         "stage",
         "percent",
         "model_version",
-        "created_by",
-        "created_at",
-        "finished_at",
+        "owner",
+        "creation_time",
+        "end_time",
     ]
-    list_filter = ["status", "stage"]
+    list_filter = ["phase", "stage"]
 
 
 @admin.register(Publication)

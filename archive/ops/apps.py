@@ -5,3 +5,9 @@ class OpsConfig(AppConfig):
     name = "archive.ops"
     label = "ops"
     verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from archive.jobs.registry import register
+
+        # the worker's task names (tasks/pipeline.py); views send them by name
+        register("pipeline", task="pipeline.start", description="re-train, label and publish")

@@ -1,48 +1,31 @@
 """Staff pages: start a re-training run, follow it live, read its report, publish or roll back.
 
 Staff only (login required), POST-only actions with Django's CSRF protection; the views never
-run TensorFlow: they enqueue Celery tasks and read what the workers record.
+run TensorFlow: they send Celery tasks by name (archive.jobs) and read what the workers record.
 """
 
 from pathlib import Path
 
-from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from archive.catalogue.models import ModelVersion
 
+from .config_form import RunForm
 from .models import PipelineRun, Publication
 from .publishing import PublishError, publish, rollback
-
-
-class RunForm(forms.Form):
-    n_splits = forms.IntegerField(min_value=1, max_value=20, initial=7, label="Splits")
-    n_members = forms.IntegerField(min_value=1, max_value=20, initial=4, label="Members per split")
-    epochs = forms.IntegerField(min_value=1, max_value=1000, initial=200)
-    patience = forms.IntegerField(min_value=1, max_value=200, initial=20)
-    inputs = forms.ChoiceField(choices=ModelVersion.Inputs.choices, initial="hybrid")
-    seed = forms.IntegerField(initial=0)
-    publish = forms.BooleanField(required=False, label="Publish when it succeeds")
+from .runs import ResumeError, cancel_run, resume_run, start_run
 
 
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     form = RunForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        from tasks.pipeline import start
-
-        data = dict(form.cleaned_data)
-        run = PipelineRun.objects.create(
-            config={k: v for k, v in data.items() if k != "publish"},
-            publish=data["publish"],
-            created_by=request.user,
-        )
-        start.delay(run.pk)
+        data = form.cleaned_data
+        run = start_run(data["config"], publish=data["publish"], user=request.user)
         messages.success(request, f"Run {run.pk} queued.")
         return redirect("ops:run", run.pk)
     return render(
@@ -85,23 +68,20 @@ def run_json(request: HttpRequest, pk: int) -> JsonResponse:
 @staff_member_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    n = PipelineRun.objects.filter(pk=pk, status__in=["queued", "running"]).update(
-        status=PipelineRun.Status.CANCELLED, finished_at=timezone.now()
-    )
-    messages.info(request, f"Run {pk} cancelled." if n else f"Run {pk} was not active.")
+    get_object_or_404(PipelineRun, pk=pk)
+    cancelled = cancel_run(pk)
+    messages.info(request, f"Run {pk} cancelled." if cancelled else f"Run {pk} was not active.")
     return redirect("ops:run", pk)
 
 
 @staff_member_required
 @require_POST
 def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
-    from tasks.pipeline import resume
-
     get_object_or_404(PipelineRun, pk=pk)
     try:
-        stage = resume(pk)
+        stage = resume_run(pk)
         messages.success(request, f"Run {pk} resumed at stage {stage}.")
-    except ValueError as exc:
+    except ResumeError as exc:
         messages.error(request, str(exc))
     return redirect("ops:run", pk)
 
@@ -145,6 +125,28 @@ def version_report(request: HttpRequest, pk: int, name: str = "index.html") -> F
 COMPARE_MAX_STARS = 200_000
 
 
+def _compare_choice(request: HttpRequest, versions, key: str) -> tuple[ModelVersion | None, str]:
+    """The ready version named by ``?key=``, or why there is none ("" when not asked)."""
+    raw = request.GET.get(key, "").strip()
+    side = key.upper()
+    if not raw:
+        return None, f"Choose version {side}."
+    if not raw.isdigit():
+        return None, f"{side} must be a model version's number, not {raw!r}."
+    version = versions.filter(pk=int(raw)).first()
+    if version is None:
+        return None, f"There is no ready model version {raw} ({side})."
+    return version, ""
+
+
+#: per-star differences (plot_label_differences) and accuracy metrics (compare_versions) shown
+STAR_COLUMNS = [("n", "stars"), ("bias", "mean"), ("std", "σ"), ("robust_sigma", "robust σ")]
+STAR_COLUMNS += [("median", "median"), ("max_abs", "max |Δ|")]
+ACCURACY_METRICS = [("bias", "bias"), ("std", "σ"), ("robust_sigma", "robust σ")]
+ACCURACY_METRICS += [("coverage_1sigma", "within 1σ*"), ("coverage_2sigma", "within 2σ*")]
+ACCURACY_METRICS += [("median_sigma", "median σ*")]
+
+
 @staff_member_required
 def version_compare(request: HttpRequest) -> HttpResponse:
     """Two versions label by label: report figures side by side and per-star differences."""
@@ -155,15 +157,19 @@ def version_compare(request: HttpRequest) -> HttpResponse:
     import numpy as np
     from django.db import connection
 
-    from labeling.labels import LABELS
+    from labeling.labels import DISPLAY, LABELS, UNITS
     from labeling.validation import compare_versions, plot_label_differences
 
     versions = ModelVersion.objects.filter(status="ready")
-    try:
-        a = versions.get(pk=int(request.GET["a"]))
-        b = versions.get(pk=int(request.GET["b"]))
-    except (KeyError, ValueError, ModelVersion.DoesNotExist):
+    if "a" not in request.GET and "b" not in request.GET:
         return render(request, "ops/compare.html", {"versions": versions})
+    a, why_a = _compare_choice(request, versions, "a")
+    b, why_b = _compare_choice(request, versions, "b")
+    if a is None or b is None:
+        errors = [why for why in (why_a, why_b) if why]
+        return render(
+            request, "ops/compare.html", {"versions": versions, "errors": errors}, status=400
+        )
 
     def figures(v: ModelVersion) -> dict:
         path = Path(v.path) / "files" / "validation" / "report.json"
@@ -178,13 +184,34 @@ def version_compare(request: HttpRequest) -> HttpResponse:
             [a.pk, b.pk, COMPARE_MAX_STARS],
         )
         rows = np.array(cur.fetchall(), dtype=float).reshape(-1, 2 * len(LABELS))
-    image, stats = None, None
+    image, stats = None, {}
     if len(rows):
         with tempfile.TemporaryDirectory() as tmp:
             png = Path(tmp) / "differences.png"
             stats = plot_label_differences(rows[:, 0::2], rows[:, 1::2], png)
             image = base64.b64encode(png.read_bytes()).decode()
-    comparison = compare_versions(figures(a), figures(b))
+    heldout = compare_versions(figures(a), figures(b)).get("accuracy", {}).get("heldout", {})
+    star_rows = [
+        {
+            "label": DISPLAY[k],
+            "unit": UNITS[k],
+            "values": [stats[k].get(m) for m, _ in STAR_COLUMNS],
+        }
+        for k in LABELS
+        if k in stats
+    ]
+    accuracy_rows = [
+        {
+            "label": DISPLAY[k],
+            "metric": name,
+            "a": heldout[k].get(f"{m}_a"),
+            "b": heldout[k].get(f"{m}_b"),
+            "d": heldout[k].get(f"d_{m}"),
+        }
+        for k in LABELS
+        if k in heldout
+        for m, name in ACCURACY_METRICS
+    ]
     return render(
         request,
         "ops/compare.html",
@@ -194,9 +221,8 @@ def version_compare(request: HttpRequest) -> HttpResponse:
             "b": b,
             "n_common": len(rows),
             "image": image,
-            "stats": json.dumps(stats, indent=1, default=str),
-            "comparison": json.dumps(
-                comparison.get("accuracy", {}).get("heldout", {}), indent=1, default=str
-            ),
+            "star_columns": [name for _, name in STAR_COLUMNS],
+            "star_rows": star_rows,
+            "accuracy_rows": accuracy_rows,
         },
     )

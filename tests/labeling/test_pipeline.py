@@ -37,7 +37,6 @@ CONFIG = PipelineConfig(
     ensemble=EnsembleConfig(n_splits=1, n_members=1, epochs=20, patience=5, batch_size=32, seed=4),
     tsne_perplexities=(30,),
     tsne_max_stars=600,
-    seed=4,
 )
 
 

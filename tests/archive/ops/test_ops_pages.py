@@ -1,7 +1,6 @@
 """Staff pages: staff only, CSRF-protected actions, runs queued, progress live, publish/rollback."""
 
 import html
-import json
 
 import pytest
 from django.contrib.auth.models import User
@@ -10,6 +9,7 @@ from django.urls import reverse
 
 from archive.catalogue.models import ModelVersion
 from archive.ops.models import PipelineRun
+from labeling.config import PipelineConfig
 from tasks import app
 
 pytestmark = pytest.mark.django_db
@@ -59,14 +59,11 @@ def test_starting_a_run_queues_it_with_its_configuration(staff, no_stray_tasks):
     response = staff.post(reverse("ops:dashboard"), data)
     run = PipelineRun.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("ops:run", args=[run.pk])
-    assert run.config == {
-        "n_splits": 2,
-        "n_members": 3,
-        "epochs": 5,
-        "patience": 2,
-        "inputs": "rvs_only",
-        "seed": 7,
-    }
+    # the run stores PipelineConfig.to_dict(): what was posted, every other option its default
+    posted = {k: v for k, v in data.items() if k != "publish"}
+    assert run.config == PipelineConfig.from_dict(posted).to_dict()
+    assert PipelineConfig.from_dict(run.config).ensemble.n_members == 3
+    assert run.kind == "pipeline" and run.phase == "QUEUED"
     assert run.publish and run.created_by.username == "ops"
     live = staff.get(reverse("ops:run-json", args=[run.pk])).json()
     assert live["status"] == "queued" and live["active"]
@@ -127,9 +124,11 @@ def test_compare_two_versions(staff):
     page = staff.get(reverse("ops:compare"), {"a": a.pk, "b": b.pk}).content.decode()
     assert "2 stars labelled by both" in page
     assert 'id="differences"' in page and "data:image/png;base64," in page
-    stats = page.split("Per-star differences (B − A)</h3>")[1].split("<pre>")[1].split("</pre>")[0]
-    teff = json.loads(html.unescape(stats))["teff"]
-    assert teff["bias"] == 100.0 and teff["n"] == 2  # mean of B − A, star by star
+    assert "<pre>" not in page  # a table per label, not raw JSON
+    table = page.split('id="star-differences"')[1].split("</table>")[0]
+    teff = table.split("<th>Teff")[1].split("</tr>")[0]
+    cells = [c.split("</td>")[0] for c in teff.split('<td class="num">')[1:]]
+    assert cells[:2] == ["2", "100"]  # stars, mean of B − A star by star
     assert staff.get(reverse("ops:compare")).status_code == 200  # the empty form
 
 
@@ -146,3 +145,29 @@ def test_a_cancelled_run_resumes_from_the_page(staff, settings, tmp_path, no_str
     response = staff.post(reverse("ops:run-resume", args=[run.pk]), follow=True)
     assert "only cancelled or failed runs resume" in response.content.decode()
     assert PipelineRun.objects.get(pk=run.pk).attempt == 2
+
+
+def test_compare_says_what_is_wrong(staff):
+    from tests.archive.ops.test_publishing import version_with_labels
+
+    a = version_with_labels("a", 4000.0)
+    for query, message in [
+        ({"a": a.pk, "b": 999}, "There is no ready model version 999 (B)."),
+        ({"a": "x"}, "A must be a model version&#x27;s number, not &#x27;x&#x27;."),
+        ({"a": a.pk}, "Choose version B."),
+    ]:
+        response = staff.get(reverse("ops:compare"), query)
+        page = response.content.decode()
+        assert response.status_code == 400 and message in page, page
+        assert 'class="message error"' in page
+
+
+def test_the_run_form_is_generated_from_the_configuration(staff):
+    page = staff.get(reverse("ops:dashboard")).content.decode()
+    for o in PipelineConfig.options():
+        assert f'name="{o.name}"' in page, o.name
+        assert o.help in html.unescape(page)
+    assert 'name="perplexities"' not in page and 'value="30,50,75,100"' in page
+    assert 'name="seed" value="0"' in page  # one default seed, the library's
+    response = staff.post(reverse("ops:dashboard"), {"n_splits": 0, "tsne_perplexities": "a"})
+    assert response.status_code == 200 and not PipelineRun.objects.exists()

@@ -3,27 +3,36 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from archive.catalogue.models import ModelVersion
+from archive.jobs.errors import TransitionError
+from archive.ops.config_form import add_run_arguments, config_from_arguments
 from archive.ops.models import PipelineRun
 from archive.ops.publishing import PublishError, publish, rollback
+from archive.ops.runs import cancel_run, resume_run, start_run
+from labeling.config import ConfigError
 
 
 class Command(BaseCommand):
-    help = "Start, watch and cancel re-training runs; publish or roll back model versions"
+    help = (
+        "Start, watch, cancel and resume re-training runs; publish or roll back model versions. "
+        "Runs are carried out by Celery workers (celery -A tasks worker). "
+        "`pipeline ACTION --help` describes an action."
+    )
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True)
-        run = sub.add_parser("run", help="start a run (a Celery worker must be running)")
-        run.add_argument("--splits", type=int, default=7)
-        run.add_argument("--members", type=int, default=4, help="members per split")
-        run.add_argument("--epochs", type=int, default=200)
-        run.add_argument("--patience", type=int, default=20)
-        run.add_argument("--inputs", choices=["hybrid", "rvs_only"], default="hybrid")
-        run.add_argument("--perplexities", default="30,50,75,100")
-        run.add_argument("--chunk-size", type=int, default=20_000)
-        run.add_argument("--seed", type=int, default=0)
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+        def action(name: str, help: str):  # noqa: A002
+            # help= lists the action under `pipeline --help`, description= heads its own --help
+            return sub.add_parser(name, help=help, description=help)
+
+        run = action(
+            "run",
+            "start a run: select, train the ensemble, label the catalogue, optionally publish "
+            "(a Celery worker must be running); every option defaults as PipelineConfig does",
+        )
+        add_run_arguments(run)
         run.add_argument("--publish", action="store_true", help="publish when it succeeds")
         run.add_argument("--wait", action="store_true", help="follow it until it ends")
         run.add_argument(
@@ -31,42 +40,41 @@ class Command(BaseCommand):
             action="store_true",
             help="do nothing when a version is already published (make demo)",
         )
-        status = sub.add_parser("status")
-        status.add_argument("run", type=int, nargs="?")
-        cancel = sub.add_parser("cancel")
-        cancel.add_argument("run", type=int)
-        resume = sub.add_parser("resume", help="carry on a cancelled or failed run")
-        resume.add_argument("run", type=int)
+        status = action("status", "show the latest runs (or one) and the published version")
+        status.add_argument("run", type=int, nargs="?", help="a run's number (default: latest 10)")
+        cancel = action(
+            "cancel",
+            "cancel an active run: its queued tasks are revoked, running ones stop at their "
+            "next start; what is published is untouched",
+        )
+        cancel.add_argument("run", type=int, help="the run's number")
+        resume = action(
+            "resume",
+            "carry on a cancelled or failed run without redoing finished work "
+            "(members trained, chunks labelled)",
+        )
+        resume.add_argument("run", type=int, help="the run's number")
         resume.add_argument("--wait", action="store_true", help="follow it until it ends")
-        pub = sub.add_parser("publish")
-        pub.add_argument("version", help="model version name")
-        sub.add_parser("rollback")
+        pub = action("publish", "publish a ready model version: the catalogue switches to it")
+        pub.add_argument("version", help="model version name (see `pipeline status`)")
+        action(
+            "rollback",
+            "publish again the version the latest publication replaced",
+        )
 
     def handle(self, action, **o):
         try:
             getattr(self, f"do_{action}")(**o)
-        except PublishError as exc:
+        except (PublishError, TransitionError, ConfigError) as exc:
             raise CommandError(str(exc)) from exc
 
     def do_run(self, **o):
-        from tasks.pipeline import start
-
         current = ModelVersion.objects.filter(is_published=True).first()
         if o["unless_published"] and current is not None:
             self.stdout.write(f"{current.name} is published already: no new run")
             return
-        config = {
-            "n_splits": o["splits"],
-            "n_members": o["members"],
-            "epochs": o["epochs"],
-            "patience": o["patience"],
-            "inputs": o["inputs"],
-            "seed": o["seed"],
-            "chunk_size": o["chunk_size"],
-            "tsne_perplexities": [int(p) for p in o["perplexities"].split(",")],
-        }
-        run = PipelineRun.objects.create(config=config, publish=o["publish"])
-        start.delay(run.pk)
+        config = config_from_arguments(o)
+        run = start_run(config, publish=o["publish"])
         self.stdout.write(f"run {run.pk} queued: {config}")
         if o["wait"]:
             self.follow(run)
@@ -87,7 +95,10 @@ class Command(BaseCommand):
             raise CommandError(f"run {run.pk} {run.status}: {run.error}")
 
     def do_status(self, run=None, **o):
-        runs = [PipelineRun.objects.get(pk=run)] if run else PipelineRun.objects.all()[:10]
+        try:
+            runs = [PipelineRun.objects.get(pk=run)] if run else PipelineRun.objects.all()[:10]
+        except PipelineRun.DoesNotExist as exc:
+            raise CommandError(f"no run {run}") from exc
         for r in runs:
             version = r.model_version.name if r.model_version else "-"
             self.stdout.write(
@@ -98,20 +109,17 @@ class Command(BaseCommand):
         self.stdout.write(f"published: {current.name if current else 'nothing'}")
 
     def do_cancel(self, run, **o):
-        n = PipelineRun.objects.filter(pk=run, status__in=["queued", "running"]).update(
-            status=PipelineRun.Status.CANCELLED, finished_at=timezone.now()
-        )
-        if not n:
+        if not PipelineRun.objects.filter(pk=run).exists():
+            raise CommandError(f"no run {run}")
+        if not cancel_run(run):
             raise CommandError(f"run {run} is not active")
         self.stdout.write(f"run {run} cancelled (its tasks stop at their next start)")
 
     def do_resume(self, run, **o):
-        from tasks.pipeline import resume
-
         try:
-            stage = resume(run)
-        except (ValueError, PipelineRun.DoesNotExist) as exc:
-            raise CommandError(str(exc)) from exc
+            stage = resume_run(run)
+        except PipelineRun.DoesNotExist as exc:
+            raise CommandError(f"no run {run}") from exc
         self.stdout.write(f"run {run} resumed at stage {stage}")
         if o["wait"]:
             self.follow(PipelineRun.objects.get(pk=run))

@@ -1,0 +1,40 @@
+"""Which Celery task does each kind of job: views enqueue by name, never import ``tasks``.
+
+Apps register their kinds in ``AppConfig.ready`` (``archive.ops``: "pipeline"). A kind's task
+takes ``(job_id, attempt)`` and starts with :func:`archive.jobs.lifecycle.start`, which returns
+None when the job was aborted or resumed since: the task then does nothing.
+"""
+
+from dataclasses import dataclass
+
+from .errors import UnknownKind
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str  # Job.kind: "pipeline", "tap_query", "export"
+    task: str  # the Celery task name the worker registers, e.g. "pipeline.start"
+    description: str = ""
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register(name: str, task: str, description: str = "") -> JobKind:
+    """Declare a kind of job and the task that runs it (idempotent for the same task)."""
+    kind = JobKind(name, task, description)
+    if _KINDS.get(name, kind) != kind:
+        raise ValueError(f"job kind {name!r} is registered with {_KINDS[name].task} already")
+    _KINDS[name] = kind
+    return kind
+
+
+def kind(name: str) -> JobKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise UnknownKind(f"no job kind {name!r} (known: {', '.join(sorted(_KINDS))})") from None
+
+
+def kinds() -> list[JobKind]:
+    return sorted(_KINDS.values(), key=lambda k: k.name)
