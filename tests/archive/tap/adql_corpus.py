@@ -251,6 +251,17 @@ CORPUS = [
         {(1,), (2,)},
     ),
     (
+        "BOX across ra = 0",
+        f"SELECT source_id FROM {R} WHERE CONTAINS(POINT(ra, dec), BOX(0, 0, 1, 1)) = 1",
+        {(6,), (7,)},
+    ),
+    (
+        "POLYGON across ra = 0",
+        f"SELECT source_id FROM {R} WHERE CONTAINS(POINT(ra, dec), "
+        "POLYGON(359.5, -1, 0.5, -1, 0.5, 1, 359.5, 1)) = 1",
+        {(6,), (7,)},
+    ),
+    (
         "POLYGON of numbers",
         f"SELECT source_id FROM {R} WHERE CONTAINS(POINT(ra, dec), "
         "POLYGON(9, 19, 11, 19, 11, 22, 9, 22)) = 1",
