@@ -118,6 +118,9 @@ def child(fmt: str, rows: int) -> None:
 
     from archive.results.stream import stream_result
 
+    if fmt == "parquet":  # a serving process has its modules loaded: not part of the first byte
+        import archive.results.parquet  # noqa: F401
+
     conn = psycopg.connect(**params("reader"), dbname=DB, autocommit=True)
     size, first = 0, None
     with open(os.devnull, "wb") as sink:
