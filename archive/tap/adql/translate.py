@@ -77,14 +77,15 @@ def _translate(adql: str, catalog: TableCatalog) -> Translation:
         node.meta["adql_written"] = True
     tree = _qualify(tree, used, adql)
     _merge_join_columns(tree)
-    columns = _output_columns(tree, used, xtypes)
-    _rename(tree, used)
+    root = build_scope(tree)
+    columns = _output_columns(root, used, xtypes)
+    _rename(tree, root, used)
     try:
         tree = _rewrite(tree)
     except AdqlError as exc:
         raise _placed(exc, adql) from None
     # comments stay out: nothing of the user's text reaches PostgreSQL but parsed nodes
-    sql = tree.sql(dialect=PgSphere, comments=False)
+    sql = tree.sql(dialect=PgSphere, copy=False, comments=False)
     names = tuple(sorted({t.name for t in used.values()}))
     return Translation(adql=adql, sql=sql, columns=columns, tables=names)
 
@@ -373,10 +374,10 @@ def _column_of(e: exp.Expression) -> exp.Column | None:
     return None
 
 
-def _output_columns(tree: exp.Expression, used: dict, xtypes: dict) -> tuple:
+def _output_columns(root: Scope, used: dict, xtypes: dict) -> tuple:
     """Name, source and xtype of each output column; a repeated name (``SELECT *`` over a
     join) gets ``_2``, ``_3`` in the SQL too, as the result writers need unique names."""
-    scope = _select_scope(build_scope(tree))
+    scope = _select_scope(root)
     out, seen = [], set()
     for e in scope.expression.expressions:
         name = e.alias_or_name
@@ -394,9 +395,9 @@ def _output_columns(tree: exp.Expression, used: dict, xtypes: dict) -> tuple:
     return tuple(out)
 
 
-def _rename(tree: exp.Expression, used: dict) -> None:
+def _rename(tree: exp.Expression, root: Scope, used: dict) -> None:
     """Catalogue tables to their SQL names; columns to their real spelling, with their info."""
-    for scope in build_scope(tree).traverse():
+    for scope in root.traverse():
         for column in scope.columns:
             source = scope.sources.get(column.table)
             if isinstance(source, exp.Table):
