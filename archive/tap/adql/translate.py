@@ -120,6 +120,13 @@ def _tokenize(adql: str) -> list:
 def _parse(adql: str, tokens: list) -> exp.Expression:
     if not tokens:
         raise AdqlSyntaxError("the query is empty")
+    first = next((t for t in tokens if t.text != "("), tokens[0])
+    if first.text.upper() not in ("SELECT", "WITH"):
+        line, col = _where(adql, first.start)
+        where = {"line": line, "column": col, "token": first.text}
+        if first.token_type.name in ("VAR", "IDENTIFIER", "STRING", "NUMBER"):
+            raise AdqlSyntaxError("a query starts with SELECT or WITH", **where)
+        raise UnsupportedError("only a SELECT query is allowed", **where)
     parser = _DIALECT.parser()
     try:
         statements = parser.parse(tokens, adql)
@@ -137,6 +144,8 @@ def _parse(adql: str, tokens: list) -> exp.Expression:
             raise UnsupportedError("one SELECT statement only", line=line, column=col, token=";")
         raise AdqlSyntaxError("the query is empty")
     tree = statements[0]
+    while isinstance(tree, exp.Subquery) and not tree.alias and not tree.args.get("limit"):
+        tree = tree.this  # (SELECT ...): the parentheses mean nothing at the top
     if not isinstance(tree, exp.Select | exp.Union | exp.Except | exp.Intersect):
         first = tokens[0]
         line, col = _where(adql, first.start)
@@ -159,6 +168,10 @@ def _syntax_error(exc: ParseError, adql: str, tokens: list) -> AdqlSyntaxError:
                 break
     if line is None:
         line, col, token = *_where(adql, len(adql)), "end of query"
+    # sqlglot names its own node classes ("Required keyword: 'this' missing for <class ...>");
+    # the user needs the token and, where sqlglot knows it, what was expected
+    if not description.startswith("Expecting"):
+        description = "unexpected token or missing expression"
     return AdqlSyntaxError(f"syntax error: {description}", line=line, column=col, token=token)
 
 
@@ -202,12 +215,27 @@ def _check_nodes(tree: exp.Expression, adql: str, tokens: list) -> None:
                 "REAL, DOUBLE PRECISION, CHAR, VARCHAR, TIMESTAMP)",
                 **_locate(adql, node.parent or node),
             )
+        elif isinstance(node, exp.Limit | exp.Offset) and not _count(node.expression):
+            what = "TOP" if isinstance(node, exp.Limit) else "OFFSET"
+            raise UnsupportedError(
+                f"{what} takes a non-negative integer", **_locate(adql, node.expression or node)
+            )
         elif isinstance(node, exp.If) and not isinstance(node.parent, exp.Case):
             raise UnsupportedError("IF is not an ADQL function", **_locate(adql, node))
         elif isinstance(node, exp.Rand) and node.this is not None:
             raise UnsupportedError("RAND with a seed is not supported", **_locate(adql, node))
+        elif isinstance(node, exp.Select) and not node.expressions:
+            token = next((t for t in tokens if t.text.upper() == "FROM"), tokens[-1])
+            line, col = _where(adql, token.start)
+            raise AdqlSyntaxError(
+                "SELECT needs at least one column", line=line, column=col, token=token.text
+            )
         elif isinstance(node, exp.Select) and node.args.get("into"):
             raise UnsupportedError("SELECT INTO is not allowed", **_locate(adql, node))
+
+
+def _count(e: exp.Expression | None) -> bool:
+    return isinstance(e, exp.Literal) and not e.is_string and e.this.isdigit()
 
 
 # -- names ---------------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ def position(adql: str, token: str, nth: int = 1) -> tuple[int, int]:
         (f"SELECT ra FROM {R}\n  WHERE ra > 1 AND AND dec < 2", "AND", 2),
         (f"SELECT ra FROM {R} WHERE (ra > 1", None, 1),
         (f'SELECT ra FROM {R} WHERE "ra > 1', '"ra > 1', 1),
+        (f"SELEC ra FROM {R}", "SELEC", 1),
+        (f"SELECT FROM {R}", "FROM", 1),
+        (f"SELECT TOP ra ra FROM {R}", "ra", 1),
     ],
 )
 def test_syntax_errors_name_the_token(adql, token, nth):
@@ -87,6 +90,10 @@ def test_unknown_table_and_column_are_named_with_their_position():
         (f"SELECT ra::text FROM {R}", None),
         (f"SELECT row_number() OVER () FROM {R}", None),
         (f"SELECT RAND(42) FROM {R}", None),
+        (f"SELECT TOP 1.5 ra FROM {R}", None),
+        (f"SELECT ra FROM {R} OFFSET (SELECT 1)", None),
+        (f"EXPLAIN SELECT ra FROM {R}", "EXPLAIN"),
+        (f"COPY {R} TO STDOUT", "COPY"),
         (f"SELECT ra FROM {R} FOR UPDATE", None),
     ],
 )
@@ -128,6 +135,10 @@ def test_geometry_misuse():
     error(f"SELECT IN_UNIT(ra, 'kg') FROM {R}", UnsupportedError)  # not convertible
     error(f"SELECT CENTROID(POLYGON(POINT(ra, dec), POINT(1, 2), POINT(2, 2))) FROM {R}",
           UnsupportedError)  # fmt: skip
+
+
+def test_parentheses_around_the_query_are_fine():
+    assert translate(f"((SELECT ra FROM {R}))", CATALOG).sql.startswith("SELECT")
 
 
 def test_empty_and_huge_queries():
