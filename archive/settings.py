@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "archive.metadata",
     "archive.jobs",
     "archive.results",
+    "archive.tap",
     "archive.ops",
     "archive.web",
 ]

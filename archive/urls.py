@@ -6,5 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("ops/", include("archive.ops.urls")),
+    path("tap/", include("archive.tap.urls")),
     path("", include("archive.web.urls")),
 ]

@@ -16,4 +16,4 @@ if threads := os.environ.get("RVS_WORKER_THREADS"):
 
 app = Celery("rvscnn")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.include = ["tasks.health", "tasks.jobs", "tasks.pipeline"]
+app.conf.include = ["tasks.health", "tasks.jobs", "tasks.pipeline", "tasks.tap"]

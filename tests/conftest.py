@@ -47,6 +47,16 @@ def _services_answer(request):
         )
 
 
+@pytest.fixture(scope="session")
+def reader_connections_closed(django_db_setup):
+    """The TAP service keeps a reader connection per thread: closed before the test database
+    is dropped (request it in the fixtures of tests that query the service)."""
+    yield
+    from archive.tap.service import close_reader_connections
+
+    close_reader_connections()
+
+
 def db_params(alias: str = "default") -> dict:
     """psycopg connection parameters of a Django database alias (test database name)."""
     from django.db import connections
@@ -168,6 +178,68 @@ def celery_worker_process(django_db_setup, django_db_blocker, worker_dirs):
     worker.start()
     yield worker
     worker.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def web_service(django_db_setup, django_db_blocker, worker_dirs, celery_worker_process):
+    """The site served by gunicorn as the demo serves it (scripts/gunicorn.conf.py), on the
+    test database, with the Celery worker behind it: what TAP clients and validators talk to.
+    Returns its base URL."""
+    import urllib.request
+
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        test_db = connections["default"].settings_dict["NAME"]
+    port = free_port()
+    env = {
+        **os.environ,
+        "RVS_INSTANCE": "test",
+        "RVS_DB_NAME": test_db,
+        "DJANGO_SETTINGS_MODULE": "archive.settings",
+        "RVS_WEB_BIND": f"127.0.0.1:{port}",
+        "RVS_WEB_WORKERS": "1",
+        "RVS_WEB_THREADS": "8",
+        **worker_dirs,
+    }
+    log = REPO / "var" / "test" / "gunicorn.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "scripts/gunicorn.conf.py"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"gunicorn exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"{url}/tap/availability", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"gunicorn did not answer within 60 s; see {log}")
+            time.sleep(0.2)
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,11 @@ TAP_SCHEMA_NAME = "TAP_SCHEMA"
 _SQL_TYPES = {"char": "text", "int": "integer", "short": "smallint", "long": "bigint"}
 
 
+def quoted(name: str) -> str:
+    """A column name as SQL writes it: delimited (once) always."""
+    return name if name.startswith('"') else f'"{name}"'
+
+
 def pg_name(schema: str) -> str:
     return schema.lower()
 
@@ -33,7 +38,7 @@ def _is_tap_schema(schema: Schema) -> bool:
 
 
 def _tap_schema_table(table: Table) -> str:
-    cols = ", ".join(f'"{c.name}" {_SQL_TYPES[c.datatype]}' for c in table.columns)
+    cols = ", ".join(f"{quoted(c.name)} {_SQL_TYPES[c.datatype]}" for c in table.columns)
     return f"CREATE TABLE tap_schema.{table.name} ({cols})"
 
 
@@ -88,7 +93,9 @@ def tap_schema_rows(registry: Registry) -> dict[str, list[tuple]]:
             )
             table_index += 1
             for ci, c in enumerate(table.columns):
-                size = int(c.arraysize) if c.arraysize and c.arraysize.isdigit() else None
+                # TAP 1.1 "size": the number in arraysize, bounded ("64*") or fixed ("8")
+                bound = (c.arraysize or "").rstrip("*")
+                size = int(bound) if bound.isdigit() else None
                 rows["columns"].append(
                     (
                         qualified,

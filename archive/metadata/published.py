@@ -205,10 +205,20 @@ def model_versions(schema: str) -> Table:
     )
 
 
-def _tap_table(name: str, description: str, columns: list[tuple[str, str, str]]) -> Table:
+def _tap_table(
+    name: str,
+    description: str,
+    columns: list[tuple[str, str, str]],
+    keys: tuple[tuple[str, str, str], ...] = (),
+) -> Table:
+    """A TAP_SCHEMA table; ``keys``: (column, target table, target column)."""
     return Table(
         name=name,
         description=description,
+        foreign_keys=tuple(
+            ForeignKey(target=f"TAP_SCHEMA.{target}", columns=((column, target_column),))
+            for column, target, target_column in keys
+        ),
         columns=tuple(
             Column(
                 name=c,
@@ -249,6 +259,7 @@ TAP_SCHEMA = Schema(
                 ("description", "char", "Description of the table"),
                 ("table_index", "int", "Order in which to show the tables"),
             ],
+            keys=(("schema_name", "schemas", "schema_name"),),
         ),
         _tap_table(
             "columns",
@@ -259,7 +270,8 @@ TAP_SCHEMA = Schema(
                 ("datatype", "char", "VOTable datatype"),
                 ("arraysize", "char", "VOTable arraysize"),
                 ("xtype", "char", "VOTable/DALI xtype"),
-                ("size", "int", "Length of fixed-length arrays (deprecated in TAP 1.1)"),
+                # an ADQL reserved word: TAP 1.1 names it delimited
+                ('"size"', "int", "Length of fixed-length arrays (deprecated in TAP 1.1)"),
                 ("description", "char", "Description of the column"),
                 ("utype", "char", "Column utype"),
                 ("unit", "char", "Unit in VOUnit syntax"),
@@ -269,6 +281,7 @@ TAP_SCHEMA = Schema(
                 ("std", "int", "1 if the column is defined by a standard"),
                 ("column_index", "int", "Order of the column in its table"),
             ],
+            keys=(("table_name", "tables", "table_name"),),
         ),
         _tap_table(
             "keys",
@@ -280,6 +293,10 @@ TAP_SCHEMA = Schema(
                 ("utype", "char", "Key utype"),
                 ("description", "char", "Description of the key"),
             ],
+            keys=(
+                ("from_table", "tables", "table_name"),
+                ("target_table", "tables", "table_name"),
+            ),
         ),
         _tap_table(
             "key_columns",
@@ -289,6 +306,7 @@ TAP_SCHEMA = Schema(
                 ("from_column", "char", "Column in from_table"),
                 ("target_column", "char", "Column in target_table"),
             ],
+            keys=(("key_id", "keys", "key_id"),),
         ),
     ),
 )

@@ -87,8 +87,12 @@ class Table:
         return "table" if self.from_sql is None else "view"
 
     def column(self, name: str) -> Column:
+        """A column by its name; case and ADQL delimiters ("size") aside when not exact."""
         for c in self.columns:
             if c.name == name:
+                return c
+        for c in self.columns:
+            if c.name.strip('"').lower() == name.strip('"').lower():
                 return c
         raise RegistryError(f"table {self.name} has no column {name}")
 

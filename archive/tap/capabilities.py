@@ -41,7 +41,6 @@ ADQL_FEATURES: dict[str, tuple[str, ...]] = {
         "CENTROID",
     ),
     "adql-string": ("LOWER", "UPPER", "ILIKE"),
-    "adql-conditional": ("COALESCE",),
     "adql-sets": ("UNION", "EXCEPT", "INTERSECT"),
     "adql-type": ("CAST",),
     "adql-offset": ("OFFSET",),
@@ -112,7 +111,8 @@ def capabilities(base: str) -> bytes:
         for alias in fmt.aliases:
             if "/" not in alias:
                 _sub(out, "alias", alias)
-    _sub(tap, "uploadMethod", **{"ivo-id": "ivo://ivoa.net/std/TAPRegExt#upload-inline"})
+    for method in ("inline", "http"):
+        _sub(tap, "uploadMethod", **{"ivo-id": f"ivo://ivoa.net/std/TAPRegExt#upload-{method}"})
     for tag, default, hard, unit in (
         ("retentionPeriod", ANONYMOUS.retention_s, REGISTERED.retention_s, None),
         ("executionDuration", ANONYMOUS.async_timeout_s, REGISTERED.async_timeout_s, None),
@@ -122,7 +122,8 @@ def capabilities(base: str) -> bytes:
         _sub(el, "default", str(default), **({"unit": unit} if unit else {}))
         _sub(el, "hard", str(hard), **({"unit": unit} if unit else {}))
     limit = _sub(tap, "uploadLimit")
-    _sub(limit, "hard", str(ANONYMOUS.upload_bytes), unit="byte")
+    _sub(limit, "default", str(ANONYMOUS.upload_bytes), unit="byte")
+    _sub(limit, "hard", str(REGISTERED.upload_bytes), unit="byte")
     for name in ("capabilities", "availability", "tables", "examples"):
         cap = _sub(root, "capability", standardID=STANDARD[name])
         _interface(cap, f"{base}/{name}")

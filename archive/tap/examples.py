@@ -49,8 +49,9 @@ EXAMPLES = (
         "kiel",
         "A Kiel diagram, binned",
         "Star counts in bins of 100 K in Teff and 0.1 dex in log g.",
-        "SELECT FLOOR(teff / 100) * 100 AS teff_bin, FLOOR(logg * 10) / 10 AS logg_bin, "
-        "COUNT(*) AS n\nFROM {s}.rvs_cnn\nGROUP BY FLOOR(teff / 100) * 100, FLOOR(logg * 10) / 10",
+        "SELECT teff_bin, logg_bin, COUNT(*) AS n\nFROM (SELECT FLOOR(teff / 100) * 100 AS "
+        "teff_bin, FLOOR(logg * 10) / 10 AS logg_bin\n      FROM {s}.rvs_cnn) AS b\n"
+        "GROUP BY teff_bin, logg_bin",
     ),
     Example(
         "alpha-rich",
@@ -86,10 +87,10 @@ EXAMPLES = (
         "mean-by-snr",
         "Uncertainty against S/N",
         "Mean sigma_m_h in bins of the RVS signal-to-noise ratio.",
-        "SELECT FLOOR(g.rvs_spec_sig_to_noise / 10) * 10 AS snr_bin, "
-        "AVG(c.sigma_m_h) AS mean_sigma_m_h, COUNT(*) AS n\n"
-        "FROM {s}.rvs_cnn AS c JOIN {s}.gaia_source AS g ON g.source_id = c.source_id\n"
-        "GROUP BY FLOOR(g.rvs_spec_sig_to_noise / 10) * 10",
+        "SELECT snr_bin, AVG(sigma_m_h) AS mean_sigma_m_h, COUNT(*) AS n\n"
+        "FROM (SELECT FLOOR(g.rvs_spec_sig_to_noise / 10) * 10 AS snr_bin, c.sigma_m_h\n"
+        "      FROM {s}.rvs_cnn AS c JOIN {s}.gaia_source AS g ON g.source_id = c.source_id"
+        ") AS b\nGROUP BY snr_bin",
     ),
     Example(
         "versions",

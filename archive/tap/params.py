@@ -24,6 +24,15 @@ def collect(request: HttpRequest) -> dict[str, str]:
     return params
 
 
+#: the parameters an async job keeps (UWS parameters), as TAP names them
+JOB_PARAMETERS = ("REQUEST", "LANG", "QUERY", "RESPONSEFORMAT", "FORMAT", "MAXREC", "UPLOAD")
+
+
+def job_parameters_of(params: dict[str, str]) -> dict[str, str]:
+    """The TAP parameters among a request's (checked when the job runs)."""
+    return {k: v for k, v in params.items() if k in JOB_PARAMETERS}
+
+
 @dataclass(frozen=True)
 class QueryParams:
     """What a doQuery asks for."""
@@ -36,10 +45,9 @@ class QueryParams:
     run_id: str
 
     @classmethod
-    def parse(cls, params: dict[str, str], limits: Limits, *, sync: bool) -> QueryParams:
+    def parse(cls, params: dict[str, str], limits: Limits) -> QueryParams:
+        # TAP 1.1 (Sect. 2.3.1) no longer requires REQUEST; doQuery is the one it may name
         request = params.get("REQUEST")
-        if sync and request is None:
-            raise UsageError("REQUEST is missing: use REQUEST=doQuery")
         if request is not None and request != "doQuery":
             raise BadParameter("REQUEST", request, "doQuery")
         lang = params.get("LANG")
@@ -59,14 +67,3 @@ class QueryParams:
             upload=params.get("UPLOAD") or None,
             run_id=params.get("RUNID", "")[:64],
         )
-
-    def to_job(self) -> dict[str, str]:
-        """The UWS parameters a job keeps (names as TAP spells them)."""
-        out = {"REQUEST": "doQuery", "LANG": self.lang, "QUERY": self.query}
-        if self.format:
-            out["RESPONSEFORMAT"] = self.format
-        if self.maxrec is not None:
-            out["MAXREC"] = str(self.maxrec)
-        if self.upload:
-            out["UPLOAD"] = self.upload
-        return out

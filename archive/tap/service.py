@@ -8,6 +8,7 @@ the units, UCDs and descriptions the result headers carry.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -21,14 +22,18 @@ from archive.errors import QueryError
 from archive.metadata.fields import VOField
 from archive.metadata.published import registry
 from archive.metadata.registry import Registry, RegistryError
+from archive.results.columns import describe
+from archive.results.query import archive_error
 
 from .adql import AdqlError, ColumnInfo, TableCatalog, TableInfo, translate
+from .uploads import UploadTable
 
 
 @dataclass(frozen=True)
 class PreparedQuery:
     sql: str
-    fields: list[VOField] | None  # None: the writers derive them from the result's types
+    #: per output column its registry field, or None where the result's type decides
+    fields: list[VOField | None] | None
 
 
 @lru_cache(maxsize=4)
@@ -44,7 +49,7 @@ def _catalog(reg: Registry) -> TableCatalog:
     )
 
 
-def catalog(extra: tuple[TableInfo, ...] = ()) -> TableCatalog:
+def catalog(extra: tuple[TableInfo, ...] | list[TableInfo] = ()) -> TableCatalog:
     """The tables a query may read: the registry's, plus a request's uploads."""
     base = _catalog(registry())
     return base.with_tables(extra) if extra else base
@@ -58,20 +63,41 @@ def _source_field(reg: Registry, source: str) -> VOField | None:
         return None
 
 
-def prepare_adql(query: str, extra: tuple[TableInfo, ...] = ()) -> PreparedQuery:
+def prepare_adql(query: str, uploads: Sequence[UploadTable] = ()) -> PreparedQuery:
     """Translate ADQL; columns taken as they are from a table keep its metadata."""
     try:
-        translation = translate(query, catalog(extra))
+        translation = translate(query, catalog([u.table_info() for u in uploads]))
     except AdqlError as exc:
         raise QueryError(str(exc)) from exc
     reg = registry()
-    fields: list[VOField] = []
+    uploaded = {f"tap_upload.{u.name.lower()}": u for u in uploads}
+
+    def known_field(source: str) -> VOField | None:
+        table, _, column = source.rpartition(".")
+        if table.lower() in uploaded:
+            return uploaded[table.lower()].field_of(column)
+        return _source_field(reg, source)
+
+    fields: list[VOField | None] = []
     for out in translation.columns:
-        known = _source_field(reg, out.source) if out.source else None
-        if known is None:
-            return PreparedQuery(translation.sql, None)  # types from PostgreSQL
-        fields.append(replace(known, name=out.name))
+        known = known_field(out.source) if out.source else None
+        fields.append(None if known is None else replace(known, name=out.name))
     return PreparedQuery(translation.sql, fields)
+
+
+def result_fields(connection: psycopg.Connection, prepared: PreparedQuery) -> list[VOField]:
+    """Every output column's field: the registry's where known, else from the result's types
+    (planned, not run)."""
+    if prepared.fields is not None and None not in prepared.fields:
+        return list(prepared.fields)
+    try:
+        with connection.cursor() as cur:
+            described = describe(cur, prepared.sql)
+    except psycopg.Error as exc:
+        raise archive_error(exc) from exc
+    if prepared.fields is None:
+        return described
+    return [d if f is None else f for f, d in zip(prepared.fields, described, strict=True)]
 
 
 #: PostgreSQL functions a user's SQL may not call, though the reader may (Django needs
@@ -104,10 +130,32 @@ def prepare_postgresql(query: str) -> PreparedQuery:
     return PreparedQuery(query.strip().rstrip(";"), None)
 
 
-def prepare(lang: str, query: str, extra: tuple[TableInfo, ...] = ()) -> PreparedQuery:
+def prepare(lang: str, query: str, uploads: Sequence[UploadTable] = ()) -> PreparedQuery:
     if lang == "ADQL":
-        return prepare_adql(query, extra)
+        return prepare_adql(query, uploads)
+    if uploads:
+        raise QueryError("uploads go with LANG=ADQL (as TAP_UPLOAD.name)")
     return prepare_postgresql(query)
+
+
+def open_reader() -> psycopg.Connection:
+    """A new autocommit connection of the read-only role (one with uploads: its temporary
+    tables go when it is closed)."""
+    s = connections["reader"].settings_dict
+    return psycopg.connect(
+        host=s["HOST"],
+        port=s["PORT"],
+        user=s["USER"],
+        password=s["PASSWORD"],
+        dbname=s["NAME"],
+        autocommit=True,
+        application_name="rvscnn-tap",
+    )
+
+
+def set_timeout(conn: psycopg.Connection, timeout_s: int) -> None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout_s}s"])
 
 
 _local = threading.local()
@@ -124,23 +172,13 @@ def reader_connection(timeout_s: int) -> psycopg.Connection:
     """
     conn = getattr(_local, "connection", None)
     if conn is None or conn.closed or conn.broken:
-        s = connections["reader"].settings_dict
-        conn = psycopg.connect(
-            host=s["HOST"],
-            port=s["PORT"],
-            user=s["USER"],
-            password=s["PASSWORD"],
-            dbname=s["NAME"],
-            autocommit=True,
-            application_name="rvscnn-tap",
-        )
+        conn = open_reader()
         _local.connection = conn
         with _opened_lock:
             _opened.add(conn)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()  # a stream its client dropped
-    with conn.cursor() as cur:
-        cur.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout_s}s"])
+    set_timeout(conn, timeout_s)
     return conn
 
 

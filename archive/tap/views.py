@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -30,13 +31,16 @@ from archive.metadata.published import registry
 from archive.metadata.registry import RegistryError
 from archive.results.formats import resolve
 from archive.results.http import ERROR_CONTENT_TYPE, error_response, result_response
+from archive.results.query import archive_error
 from archive.results.votable import error_document
 
 from . import capabilities as caps
 from . import examples, uws
 from .limits import limits_for
-from .params import QueryParams, collect
-from .service import prepare, reader_connection
+from .params import QueryParams, collect, job_parameters_of
+from .service import open_reader, prepare, reader_connection, result_fields, set_timeout
+from .uploads import IDENTIFIER, UploadTable, read_uploads, result_file
+from .uploads import load as load_uploads
 
 KIND = "tap_query"
 XML = "text/xml; charset=utf-8"
@@ -62,21 +66,51 @@ def root(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _uploads(request: HttpRequest, spec: str | None, limits) -> list[UploadTable]:
+    if not spec:
+        return []
+    size = sum(f.size for f in request.FILES.values())
+    if size > limits.upload_bytes:
+        raise LimitExceeded(f"uploads of {size} bytes; at most {limits.upload_bytes} in all")
+    parts = {name: f.read() for name, f in request.FILES.items()}
+    return read_uploads(spec, parts, limits, host=request.get_host(), result_file=result_file)
+
+
+def _closing(content, connection):
+    """The stream, then the connection closed (its temporary upload tables with it)."""
+    try:
+        yield from content
+    finally:
+        connection.close()
+
+
 @csrf_exempt
 def sync(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     limits = limits_for(request.user)
+    dedicated = None  # the connection of a query with uploads, closed after its result
     try:
-        params = QueryParams.parse(collect(request), limits, sync=True)
+        params = QueryParams.parse(collect(request), limits)
         fmt = resolve(params.format)
-        if params.upload:
-            raise UsageError("UPLOAD is not offered by this service yet")
-        prepared = prepare(params.lang, params.query)
-    except ArchiveError as exc:
-        return error_response(exc)
-    connection = reader_connection(limits.sync_timeout_s)
-    return result_response(connection, prepared.sql, prepared.fields, fmt, params.maxrec)
+        uploads = _uploads(request, params.upload, limits)
+        prepared = prepare(params.lang, params.query, uploads)
+        if uploads:
+            connection = dedicated = open_reader()
+            set_timeout(connection, limits.sync_timeout_s)
+            load_uploads(connection, uploads)
+        else:
+            connection = reader_connection(limits.sync_timeout_s)
+        fields = result_fields(connection, prepared)
+        response = result_response(connection, prepared.sql, fields, fmt, params.maxrec)
+    except (ArchiveError, psycopg.Error) as exc:
+        response = error_response(archive_error(exc))
+    if dedicated is not None:
+        if response.streaming:
+            response.streaming_content = _closing(response.streaming_content, dedicated)
+        else:
+            dedicated.close()
+    return response
 
 
 def availability(request: HttpRequest) -> HttpResponse:
@@ -166,22 +200,28 @@ def _job_list(request: HttpRequest) -> HttpResponse:
 
 
 def _create(request: HttpRequest) -> HttpResponse:
+    """A PENDING job with the parameters as sent: UWS accepts any, and a job whose query or
+    parameters are wrong ends in ERROR saying why when it runs (taplint's QAS stage)."""
     limits = limits_for(request.user)
     params = collect(request)
-    query = QueryParams.parse(params, limits, sync=False)
-    resolve(query.format)  # an unknown format is refused now, not when the job runs
-    if query.upload:
-        raise UsageError("UPLOAD is not offered by this service yet")
-    prepare(query.lang, query.query)  # broken ADQL is refused now too
-    now = timezone.now()
     job = lifecycle.create(
         KIND,
         owner=request.user if request.user.is_authenticated else None,
-        parameters=query.to_job(),
-        run_id=query.run_id,
+        parameters=job_parameters_of(params),
+        run_id=params.get("RUNID", "")[:64],
         execution_duration=limits.async_timeout_s,
-        destruction_time=now + timedelta(seconds=limits.retention_s),
+        destruction_time=timezone.now() + timedelta(seconds=limits.retention_s),
     )
+    if request.FILES:  # the parts UPLOAD names, read when the job runs
+        size = sum(f.size for f in request.FILES.values())
+        if size > limits.upload_bytes:
+            lifecycle.destroy(job.pk)
+            raise LimitExceeded(f"uploads of {size} bytes; at most {limits.upload_bytes} in all")
+        directory = lifecycle.job_dir(job) / "uploads"
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, part in request.FILES.items():
+            if IDENTIFIER.match(name):
+                (directory / name).write_bytes(part.read())
     if params.get("PHASE", "").upper() == "RUN":
         _run(request, job)
     return HttpResponseRedirect(_job_url(request, job), status=303)
@@ -278,11 +318,8 @@ def _phase_post(request: HttpRequest, the_job: Job, phase: str) -> HttpResponse:
 def _update_parameters(request: HttpRequest, the_job: Job) -> HttpResponse:
     if the_job.phase != Phase.PENDING:
         raise UsageError(f"job {the_job.pk} is {the_job.phase}: parameters change while PENDING")
-    limits = limits_for(request.user)
-    merged = {**the_job.parameters, **collect(request)}
-    query = QueryParams.parse(merged, limits, sync=False)
-    resolve(query.format)
-    Job.objects.filter(pk=the_job.pk).update(parameters=query.to_job())
+    merged = {**the_job.parameters, **job_parameters_of(collect(request))}
+    Job.objects.filter(pk=the_job.pk).update(parameters=merged)
     return HttpResponseRedirect(_job_url(request, the_job), status=303)
 
 

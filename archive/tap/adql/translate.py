@@ -185,17 +185,22 @@ def _placed(exc: AdqlError, adql: str) -> AdqlError:
     return exc
 
 
-def _locate(adql: str, node: exp.Expression) -> dict:
-    """line/column/token for an error about ``node``: its first identifier, else its text."""
+def _locate(adql: str, node: exp.Expression, word: str | None = None) -> dict:
+    """line/column/token for an error about ``node``: ``word`` if given and found, else its
+    first identifier, else the first word of its text that the query contains."""
+    words = [word] if word else []
     for ident in node.find_all(exp.Identifier):
-        if "start" in ident.meta:
+        if "start" in ident.meta and not words:
             line, col = _where(adql, ident.meta["start"])
             return {"line": line, "column": col, "token": ident.name}
-    name = node.this if isinstance(node, exp.Anonymous) else node.key
-    m = re.search(re.escape(str(name)), adql, re.IGNORECASE)
-    if m:
-        line, col = _where(adql, m.start())
-        return {"line": line, "column": col, "token": m.group(0)}
+    if isinstance(node, exp.Anonymous):
+        words.append(str(node.this))
+    words += [node.key, *re.findall(r"\w+", node.sql(dialect=_DIALECT))[:1]]
+    for w in words:
+        m = re.search(r"\b" + re.escape(w) + r"\b", adql, re.IGNORECASE)
+        if m:
+            line, col = _where(adql, m.start())
+            return {"line": line, "column": col, "token": m.group(0)}
     return {}
 
 
@@ -213,12 +218,13 @@ def _check_nodes(tree: exp.Expression, adql: str, tokens: list) -> None:
             raise UnsupportedError(
                 f"CAST to {node.sql()} is not allowed (ADQL allows SMALLINT, INTEGER, BIGINT, "
                 "REAL, DOUBLE PRECISION, CHAR, VARCHAR, TIMESTAMP)",
-                **_locate(adql, node.parent or node),
+                **_locate(adql, node, node.sql().split("(")[0]),
             )
         elif isinstance(node, exp.Limit | exp.Offset) and not _count(node.expression):
             what = "TOP" if isinstance(node, exp.Limit) else "OFFSET"
+            word = "OFFSET" if what == "OFFSET" else ("TOP" if "TOP" in adql.upper() else "LIMIT")
             raise UnsupportedError(
-                f"{what} takes a non-negative integer", **_locate(adql, node.expression or node)
+                f"{what} takes a non-negative integer", **_locate(adql, node, word)
             )
         elif isinstance(node, exp.If) and not isinstance(node.parent, exp.Case):
             raise UnsupportedError("IF is not an ADQL function", **_locate(adql, node))

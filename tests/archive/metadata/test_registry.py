@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from archive.metadata.ddl import tap_schema_rows
+from archive.metadata.ddl import quoted, tap_schema_rows
 from archive.metadata.migrations import changes, latest, write_migration
 from archive.metadata.operations import apply, from_snapshot, snapshot
 from archive.metadata.published import TAP_SCHEMA, registry
@@ -138,7 +138,7 @@ def test_tap_schema_holds_the_registry_and_the_reader_sees_it(reader_conn):
                 "keys": "key_id",
                 "key_columns": "key_id, from_column",
             }[name]
-            cols = ", ".join(f'"{c.name}"' for c in TAP_SCHEMA.tables[_index(name)].columns)
+            cols = ", ".join(quoted(c.name) for c in TAP_SCHEMA.tables[_index(name)].columns)
             cur.execute(f"SELECT {cols} FROM TAP_SCHEMA.{name} ORDER BY {order}")
             assert cur.fetchall() == sorted(rows, key=_sort_key(name)), name
         cur.execute(
