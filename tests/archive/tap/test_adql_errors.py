@@ -99,6 +99,7 @@ def test_unknown_table_and_column_are_named_with_their_position():
 )
 def test_only_one_adql_select(adql, token):
     e = error(adql, UnsupportedError)
+    assert e.line == 1 and e.column >= 1 and e.token, str(e)  # every refusal says where
     if token is not None:
         assert e.token == token and e.line == 1, str(e)
 
