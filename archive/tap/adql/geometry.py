@@ -176,10 +176,6 @@ def dali_value(shape: Shape) -> exp.Expression:
     return float_array(shape.dali())
 
 
-def xtype(shape: Shape) -> str:
-    return {Point: "point", Circle: "circle", Polygon: "polygon"}[type(shape)]
-
-
 # -- building shapes from ADQL calls ------------------------------------------------------------
 
 
@@ -364,7 +360,8 @@ def intersects(a: Shape, b: Shape) -> exp.Expression:
 
 
 def distance(p: Point, q: Point) -> exp.Expression:
-    return fn("q3c_dist", p.ra, p.dec, q.ra, q.dec)
+    # copies: within() writes the same positions into the index test as well
+    return fn("q3c_dist", *(e.copy() for e in (p.ra, p.dec, q.ra, q.dec)))
 
 
 def within(p: Point, q: Point, radius: exp.Expression, strict: bool) -> exp.Expression:
