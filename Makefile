@@ -68,6 +68,7 @@ worker: migrate
 	@if test -f $(WORKER_PID) && kill -0 $$(cat $(WORKER_PID)) 2>/dev/null; then \
 	  echo "Celery worker already running"; else \
 	  TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/celery -A tasks worker --detach --concurrency 2 \
+	    --beat --schedule var/demo/celerybeat-schedule \
 	    --pidfile $(WORKER_PID) --logfile var/demo/celery-worker.log --loglevel INFO; fi
 
 ## a small ensemble (1 split x 2 members) trained, the sky labelled, flagged and published

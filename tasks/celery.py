@@ -16,4 +16,15 @@ if threads := os.environ.get("RVS_WORKER_THREADS"):
 
 app = Celery("rvscnn")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.include = ["tasks.health", "tasks.jobs", "tasks.pipeline", "tasks.tap"]
+app.conf.include = [
+    "tasks.health",
+    "tasks.jobs",
+    "tasks.pipeline",
+    "tasks.tap",
+    "tasks.housekeeping",
+]
+# periodic care of the jobs (tasks/housekeeping.py); one worker runs the beat (--beat)
+app.conf.beat_schedule = {
+    "reap-lost-jobs": {"task": "jobs.reap_lost", "schedule": 60.0},
+    "destroy-expired-jobs": {"task": "jobs.destroy_expired", "schedule": 3600.0},
+}

@@ -153,3 +153,21 @@ def test_bad_parameters_make_a_job_that_ends_in_error_saying_why(
     url = response["Location"]
     assert wait_for(client, url, {"ERROR", "COMPLETED"}) == "ERROR"
     assert message in client.get(f"{url}/error").content.decode()
+
+
+def test_a_job_whose_worker_is_killed_ends_in_error_not_executing(client, tap_worker):
+    from datetime import timedelta
+
+    from tasks.housekeeping import reap_lost
+
+    url = create(client, "SELECT pg_sleep(120)", lang="PostgreSQL", PHASE="RUN")
+    wait_for(client, url, {"EXECUTING"})
+    job_id = int(url.rsplit("/", 1)[1])
+    tap_worker.kill()  # SIGKILL: no acknowledgement, no clean-up
+    tap_worker.start()
+    # as if the beat came by after the grace period
+    Job.objects.filter(pk=job_id).update(start_time=timezone.now() - timedelta(minutes=5))
+    assert reap_lost() == 1
+    assert phase(client, url) == "ERROR"
+    assert "worker" in client.get(f"{url}/error").content.decode()
+    assert reap_lost() == 0
