@@ -330,6 +330,30 @@ CORPUS = [
         [(round(cap_area(1), 6), 0.0)],
     ),
     (
+        "AREA of a POLYGON",
+        # an octant: an eighth of the sphere's 129600/pi square degrees
+        f"SELECT ROUND(AREA(POLYGON(0, 0, 90, 0, 0, 90)), 6) FROM {R} WHERE source_id = 1",
+        [(round(129600 / math.pi / 8, 6),)],
+    ),
+    (
+        "CENTROID of a POLYGON",
+        "SELECT ROUND(COORD1(CENTROID(POLYGON(9, -1, 11, -1, 11, 1, 9, 1))), 9), "
+        "ROUND(COORD2(CENTROID(POLYGON(9, -1, 11, -1, 11, 1, 9, 1))), 9) "
+        f"FROM {R} WHERE source_id = 1",
+        [(10.0, 0.0)],
+    ),
+    (
+        "CONTAINS CIRCLE in CIRCLE",
+        f"SELECT source_id FROM {R} WHERE CONTAINS(CIRCLE(ra, dec, 0.1), CIRCLE(10, 20, 1)) = 1",
+        {(1,), (2,)},
+    ),
+    (
+        "INTERSECTS two POLYGONs",
+        f"SELECT source_id FROM {R} WHERE INTERSECTS(BOX(ra, dec, 0.2, 0.2), "
+        "POLYGON(10.3, 19.5, 10.7, 19.5, 10.7, 20.5)) = 1",
+        [(2,)],
+    ),
+    (
         "COORD1 COORD2 COORDSYS",
         f"SELECT COORD1(POINT(ra, dec)), COORD2(POINT(ra, dec)), "
         f"COORDSYS(POINT(ra, dec)) FROM {R} WHERE source_id = 8",

@@ -5,14 +5,9 @@ prefer an index; sequential scans and nested loops are also switched off, so a p
 index serves would show a (penalised) sequential scan rather than a lucky plan.
 """
 
-import math
-
 import pytest
-from astropy import units as u
-from astropy.coordinates import SkyCoord
 
 from archive.tap.adql import translate
-from archive.tap.adql.geometry import galactic_to_icrs
 
 pytestmark = pytest.mark.django_db
 
@@ -100,12 +95,3 @@ def test_a_point_of_expressions_uses_the_gist_index(sky, reader_conn):
 def catalogue() -> dict:
     pos = {"source_id": "long", "ra": {"unit": "deg"}, "dec": {"unit": "deg"}}
     return {R: pos, G: pos}
-
-
-@pytest.mark.parametrize(("lon", "lat"), [(0, 0), (120, 30), (280.5, -45), (33, 89.9)])
-def test_galactic_positions_convert_as_astropy_does(lon, lat):
-    ra, dec = galactic_to_icrs(lon, lat)
-    ref = SkyCoord(l=lon * u.deg, b=lat * u.deg, frame="galactic").icrs
-    sep = SkyCoord(ra * u.deg, dec * u.deg).separation(ref).to_value(u.arcsec)
-    assert sep < 1e-3, (ra, dec, ref)
-    assert not math.isnan(ra)
