@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .phases import ACTIVE, FINAL, Phase
 
@@ -106,6 +107,4 @@ class Job(models.Model):
         """How long it executed (so far, while it executes)."""
         if self.start_time is None:
             return None
-        from django.utils import timezone
-
         return ((self.end_time or timezone.now()) - self.start_time).total_seconds()
