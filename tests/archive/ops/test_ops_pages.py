@@ -162,7 +162,7 @@ def test_compare_says_what_is_wrong(staff):
         assert 'class="message error"' in page
 
 
-def test_the_run_form_is_generated_from_the_configuration(staff):
+def test_the_run_form_is_generated_from_the_configuration(staff, no_stray_tasks):
     page = staff.get(reverse("ops:dashboard")).content.decode()
     for o in PipelineConfig.options():
         assert f'name="{o.name}"' in page, o.name
@@ -171,3 +171,10 @@ def test_the_run_form_is_generated_from_the_configuration(staff):
     assert 'name="seed" value="0"' in page  # one default seed, the library's
     response = staff.post(reverse("ops:dashboard"), {"n_splits": 0, "tsne_perplexities": "a"})
     assert response.status_code == 200 and not PipelineRun.objects.exists()
+
+    # empty: None where None means something (no augmentation), else the default
+    data = {"augment_min_snr": "", "epochs": "", "calibrate_sigma": "no", "tsne_perplexities": "30"}
+    staff.post(reverse("ops:dashboard"), data)
+    config = PipelineConfig.from_dict(PipelineRun.objects.get().config)
+    assert config.ensemble.augment_min_snr is None and config.ensemble.epochs == 200
+    assert not config.calibrate_sigma and config.tsne_perplexities == (30,)

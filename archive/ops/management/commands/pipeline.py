@@ -44,8 +44,8 @@ class Command(BaseCommand):
         status.add_argument("run", type=int, nargs="?", help="a run's number (default: latest 10)")
         cancel = action(
             "cancel",
-            "cancel an active run: its queued tasks are revoked, running ones stop at their "
-            "next start; what is published is untouched",
+            "cancel an active run: its tasks stop at their next start (the last one sent is "
+            "revoked); what is published is untouched",
         )
         cancel.add_argument("run", type=int, help="the run's number")
         resume = action(
