@@ -1,2 +1,2 @@
-"""Public web pages: the home page so far (search, star pages, query page and downloads are
-not built yet)."""
+"""Public web pages: the catalogue overview, search and downloads, star pages, the query page
+with its jobs (accounts live in archive.accounts)."""

@@ -1,5 +1,6 @@
-"""Public pages."""
+"""Public pages: home (the catalogue overview) and the published validation report."""
 
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -10,7 +11,9 @@ from django.urls import reverse
 
 from archive.catalogue.counts import catalogue_counts, published_version
 from archive.catalogue.models import CnnLabel, ModelVersion
+from labeling.labels import DISPLAY, LABELS
 
+from . import plots
 from .context_processors import data_origin
 
 #: the home page's name for gaia_source rows ingested from the synthetic sky
@@ -18,17 +21,61 @@ SYNTHETIC_SOURCES = "Synthetic-sky sources (not Gaia DR3)"
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """What the archive holds right now, read live from the database."""
+    """What the catalogue is, what the archive holds right now (live counts) and the published
+    version's figures (cached per version)."""
     counts = catalogue_counts()
     if data_origin(request)["synthetic_sky"]:
         for c in counts:
             if c["table"] == "gaia_source":
                 c["label"] = SYNTHETIC_SOURCES
+    version = published_version()
+    overview = validation = None
+    if version is not None and CnnLabel.objects.filter(model_version=version).exists():
+        overview = plots.overview_numbers(version)
+    if version is not None and version.path:
+        validation = validation_numbers(version)
     return render(
         request,
         "web/home.html",
-        {"counts": counts, "version": published_version(), "schema": settings.PUBLISHED_SCHEMA},
+        {
+            "counts": counts,
+            "version": version,
+            "schema": settings.PUBLISHED_SCHEMA,
+            "overview": overview,
+            "validation": validation,
+        },
     )
+
+
+def validation_numbers(version: ModelVersion) -> list[dict] | None:
+    """Held-out accuracy, σ_* and its coverage per label, from the version's report.json."""
+    path = _report_root(version) / "report.json"
+    if not path.is_file():
+        return None
+    figures = json.loads(path.read_text(encoding="utf-8")).get("figures", {})
+    held = figures.get("accuracy", {}).get("heldout", {})
+    return [
+        {
+            "name": DISPLAY[k],
+            "n": held[k].get("n"),
+            "bias": held[k].get("bias"),
+            "sigma": held[k].get("robust_sigma"),
+            "median_sigma": held[k].get("median_sigma"),
+            "coverage": held[k].get("coverage_1sigma"),
+        }
+        for k in LABELS
+        if k in held
+    ] or None
+
+
+def overview_plot(request: HttpRequest, name: str) -> HttpResponse:
+    """A figure of the published catalogue (cached per version under var/)."""
+    version = published_version()
+    if version is None or name not in plots.OVERVIEW:
+        raise Http404("no such figure")
+    response = HttpResponse(plots.overview_png(version, name), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 def _report_root(version: ModelVersion) -> Path:

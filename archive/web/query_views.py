@@ -1,0 +1,227 @@
+"""The query page: an ADQL / PostgreSQL editor with the TAP examples and the schema browser;
+queries run as async jobs of the TAP service (kind ``tap_query``), listed per user."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from archive.errors import ArchiveError
+from archive.jobs import lifecycle
+from archive.jobs.models import Job
+from archive.jobs.phases import ACTIVE, Phase
+from archive.metadata.published import registry
+from archive.results.formats import resolve
+from archive.results.http import error_response, result_response
+from archive.tap import examples
+from archive.tap.limits import limits_for
+from archive.tap.service import prepare, reader_connection, result_fields
+
+from . import plots
+from .search_views import DOWNLOADS
+
+KIND = "tap_query"
+SESSION_JOBS = "web_jobs"  # an anonymous visitor's jobs: only those this session created
+PREVIEW_ROWS = 100
+PREVIEW_MAX_BYTES = 50 * 2**20
+LANGS = ("ADQL", "PostgreSQL")
+
+
+def visible_jobs(request: HttpRequest):
+    """The visitor's own TAP jobs: a user's, or those this anonymous session created."""
+    jobs = Job.objects.filter(kind=KIND).exclude(phase=Phase.ARCHIVED)
+    if request.user.is_authenticated:
+        return jobs.filter(owner=request.user)
+    return jobs.filter(owner__isnull=True, pk__in=request.session.get(SESSION_JOBS, []))
+
+
+def _job(request: HttpRequest, job_id: int) -> Job:
+    job = visible_jobs(request).filter(pk=job_id).first()
+    if job is None:
+        raise Http404(f"no job {job_id} of yours")
+    return job
+
+
+def _schema():
+    return [
+        {"schema": s.name, "table": t, "name": f"{s.name}.{t.name}"} for s, t in registry().tables()
+    ]
+
+
+def query_page(request: HttpRequest) -> HttpResponse:
+    error = None
+    lang = "ADQL"
+    text = request.GET.get("adql", "")
+    chosen = request.GET.get("example")
+    listed = examples.queries()
+    if chosen:
+        text = next((q for e, q in listed if e.id == chosen), text)
+    if request.method == "POST":
+        text = request.POST.get("query", "")
+        lang = request.POST.get("lang", "ADQL")
+        try:
+            job = submit(request, lang, text, request.POST.get("maxrec", ""))
+        except ArchiveError as exc:
+            error = exc.message
+        else:
+            return redirect("web:job", job_id=job.pk)
+    return render(
+        request,
+        "web/query.html",
+        {
+            "query": text,
+            "lang": lang,
+            "langs": LANGS,
+            "error": error,
+            "examples": listed,
+            "schema": _schema(),
+            "jobs": visible_jobs(request)[:50],
+            "limits": limits_for(request.user),
+        },
+        status=400 if error else 200,
+    )
+
+
+def submit(request: HttpRequest, lang: str, query: str, maxrec: str) -> Job:
+    """Check the query (so an error shows beside it at once), then queue it as a TAP job."""
+    if lang not in LANGS:
+        raise ArchiveError(f"unknown query language {lang!r}")
+    if not query.strip():
+        raise ArchiveError("the query is empty")
+    prepare(lang, query)  # raises QueryError with where the query is wrong
+    limits = limits_for(request.user)
+    active = visible_jobs(request).filter(phase__in=ACTIVE).count()
+    if active >= limits.active_jobs:
+        raise ArchiveError(
+            f"{active} of your jobs are queued or executing; at most {limits.active_jobs} at once"
+        )
+    params = {"LANG": lang, "QUERY": query, "RESPONSEFORMAT": "votable"}
+    if maxrec.strip():
+        params["MAXREC"] = maxrec.strip()
+    owner = request.user if request.user.is_authenticated else None
+    job = lifecycle.create(
+        KIND,
+        owner=owner,
+        parameters=params,
+        execution_duration=limits.async_timeout_s,
+        destruction_time=timezone.now() + timedelta(seconds=limits.retention_s),
+    )
+    if owner is None:
+        request.session[SESSION_JOBS] = [*request.session.get(SESSION_JOBS, []), job.pk][-200:]
+    lifecycle.enqueue(job)
+    return job
+
+
+def _result_path(job: Job):
+    found = next((r for r in job.result_list if r.id == "result" and r.path), None)
+    if found is None:
+        return None
+    path = lifecycle.job_dir(job) / found.path
+    return path if path.is_file() else None
+
+
+def _result_table(job: Job):
+    """The job's result as an astropy table (None if too large to preview or gone)."""
+    path = _result_path(job)
+    if path is None or path.stat().st_size > PREVIEW_MAX_BYTES:
+        return None
+    from astropy.table import Table
+
+    table = Table.read(path, format="votable")
+    known = job.result_list[0]
+    if known.rows is None:  # remember the count for the job list
+        entry = {**job.results[0], "rows": len(table)}
+        Job.objects.filter(pk=job.pk).update(results=[entry, *job.results[1:]])
+    return table
+
+
+def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job(request, job_id)
+    table = _result_table(job) if job.phase == Phase.COMPLETED else None
+    columns, rows, numeric = [], [], []
+    if table is not None:
+        columns = [{"name": c, "unit": str(table[c].unit or "")} for c in table.colnames]
+        rows = [[_cell(v) for v in row] for row in table[:PREVIEW_ROWS].iterrows()]
+        numeric = [c for c in table.colnames if table[c].dtype.kind in "iuf"]
+    return render(
+        request,
+        "web/job.html",
+        {
+            "job": job,
+            "columns": columns,
+            "rows": rows,
+            "n_rows": None if table is None else len(table),
+            "numeric": numeric,
+            "x": request.GET.get("x") or (numeric[0] if numeric else ""),
+            "y": request.GET.get("y", numeric[1] if len(numeric) > 1 else ""),
+            "downloads": DOWNLOADS,
+            "preview_rows": PREVIEW_ROWS,
+            "active": job.phase in (*ACTIVE, Phase.PENDING),
+        },
+    )
+
+
+def _cell(value) -> str:
+    if isinstance(value, np.ma.core.MaskedConstant):
+        return ""
+    if isinstance(value, float | np.floating):
+        return f"{value:.6g}"
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)
+
+
+def job_status(request: HttpRequest, job_id: int) -> JsonResponse:
+    job = _job(request, job_id)
+    return JsonResponse(
+        {"phase": job.phase, "seconds": job.execution_seconds, "error": job.error_summary}
+    )
+
+
+def job_plot(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job(request, job_id)
+    table = _result_table(job) if job.phase == Phase.COMPLETED else None
+    x, y = request.GET.get("x", ""), request.GET.get("y", "")
+    if table is None or x not in table.colnames or (y and y not in table.colnames):
+        raise Http404("no such column in the result")
+
+    def values(name):
+        col = table[name]
+        return np.ma.filled(np.ma.asarray(col, dtype=float), np.nan)
+
+    try:
+        body = plots.quick_plot(values(x), values(y) if y else None, x, y or None)
+    except (TypeError, ValueError) as exc:
+        raise Http404(f"not numeric: {exc}") from exc
+    return HttpResponse(body, content_type="image/png")
+
+
+def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job's result in any format: its query run again through the TAP path, streamed."""
+    job = _job(request, job_id)
+    if job.phase != Phase.COMPLETED:
+        raise Http404(f"job {job_id} is {job.phase}")
+    limits = limits_for(request.user)
+    maxrec = job.parameters.get("MAXREC")
+    try:
+        fmt = resolve(request.GET.get("format", "votable"))
+        prepared = prepare(job.parameters.get("LANG", "ADQL"), job.parameters["QUERY"])
+        conn = reader_connection(limits.sync_timeout_s)
+        fields = result_fields(conn, prepared)
+    except ArchiveError as exc:
+        return error_response(exc)
+    rows = int(maxrec) if maxrec and maxrec.isdigit() else limits.maxrec_default
+    return result_response(conn, prepared.sql, fields, fmt, rows, filename=f"job{job.pk}")
+
+
+@require_POST
+def job_delete(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job(request, job_id)
+    lifecycle.destroy(job.pk)
+    return redirect(reverse("web:query") + "#jobs")

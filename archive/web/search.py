@@ -1,0 +1,161 @@
+"""The search form's query, as ADQL: one way to query, the TAP service's.
+
+A search is a ``Search`` (what the form cleaned); ``adql`` writes it as the query a user could
+type on the query page (the "show as ADQL" button shows exactly that), and the result table,
+its count and every download run that ADQL through the TAP service's translator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from labeling.labels import DISPLAY, LABELS
+
+#: flag_boundary digits, in order (Sect. 5 of the paper; docs/flags.md)
+FLAG_DIGITS: tuple[tuple[str, str], ...] = (
+    ("teff", "Teff"),
+    ("logg", "log g"),
+    ("m_h", "[M/H]"),
+    ("alpha_m", "[α/M]"),
+    ("fe_h", "[Fe/H]"),
+    ("g", "G magnitude"),
+    ("parallax", "parallax"),
+    ("tsne", "t-SNE (spectrum unlike the training spectra)"),
+)
+CLEAN_FLAG = "0" * len(FLAG_DIGITS)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A column the form can filter, sort or show: its ADQL, label and unit."""
+
+    name: str
+    expr: str  # ADQL over r (rvs_cnn) and g (gaia_source)
+    label: str
+    unit: str = ""
+
+    @property
+    def needs_gaia(self) -> bool:
+        return self.expr.startswith("g.")
+
+
+def _quantities() -> tuple[Quantity, ...]:
+    units = {"teff": "K", "logg": "dex", "m_h": "dex", "alpha_m": "dex", "fe_h": "dex"}
+    q = [
+        Quantity("source_id", "r.source_id", "source_id"),
+        Quantity("ra", "r.ra", "RA", "deg"),
+        Quantity("dec", "r.dec", "Dec", "deg"),
+    ]
+    q += [Quantity(k, f"r.{k}", DISPLAY[k], units[k]) for k in LABELS]
+    q += [Quantity(f"e_{k}", f"r.e_{k}", f"e {DISPLAY[k]}", units[k]) for k in LABELS]
+    q += [Quantity(f"sigma_{k}", f"r.sigma_{k}", f"σ {DISPLAY[k]}", units[k]) for k in LABELS]
+    q += [
+        Quantity("flag_boundary", "r.flag_boundary", "flag_boundary"),
+        Quantity("rvs_spec_sig_to_noise", "g.rvs_spec_sig_to_noise", "RVS S/N"),
+        Quantity("phot_g_mean_mag", "g.phot_g_mean_mag", "G", "mag"),
+        Quantity("parallax", "g.parallax", "parallax", "mas"),
+        Quantity("model_version", "r.model_version", "model version"),
+    ]
+    return tuple(q)
+
+
+QUANTITIES: dict[str, Quantity] = {q.name: q for q in _quantities()}
+#: what a range filter may bound (the form shows a min and a max for each)
+RANGE_NAMES: tuple[str, ...] = (
+    *LABELS,
+    *(f"sigma_{k}" for k in LABELS),
+    "rvs_spec_sig_to_noise",
+    "phot_g_mean_mag",
+    "parallax",
+)
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "source_id",
+    "ra",
+    "dec",
+    *LABELS,
+    *(f"sigma_{k}" for k in LABELS),
+    "flag_boundary",
+)
+SORT_DIRECTIONS = ("asc", "desc")
+
+
+@dataclass(frozen=True)
+class Cone:
+    ra: float  # deg
+    dec: float  # deg
+    radius: float  # deg
+
+
+@dataclass(frozen=True)
+class Search:
+    """A cleaned search: every field already checked by ``forms.SearchForm``."""
+
+    source_ids: tuple[int, ...] = ()
+    cone: Cone | None = None
+    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    #: digit positions that must be 0 (all eight: the paper's recommended sample)
+    clean_digits: tuple[int, ...] = ()
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    sort: str = "source_id"
+    direction: str = "asc"
+
+    @property
+    def needs_gaia(self) -> bool:
+        used = [*self.columns, self.sort, *(k for k, (lo, hi) in self.ranges.items())]
+        return any(QUANTITIES[n].needs_gaia for n in used)
+
+    def conditions(self) -> list[str]:
+        where: list[str] = []
+        if self.source_ids:
+            if len(self.source_ids) == 1:
+                where.append(f"r.source_id = {self.source_ids[0]}")
+            else:
+                where.append(f"r.source_id IN ({', '.join(map(str, self.source_ids))})")
+        if self.cone is not None:
+            c = self.cone
+            where.append(
+                "1 = CONTAINS(POINT('ICRS', r.ra, r.dec), "
+                f"CIRCLE('ICRS', {c.ra!r}, {c.dec!r}, {c.radius!r}))"
+            )
+        for name, (lo, hi) in self.ranges.items():
+            expr = QUANTITIES[name].expr
+            if lo is not None and hi is not None:
+                where.append(f"{expr} BETWEEN {lo!r} AND {hi!r}")
+            elif lo is not None:
+                where.append(f"{expr} >= {lo!r}")
+            elif hi is not None:
+                where.append(f"{expr} <= {hi!r}")
+        if len(self.clean_digits) == len(FLAG_DIGITS):
+            where.append(f"r.flag_boundary = '{CLEAN_FLAG}'")
+        elif self.clean_digits:
+            pattern = "".join("0" if i in self.clean_digits else "_" for i in range(8))
+            where.append(f"r.flag_boundary LIKE '{pattern}'")
+        return where
+
+    def from_clause(self) -> str:
+        schema = settings.PUBLISHED_SCHEMA
+        sql = f"FROM {schema}.rvs_cnn AS r"
+        if self.needs_gaia:
+            sql += f"\nJOIN {schema}.gaia_source AS g ON g.source_id = r.source_id"
+        return sql
+
+    def where_clause(self) -> str:
+        where = self.conditions()
+        return ("\nWHERE " + "\n  AND ".join(where)) if where else ""
+
+    def adql(self, *, top: int | None = None, offset: int | None = None) -> str:
+        """The search as ADQL, sorted (source_id breaks ties, so pages never overlap)."""
+        select = ", ".join(QUANTITIES[c].expr for c in self.columns)
+        head = f"SELECT TOP {top} " if top is not None else "SELECT "
+        order = f"{QUANTITIES[self.sort].expr} {self.direction.upper()}"
+        if self.sort != "source_id":
+            order += ", r.source_id ASC"
+        sql = f"{head}{select}\n{self.from_clause()}{self.where_clause()}\nORDER BY {order}"
+        if offset:
+            sql += f"\nOFFSET {offset}"
+        return sql
+
+    def count_adql(self) -> str:
+        return f"SELECT COUNT(*) AS n\n{self.from_clause()}{self.where_clause()}"

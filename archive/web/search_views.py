@@ -1,0 +1,110 @@
+"""The search page: the form, a page of results, and downloads of the whole result."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+
+from archive.errors import ArchiveError
+from archive.results.formats import resolve
+from archive.results.http import error_response, result_response
+from archive.tap.limits import limits_for
+from archive.tap.service import prepare_adql, reader_connection, result_fields
+
+from . import queries
+from .forms import PAGE_SIZES, SearchForm
+from .search import QUANTITIES
+
+#: the formats offered as buttons (every format the service writes stays reachable by name)
+DOWNLOADS = ("csv", "fits", "votable", "parquet", "ecsv", "tsv")
+
+
+def cell(value) -> tuple[str, bool]:
+    """(text, numeric) of one table cell."""
+    if value is None:
+        return "", False
+    if isinstance(value, float):
+        return f"{value:.6g}", True
+    if isinstance(value, int):
+        return str(value), True
+    return str(value), False
+
+
+def _query_string(params: QueryDict, **changes) -> str:
+    q = params.copy()
+    for key, value in changes.items():
+        q.pop(key, None)
+        if value is not None:
+            q[key] = str(value)
+    q.pop("csrfmiddlewaretoken", None)
+    return q.urlencode()
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    context: dict = {"form": form, "page": None, "downloads": DOWNLOADS}
+    if form.is_bound and form.is_valid():
+        s = form.search()
+        per_page = form.cleaned_data.get("per_page") or PAGE_SIZES[1]
+        number = form.cleaned_data.get("page") or 1
+        limits = limits_for(request.user)
+        try:
+            page = queries.run_search(s, number, per_page, limits.sync_timeout_s)
+        except ArchiveError as exc:
+            form.add_error(None, exc.message)
+        else:
+            pages = max(1, -(-page.total // per_page))
+            headers = []
+            for f, name in zip(page.fields, s.columns, strict=True):
+                direction = "desc" if s.sort == name and s.direction == "asc" else "asc"
+                headers.append(
+                    {
+                        "name": name,
+                        "label": QUANTITIES[name].label,
+                        "unit": f.unit,
+                        "description": f.description,
+                        "sorted": s.direction if s.sort == name else "",
+                        "href": "?"
+                        + _query_string(request.GET, sort=name, direction=direction, page=None),
+                    }
+                )
+            context.update(
+                page=page,
+                search=s,
+                headers=headers,
+                number=number,
+                pages=pages,
+                first_row=(number - 1) * per_page + 1,
+                prev_href="?" + _query_string(request.GET, page=number - 1) if number > 1 else "",
+                next_href="?" + _query_string(request.GET, page=number + 1)
+                if number < pages
+                else "",
+                download_query=_query_string(request.GET, page=None),
+                adql_href="/query/?" + urlencode({"adql": page.adql}),
+                rows=[[cell(v) for v in row] for row in page.rows],
+                id_column=s.columns.index("source_id") if "source_id" in s.columns else None,
+                maxrec=limits.maxrec_default,
+            )
+    return render(request, "web/search.html", context)
+
+
+def download(request: HttpRequest) -> HttpResponse:
+    """The whole result of a search (up to the user's MAXREC) in any format, streamed through
+    the TAP service's path."""
+    form = SearchForm(request.GET)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        return HttpResponse(f"invalid search: {errors}", status=400, content_type="text/plain")
+    limits = limits_for(request.user)
+    try:
+        fmt = resolve(request.GET.get("format", "csv"))
+        prepared = prepare_adql(form.search().adql())
+        conn = reader_connection(limits.sync_timeout_s)
+        fields = result_fields(conn, prepared)
+    except ArchiveError as exc:
+        return error_response(exc)
+    return result_response(
+        conn, prepared.sql, fields, fmt, limits.maxrec_default, filename="rvs_cnn_search"
+    )

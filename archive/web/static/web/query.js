@@ -1,0 +1,57 @@
+// The query page: ADQL highlighting under the editor, examples into the editor, Ctrl+Enter
+// runs the query, and a job's page follows its phase. No library: nothing fetched at run time.
+(function () {
+  "use strict";
+  var KEYWORDS = ("SELECT TOP DISTINCT FROM WHERE AND OR NOT AS ON JOIN LEFT RIGHT FULL OUTER " +
+    "INNER NATURAL USING GROUP BY ORDER HAVING ASC DESC LIMIT OFFSET UNION ALL INTERSECT EXCEPT " +
+    "IN BETWEEN LIKE ILIKE IS NULL CASE WHEN THEN ELSE END WITH EXISTS CAST").split(" ");
+  var FUNCTIONS = ("CONTAINS INTERSECTS POINT CIRCLE BOX POLYGON DISTANCE AREA COORD1 COORD2 " +
+    "COUNT AVG MIN MAX SUM ABS SQRT LOG LOG10 EXP POWER ROUND FLOOR CEILING MOD RADIANS " +
+    "DEGREES SIN COS TAN ASIN ACOS ATAN ATAN2 PI RAND TRUNCATE LOWER UPPER COALESCE " +
+    "SUBSTRING").split(" ");
+  function esc(s) { return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
+  function highlight(text) {
+    var re = /(--[^\n]*)|('(?:[^']|'')*')|(\b\d+(?:\.\d*)?(?:[eE][+-]?\d+)?\b)|([A-Za-z_][A-Za-z0-9_]*)|([\s\S])/g;
+    var out = "", m;
+    while ((m = re.exec(text)) !== null) {
+      if (m[1]) out += '<span class="tok-cm">' + esc(m[1]) + "</span>";
+      else if (m[2]) out += '<span class="tok-str">' + esc(m[2]) + "</span>";
+      else if (m[3]) out += '<span class="tok-num">' + m[3] + "</span>";
+      else if (m[4]) {
+        var up = m[4].toUpperCase();
+        if (KEYWORDS.indexOf(up) >= 0) out += '<span class="tok-kw">' + m[4] + "</span>";
+        else if (FUNCTIONS.indexOf(up) >= 0) out += '<span class="tok-fn">' + m[4] + "</span>";
+        else out += esc(m[4]);
+      } else out += esc(m[5]);
+    }
+    return out + "\n";
+  }
+  var editor = document.getElementById("editor");
+  var area = document.getElementById("id_query");
+  var pre = document.getElementById("highlight");
+  if (editor && area && pre) {
+    editor.classList.remove("nojs");
+    var sync = function () { pre.innerHTML = highlight(area.value); pre.scrollTop = area.scrollTop; };
+    area.addEventListener("input", sync);
+    area.addEventListener("scroll", sync);
+    sync();
+    area.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); area.form.submit(); }
+    });
+    document.querySelectorAll("#examples button[data-query]").forEach(function (b) {
+      b.addEventListener("click", function () { area.value = b.dataset.query; sync(); area.focus(); });
+    });
+  }
+  // a job's page: reload once the job has finished
+  var job = document.getElementById("job-phase");
+  if (job && job.dataset.active === "true") {
+    var poll = function () {
+      fetch(job.dataset.status, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+        .then(function (s) {
+          if (s.phase !== job.dataset.phase) { window.location.reload(); }
+          else { setTimeout(poll, 500); }
+        }).catch(function () { setTimeout(poll, 2000); });
+    };
+    setTimeout(poll, 300);
+  }
+})();
