@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "archive.tap",
     "archive.ops",
     "archive.web",
+    "archive.accounts",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "archive.accounts.middleware.TokenAuthenticationMiddleware",  # API tokens (pyvo)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -120,7 +122,8 @@ DATABASES = {
 DATABASE_ROUTERS = ["archive.routers.OwnerOnlyRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MIGRATION_MODULES = {
-    app: f"migrations.{app}" for app in ("catalogue", "ingest", "metadata", "jobs", "ops")
+    app: f"migrations.{app}"
+    for app in ("catalogue", "ingest", "metadata", "jobs", "ops", "accounts")
 }
 
 # Spectrum store (Zarr v3): a local directory or any fsspec URL, e.g. s3://bucket/spectra.zarr;
@@ -150,6 +153,25 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Accounts (archive/accounts): the demo has no mail server, so password reset links are
+# printed to the server log; session and CSRF cookies as `manage.py check --deploy` asks
+# whenever the site is served over HTTPS (RVS_HTTPS=1).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "accounts:profile"
+LOGOUT_REDIRECT_URL = "web:home"
+EMAIL_BACKEND = env("RVS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("RVS_FROM_EMAIL", "archive@localhost")
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the query page's script reads it for its form posts
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env_bool("RVS_HTTPS", False):
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("RVS_STATIC_ROOT", VAR_DIR / INSTANCE / "static"))

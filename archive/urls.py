@@ -7,5 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("ops/", include("archive.ops.urls")),
     path("tap/", include("archive.tap.urls")),
+    path("accounts/", include("archive.accounts.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("archive.web.urls")),
 ]
