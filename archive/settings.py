@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "archive.jobs",
     "archive.results",
     "archive.tap",
+    "archive.datalink",
+    "archive.exports",
     "archive.ops",
     "archive.web",
     "archive.accounts",
@@ -141,6 +143,15 @@ RVS_WORKER_THREADS = int(env("RVS_WORKER_THREADS", "0")) or None
 
 # Schema served to users (TAP, web); it holds views over the catalogue tables.
 PUBLISHED_SCHEMA = env("RVS_PUBLISHED_SCHEMA", "gaiadr3_rvs_cnn")
+
+# The site's public base URL (e.g. https://archive.example.org): async TAP results, written by
+# a worker with no request at hand, link to DataLink through it; empty: they carry no link.
+RVS_PUBLIC_URL = env("RVS_PUBLIC_URL", "").rstrip("/")
+# Bulk exports of the published versions (archive.exports): one directory per version; unset:
+# "exports" beside RVS_RUNS_DIR (as the jobs' files are).
+RVS_EXPORTS_DIR = env("RVS_EXPORTS_DIR", "") or None
+# Build an export job when a version is published.
+RVS_EXPORT_ON_PUBLISH = env("RVS_EXPORT_ON_PUBLISH", "1") == "1"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -9,5 +9,7 @@ urlpatterns = [
     path("tap/", include("archive.tap.urls")),
     path("accounts/", include("archive.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("archive.datalink.urls")),
+    path("exports/", include("archive.exports.urls")),
     path("", include("archive.web.urls")),
 ]

@@ -21,6 +21,7 @@ app.conf.include = [
     "tasks.jobs",
     "tasks.pipeline",
     "tasks.tap",
+    "tasks.exports",
     "tasks.housekeeping",
 ]
 # periodic care of the jobs (tasks/housekeeping.py); one worker runs the beat (--beat)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 import psycopg
+from django.conf import settings
 
+from archive.datalink.descriptor import descriptors_for
 from archive.errors import ArchiveError
 from archive.jobs import lifecycle
 from archive.jobs.models import Job, JobResult
@@ -52,8 +54,12 @@ def run_query(self, job_id: int, attempt: int) -> None:
             connection = reader_connection(job.execution_duration or limits.async_timeout_s)
         fields = result_fields(connection, prepared)
         lifecycle.register_backend(job_id, attempt, connection.info.backend_pid)
+        # the DataLink descriptor needs the site's address, which only settings give a worker
+        links = f"{settings.RVS_PUBLIC_URL}/datalink/links" if settings.RVS_PUBLIC_URL else ""
+        descriptors = descriptors_for(fields, links) if links else []
         with partial.open("wb") as out:
-            for block in stream_result(connection, prepared.sql, fields, fmt, query.maxrec):
+            blocks = stream_result(connection, prepared.sql, fields, fmt, query.maxrec, descriptors)
+            for block in blocks:
                 out.write(block)
         os.replace(partial, directory / name)
     except (ArchiveError, psycopg.Error) as exc:

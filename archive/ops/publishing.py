@@ -8,6 +8,7 @@ or the new one, never a mix, and a failure changes nothing. Every switch is reco
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,6 +41,10 @@ def publish(version: ModelVersion, *, user=None, note: str = "") -> Publication:
     ModelVersion.objects.filter(pk=version.pk).update(
         is_published=True, published_at=timezone.now()
     )
+    if settings.RVS_EXPORT_ON_PUBLISH:
+        from archive.exports.jobs import request_export
+
+        request_export(version, owner=user)  # sent to the worker when this transaction commits
     return Publication.objects.create(
         model_version=version, previous=current, published_by=user, note=note
     )

@@ -31,6 +31,7 @@ def result_response(
     fmt: Format | str | None = None,
     maxrec: int | None = None,
     filename: str = "result",
+    service_descriptors: Sequence = (),
 ) -> HttpResponse:
     """A StreamingHttpResponse of the result; an ArchiveError before the first byte (unknown
     format, a query the database refuses) becomes a DALI error document with its status.
@@ -40,7 +41,7 @@ def result_response(
     """
     try:
         fmt = fmt if isinstance(fmt, Format) else resolve(fmt)
-        stream = stream_result(connection, sql, fields, fmt, maxrec)
+        stream = stream_result(connection, sql, fields, fmt, maxrec, service_descriptors)
         first = next(stream, b"")  # runs the query up to its first rows
     except ArchiveError as exc:
         return error_response(exc)

@@ -31,11 +31,14 @@ def stream_result(
     fields: Sequence[VOField] | None,
     fmt: Format | str | None = None,
     maxrec: int | None = None,
+    service_descriptors: Sequence = (),
 ) -> Iterator[bytes]:
     """The bytes of ``sql``'s result in ``fmt``, fetched in one read-only snapshot on
     ``connection`` (a psycopg connection of the read-only role, not in a transaction).
 
     ``fields`` describe the query's columns in order (None: derived from the query's types).
+    ``service_descriptors``: the :class:`archive.results.votable.ServiceDescriptor` objects a
+    VOTable carries (DataLink).
     Errors before the first byte are raised as :class:`archive.errors.ArchiveError`; after it,
     a VOTable ends with QUERY_STATUS=ERROR and other formats raise, so the transfer aborts.
     """
@@ -44,4 +47,5 @@ def stream_result(
         if fields is None:
             fields = describe(cursor, sql)
         result = Result(cursor, sql, list(fields), maxrec)
+        result.service_descriptors = service_descriptors  # read by the VOTable writers
         yield from fmt.writer(result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -39,8 +40,47 @@ def _info(name: str, value: str, text: str = "") -> str:
     return f"<INFO name={quoteattr(name)} value={quoteattr(value)}>{body}</INFO>\n"
 
 
-def field_element(field: VOField) -> str:
+@dataclass(frozen=True)
+class ServiceDescriptor:
+    """A DataLink service descriptor (DataLink 1.1 Sect. 4): a ``<RESOURCE type="meta"
+    utype="adhoc:service">`` beside the results, whose input parameters take their values from
+    the rows' columns (``inputs``: (parameter name, field name)), so that clients such as
+    TOPCAT and pyvo's ``iter_datalinks()`` call the service for any row."""
+
+    id: str
+    access_url: str
+    standard_id: str
+    inputs: tuple[tuple[str, str], ...]
+    description: str = ""
+
+    def element(self, field_ids: dict[str, str]) -> str:
+        params = "".join(
+            f'<PARAM name={quoteattr(name)} datatype="char" arraysize="*" value="" '
+            f"ref={quoteattr(field_ids[field])}/>\n"
+            for name, field in self.inputs
+            if field in field_ids
+        )
+        desc = self.description and f"<DESCRIPTION>{xml_text(self.description)}</DESCRIPTION>\n"
+        return (
+            f'<RESOURCE type="meta" utype="adhoc:service" ID={quoteattr(self.id)}>\n{desc}'
+            f'<PARAM name="standardID" datatype="char" arraysize="*" '
+            f"value={quoteattr(self.standard_id)}/>\n"
+            f'<PARAM name="accessURL" datatype="char" arraysize="*" '
+            f"value={quoteattr(self.access_url)}/>\n"
+            f'<GROUP name="inputParams">\n{params}</GROUP>\n</RESOURCE>\n'
+        )
+
+
+def field_ids(fields: Sequence[VOField], descriptors: Sequence[ServiceDescriptor]) -> dict:
+    """field name -> XML ID of the fields the descriptors' parameters refer to."""
+    wanted = {field for d in descriptors for _, field in d.inputs}
+    return {f.name: f"col_{i}" for i, f in enumerate(fields) if f.name in wanted}
+
+
+def field_element(field: VOField, field_id: str | None = None) -> str:
     attrs = [("name", field.name), ("datatype", field.datatype)]
+    if field_id:
+        attrs.insert(0, ("ID", field_id))
     arraysize = field.arraysize or ("*" if is_text(field) else None)
     for key, value in (
         ("arraysize", arraysize),
@@ -248,7 +288,8 @@ def write_binary2(result: Result) -> Iterator[bytes]:
     chunks = result.chunks()
     first = next(chunks, None)  # the query has started (or failed) before the first byte
     b64 = Base64Lines()
-    yield header(result.fields, "BINARY2") + (
+    descriptors = getattr(result, "service_descriptors", ())
+    yield header(result.fields, "BINARY2", service_descriptors=descriptors) + (
         b64.feed(binary2(first, result.fields)) if first else b""
     )
     try:
@@ -265,7 +306,10 @@ def write_tabledata(result: Result) -> Iterator[bytes]:
     batches = result.text_rows(_TABLEDATA, "FORMAT text, NULL ''")
     floats = [i for i, f in enumerate(result.fields) if f.datatype in ("float", "double")]
     first = next(batches, [])
-    yield header(result.fields, "TABLEDATA") + (tabledata(first, floats) if first else b"")
+    descriptors = getattr(result, "service_descriptors", ())
+    yield header(result.fields, "TABLEDATA", service_descriptors=descriptors) + (
+        tabledata(first, floats) if first else b""
+    )
     try:
         for batch in batches:
             yield tabledata(batch, floats)

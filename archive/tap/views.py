@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from archive.datalink.descriptor import descriptors_for
 from archive.errors import ArchiveError, BadParameter, LimitExceeded, NotFound, UsageError
 from archive.jobs import lifecycle
 from archive.jobs.models import Job
@@ -102,7 +103,15 @@ def sync(request: HttpRequest) -> HttpResponse:
         else:
             connection = reader_connection(limits.sync_timeout_s)
         fields = result_fields(connection, prepared)
-        response = result_response(connection, prepared.sql, fields, fmt, params.maxrec)
+        links_url = request.build_absolute_uri(reverse("datalink:links"))
+        response = result_response(
+            connection,
+            prepared.sql,
+            fields,
+            fmt,
+            params.maxrec,
+            service_descriptors=descriptors_for(fields, links_url),
+        )
     except (ArchiveError, psycopg.Error) as exc:
         response = error_response(archive_error(exc))
     if dedicated is not None:

@@ -1,0 +1,214 @@
+"""The links of a set of sources (DataLink 1.1 Sect. 3): what this archive holds for each, found
+in a few set-wise queries, so that thousands of IDs answer in one pass.
+
+Semantics from the IVOA datalink core vocabulary (http://www.ivoa.net/rdf/datalink/core):
+``#this`` the source's catalogue row, ``#progenitor`` the data the CNN labels were derived from
+(the RVS mean spectrum, the XP coefficients), ``#auxiliary`` the APOGEE DR17 labels of a
+training star, ``#documentation`` the validation report of the published model version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlencode
+
+import numpy as np
+from django.conf import settings
+
+from .ids import ParsedId
+
+
+@dataclass(frozen=True)
+class Link:
+    """One row of a links document (an error row has ``error_message`` and no URL)."""
+
+    id: str
+    semantics: str
+    access_url: str = ""
+    error_message: str = ""
+    description: str = ""
+    content_type: str = ""
+    content_length: int | None = None
+    content_qualifier: str = ""
+    local_semantics: str = ""
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Absolute URLs of the services the links point at (from the request)."""
+
+    tap_sync: str
+    product: Callable[[str, int, str], str]  # (product, source_id, format) -> URL
+    validation: str
+
+
+@lru_cache(maxsize=4)
+def fits_length(product: str) -> int:
+    """Bytes of a FITS product: FITS cards are fixed-width, so every source's file has the same
+    size; measured once on a product of zeros."""
+    from . import products
+
+    if product == "rvs_spectrum":
+        zeros = np.zeros(len(products.WAVELENGTH_A), dtype=np.float32)
+        columns = (products.WAVELENGTH_A, zeros, zeros)
+        keys = _dummy_keywords(
+            ["OBJECT", "SOURCEID", "RA", "DEC", "TELESCOP", "INSTRUME", "SNR", "WAVEMIN"]
+            + ["WAVEMAX", "WAVESTEP", "NPIX", "NNANPIX", "NTRANS", "NCCD", "FLUXNORM", "VACUUM"]
+        )
+        fields = products.RVS_FIELDS
+    else:
+        xp = np.zeros(products.N_XP)
+        columns = (np.arange(products.N_XP, dtype=np.int16), xp, xp, xp, xp)
+        keys = _dummy_keywords(
+            ["OBJECT", "SOURCEID", "TELESCOP", "INSTRUME", "BPSTD", "RPSTD", "BPNREL", "RPNREL"]
+            + ["CORRMAT"]
+        )
+        fields = products.XP_FIELDS
+    dummy = products.Product(product, 0, fields, columns, keys)
+    return len(products.to_fits(dummy))
+
+
+def _dummy_keywords(names: list[str]) -> tuple:
+    return tuple((n, 0, "") for n in names)
+
+
+def _adql(table: str, source_id: int) -> str:
+    return f"SELECT * FROM {settings.PUBLISHED_SCHEMA}.{table} WHERE source_id = {source_id}"
+
+
+def _tap(urls: Urls, table: str, source_id: int) -> str:
+    query = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": _adql(table, source_id)}
+    return f"{urls.tap_sync}?{urlencode(query)}"
+
+
+def _known(ids: list[int]) -> dict[str, set[int] | dict]:
+    """Which of ``ids`` have a source, a spectrum, XP, published labels, training labels."""
+    from django.db import connection
+
+    found: dict = {}
+    with connection.cursor() as cur:
+        for key, table in (
+            ("source", "gaia_source"),
+            ("rvs", "rvs_spectrum"),
+            ("xp", "xp_coefficients"),
+        ):
+            cur.execute(f"SELECT source_id FROM {table} WHERE source_id = ANY(%s)", [ids])
+            found[key] = {r[0] for r in cur.fetchall()}
+        cur.execute(
+            "SELECT l.source_id, v.name FROM cnn_label l JOIN model_version v "
+            "ON v.id = l.model_version_id AND v.is_published WHERE l.source_id = ANY(%s)",
+            [ids],
+        )
+        found["published"] = dict(cur.fetchall())
+        cur.execute(
+            "SELECT t.source_id, string_agg(v.name, ', ' ORDER BY v.name) FROM training_star t "
+            "JOIN model_version v ON v.id = t.model_version_id AND v.status = 'ready' "
+            "WHERE t.source_id = ANY(%s) GROUP BY t.source_id",
+            [ids],
+        )
+        found["training"] = dict(cur.fetchall())
+    return found
+
+
+def links_for(parsed: Sequence[ParsedId], urls: Urls) -> list[Link]:
+    """Every link of every ID, in the order the IDs came; an error row for an ID that is
+    malformed or names no source of this archive."""
+    ids = sorted({p.source_id for p in parsed if p.source_id is not None})
+    known = _known(ids) if ids else {"source": set()}
+    rows: list[Link] = []
+    for p in parsed:
+        if p.source_id is None:
+            rows.append(Link(p.text, "#this", error_message=f"UsageFault: {p.problem}"))
+        elif p.source_id not in known["source"]:
+            message = f"NotFoundFault: no source {p.source_id} in this archive"
+            rows.append(Link(p.text, "#this", error_message=message))
+        else:
+            rows += _source_links(p.text, p.source_id, known, urls)
+    return rows
+
+
+def _source_links(text: str, sid: int, known: dict, urls: Urls) -> list[Link]:
+    version = known["published"].get(sid)
+    votable = "application/x-votable+xml"
+    if version is not None:
+        this = Link(
+            text,
+            "#this",
+            _tap(urls, "rvs_cnn", sid),
+            description=f"CNN labels (Teff, log g, [M/H], [alpha/M], [Fe/H]) of the source "
+            f"from the published model version {version}",
+            content_type=votable,
+            local_semantics="catalogue-row",
+        )
+    else:
+        this = Link(
+            text,
+            "#this",
+            _tap(urls, "gaia_source", sid),
+            description="Gaia DR3 columns of the source (no published CNN labels)",
+            content_type=votable,
+            local_semantics="catalogue-row",
+        )
+    rows = [this]
+    if sid in known["rvs"]:
+        for fmt, ctype, length in (
+            ("fits", "application/fits", fits_length("rvs_spectrum")),
+            ("votable", votable, None),
+        ):
+            rows.append(
+                Link(
+                    text,
+                    "#progenitor",
+                    urls.product("rvs", sid, fmt),
+                    description="Gaia DR3 RVS mean spectrum the labels were derived from "
+                    f"(846-870 nm, 2401 pixels, wavelength in Angstrom) as {fmt.upper()}",
+                    content_type=ctype,
+                    content_length=length,
+                    content_qualifier="#spectrum",
+                    local_semantics="rvs-spectrum",
+                )
+            )
+    if sid in known["xp"]:
+        for fmt, ctype, length in (
+            ("fits", "application/fits", fits_length("xp_coefficients")),
+            ("votable", votable, None),
+        ):
+            rows.append(
+                Link(
+                    text,
+                    "#progenitor",
+                    urls.product("xp", sid, fmt),
+                    description="Gaia DR3 XP continuous coefficients (55 BP, 55 RP, with "
+                    "errors) the hybrid CNN used; the correlation matrices are not stored in "
+                    f"this archive (get them from the Gaia archive) - as {fmt.upper()}",
+                    content_type=ctype,
+                    content_length=length,
+                    local_semantics="xp-coefficients",
+                )
+            )
+    if sid in known["training"]:
+        rows.append(
+            Link(
+                text,
+                "#auxiliary",
+                _tap(urls, "training_sample", sid),
+                description="APOGEE DR17 labels this training star was trained or validated "
+                f"on (model versions {known['training'][sid]})",
+                content_type=votable,
+                local_semantics="apogee-labels",
+            )
+        )
+    if version is not None:
+        rows.append(
+            Link(
+                text,
+                "#documentation",
+                urls.validation,
+                description=f"Validation report of the published model version {version}",
+                content_type="text/html",
+                local_semantics="validation-report",
+            )
+        )
+    return rows
