@@ -6,6 +6,7 @@ import time
 import psycopg
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 
 from archive.jobs import lifecycle, registry
 from archive.jobs.errors import TransitionError, UnknownKind
@@ -120,6 +121,7 @@ def test_abort_cancels_the_query_of_the_jobs_backend():
     job.refresh_from_db()
     assert (job.phase, job.backend_pid) == ("ABORTED", None)
     assert not lifecycle.abort(job.pk)  # once
+    connections["reader"].close()  # abort opened it: the test database is dropped at the end
 
 
 def test_destroy_removes_the_job_and_its_files(settings, tmp_path):
