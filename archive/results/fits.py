@@ -1,12 +1,14 @@
 """FITS binary table (FITS 4.0 Sect. 7.3): an empty primary HDU, then a BINTABLE of the rows.
 
 NAXIS2 and the width of every text and variable-array column stand in the header before the
-data, so the writer first asks PostgreSQL for them — one aggregate over the same query in the
-same REPEATABLE READ snapshot (``Result.sizes``) — and then streams the rows; nothing is
-spooled. Variable arrays are padded to the longest (NaN, or TNULL for integers). NULLs: TNULLn
-for integers (a value the column does not hold, found by the same aggregate), NaN for floats,
-an empty string for text, 0 (neither T nor F) for booleans. Units
-go in TUNITn, UCDs in TUCDn and descriptions in TCOMMn (the conventions TOPCAT and STILTS read).
+data, so the writer asks PostgreSQL for them — one aggregate over the same query in the same
+REPEATABLE READ snapshot (``Result.sizes``), while the primary HDU is already on its way — and
+then streams the rows; nothing is spooled (spooling would hold the first byte until the whole
+result was on disk; see docs/benchmarks.md). Variable arrays are padded to the longest (NaN, or
+TNULL for integers). NULLs: TNULLn for integers (a value the column does not hold, found by the
+same aggregate), NaN for floats, an empty string for text, 0 (neither T nor F) for booleans.
+Units go in TUNITn, UCDs in TUCDn and descriptions in TCOMMn (the conventions TOPCAT and STILTS
+read).
 """
 
 from __future__ import annotations
@@ -199,11 +201,15 @@ def rows_bytes(chunk: Chunk, fields: Sequence[VOField], layout: Sequence[Slot]) 
 
 
 def write_fits(result: Result) -> Iterator[bytes]:
+    """The primary HDU leaves as soon as the query is planned (a query PostgreSQL refuses
+    still fails before the first byte); the table header follows the count."""
+    result.plan()
+    yield primary_header()
     sizes = result.sizes()
     overflow = result.maxrec is not None and sizes.rows > result.maxrec
     rows = min(sizes.rows, result.maxrec) if result.maxrec is not None else sizes.rows
     layout = row_layout(result.fields, sizes.widths, tnulls(result.fields, sizes.ranges))
-    yield primary_header() + table_header(result.fields, layout, rows, overflow)
+    yield table_header(result.fields, layout, rows, overflow)
     size = 0
     for chunk in result.chunks():
         data = rows_bytes(chunk, result.fields, layout)

@@ -95,6 +95,11 @@ class Result:
         limit = None if self.maxrec is None else self.maxrec + 1
         return self._cut(copy_messages(self.cursor, sql, limit))
 
+    def plan(self) -> None:
+        """Plan the query without running it: syntax, columns and privileges fail here."""
+        names = ", ".join(self.names)
+        self.cursor.execute(f"SELECT * FROM ({self.sql}) AS q({names}) LIMIT 0")
+
     def sizes(self) -> Sizes:
         """What FITS must write before the first row: one aggregate over the query (MAXREC + 1
         rows at most) in the same snapshot as the rows."""
@@ -152,8 +157,12 @@ def snapshot(connection) -> Iterator[object]:
             cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
             cursor.execute("SET LOCAL extra_float_digits = 1")  # shortest exact text of floats
             yield cursor
-        except psycopg.Error as exc:
+        except Exception as exc:  # PostgreSQL's errors, or a writer's: the archive's error
             raise archive_error(exc) from exc
         finally:
-            if not connection.closed:
+            if connection.info.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+                # a COPY still streams: its generator is held by a traceback, not closed;
+                # closing the connection is the one sure way to stop it (a pool reconnects)
+                connection.close()
+            elif not connection.closed:
                 connection.rollback()

@@ -104,12 +104,15 @@ def header(
     serialization: str,
     infos: Sequence[tuple[str, str]] = (),
     table_name: str = "result",
+    service_descriptors: Sequence[ServiceDescriptor] = (),
 ) -> bytes:
-    """Everything up to the first row; ``serialization`` is "BINARY2" or "TABLEDATA"."""
+    """Everything up to the first row; ``serialization`` is "BINARY2" or "TABLEDATA". Fields
+    that ``service_descriptors`` refer to get an XML ID (the descriptors go in the footer)."""
+    ids = field_ids(fields, service_descriptors)
     parts = [_OPEN, '<RESOURCE type="results">\n', _info("QUERY_STATUS", "OK")]
     parts += [_info(name, value) for name, value in infos]
     parts.append(f"<TABLE name={quoteattr(table_name)}>\n")
-    parts += [field_element(f) for f in fields]
+    parts += [field_element(f, ids.get(f.name)) for f in fields]
     parts.append("<DATA>\n")
     if serialization == "BINARY2":
         parts.append('<BINARY2>\n<STREAM encoding="base64">\n')
@@ -118,13 +121,23 @@ def header(
     return "".join(parts).encode()
 
 
-def footer(serialization: str, status: str = "OK", message: str = "") -> bytes:
-    """Close the table; an OVERFLOW or ERROR status INFO follows it (DALI 4.4.1, 4.5)."""
+def footer(
+    serialization: str,
+    status: str = "OK",
+    message: str = "",
+    fields: Sequence[VOField] = (),
+    service_descriptors: Sequence[ServiceDescriptor] = (),
+) -> bytes:
+    """Close the table; an OVERFLOW or ERROR status INFO follows it (DALI 4.4.1, 4.5); the
+    service descriptors (DataLink 1.1 Sect. 4) follow the results RESOURCE."""
     close = "</STREAM>\n</BINARY2>\n" if serialization == "BINARY2" else "</TABLEDATA>\n"
     parts = [close, "</DATA>\n</TABLE>\n"]
     if status != "OK":
         parts.append(_info("QUERY_STATUS", status, message))
-    parts.append("</RESOURCE>\n</VOTABLE>\n")
+    parts.append("</RESOURCE>\n")
+    ids = field_ids(fields, service_descriptors)
+    parts += [d.element(ids) for d in service_descriptors]
+    parts.append("</VOTABLE>\n")
     return "".join(parts).encode()
 
 
@@ -296,9 +309,11 @@ def write_binary2(result: Result) -> Iterator[bytes]:
         for chunk in chunks:
             yield b64.feed(binary2(chunk, result.fields))
     except Exception as exc:
-        yield b64.close() + footer("BINARY2", "ERROR", archive_error(exc).message)
+        yield b64.close() + footer(
+            "BINARY2", "ERROR", archive_error(exc).message, result.fields, descriptors
+        )
         return
-    yield b64.close() + footer("BINARY2", _status(result))
+    yield b64.close() + footer("BINARY2", _status(result), "", result.fields, descriptors)
 
 
 def write_tabledata(result: Result) -> Iterator[bytes]:
@@ -314,6 +329,6 @@ def write_tabledata(result: Result) -> Iterator[bytes]:
         for batch in batches:
             yield tabledata(batch, floats)
     except Exception as exc:
-        yield footer("TABLEDATA", "ERROR", archive_error(exc).message)
+        yield footer("TABLEDATA", "ERROR", archive_error(exc).message, result.fields, descriptors)
         return
-    yield footer("TABLEDATA", _status(result))
+    yield footer("TABLEDATA", _status(result), "", result.fields, descriptors)

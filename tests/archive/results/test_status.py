@@ -9,7 +9,8 @@ from astropy.io import fits as pyfits
 from astropy.io import votable
 from astropy.table import Table
 
-from archive.errors import BadParameter, QueryError, UnknownFormat
+from archive.errors import BadParameter, QueryError, ServiceError, UnknownFormat
+from archive.metadata.fields import VOField
 from archive.results.stream import parse_maxrec, stream_result
 from archive.results.votable import error_document
 
@@ -138,3 +139,21 @@ def test_maxrec_not_a_count_is_refused(value):
     with pytest.raises(BadParameter) as caught:
         parse_maxrec(value, default=2000, limit=5000)
     assert caught.value.status == 400 and "MAXREC" in caught.value.message
+
+
+@pytest.mark.parametrize("fmt", ["votable", "csv", "parquet"])
+def test_a_client_that_goes_away_stops_the_query(reader_conn, fmt):
+    pieces = stream_result(reader_conn, SERIES.format(rows=2_000_000), None, fmt)
+    next(pieces)
+    pieces.close()  # what the WSGI server does when the client disconnects
+    assert reader_conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_result_that_does_not_fit_its_fields_fails_cleanly(reader_conn):
+    # arrays of 3 declared as arraysize 2: the encoder refuses the first chunk while the COPY
+    # still streams; the error is the archive's, and the connection does not hang
+    sql = "SELECT ARRAY[1.0, 2.0, 3.0]::float8[] AS k FROM generate_series(1, 2000000)"
+    fields = [VOField("k", "double", arraysize="2")]
+    with pytest.raises(ServiceError, match="not 2 long"):
+        next(stream_result(reader_conn, sql, fields, "votable"))
+    assert reader_conn.closed or reader_conn.execute("SELECT 1").fetchone() == (1,)
