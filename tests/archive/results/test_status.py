@@ -157,3 +157,26 @@ def test_a_result_that_does_not_fit_its_fields_fails_cleanly(reader_conn):
     with pytest.raises(ServiceError, match="not 2 long"):
         next(stream_result(reader_conn, sql, fields, "votable"))
     assert reader_conn.closed or reader_conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("fmt", ["votable", "votable/td"])
+def test_service_descriptors_follow_the_results(reader_conn, votlint, fmt):
+    from archive.results.votable import ServiceDescriptor
+
+    descriptor = ServiceDescriptor(
+        id="links",
+        access_url="https://example.org/datalink/links",
+        standard_id="ivo://ivoa.net/std/DataLink#links-1.1",
+        inputs=(("ID", "n"),),
+        description="Links of each row",
+    )
+    pieces = stream_result(
+        reader_conn, SERIES.format(rows=10), None, fmt, service_descriptors=[descriptor]
+    )
+    data = b"".join(pieces)
+    document = votable.parse(io.BytesIO(data))
+    results, meta = document.resources
+    assert (results.type, meta.type, meta.utype) == ("results", "meta", "adhoc:service")
+    field = results.tables[0].fields[0]
+    assert field.ID and meta.groups[0].entries[0].ref == field.ID
+    assert votlint(data) == ""
