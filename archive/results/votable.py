@@ -40,6 +40,9 @@ def _info(name: str, value: str, text: str = "") -> str:
     return f"<INFO name={quoteattr(name)} value={quoteattr(value)}>{body}</INFO>\n"
 
 
+_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
 @dataclass(frozen=True)
 class ServiceDescriptor:
     """A DataLink service descriptor (DataLink 1.1 Sect. 4): a ``<RESOURCE type="meta"
@@ -74,7 +77,14 @@ class ServiceDescriptor:
 def field_ids(fields: Sequence[VOField], descriptors: Sequence[ServiceDescriptor]) -> dict:
     """field name -> XML ID of the fields the descriptors' parameters refer to."""
     wanted = {field for d in descriptors for _, field in d.inputs}
-    return {f.name: f"col_{i}" for i, f in enumerate(fields) if f.name in wanted}
+    # the name itself where it can be an ID: readers that key columns by ID (astropy by
+    # default, so astroquery) then still see source_id, not col_0
+    taken = {d.id for d in descriptors}
+    ids = {}
+    for i, f in enumerate(fields):
+        if f.name in wanted:
+            ids[f.name] = f.name if _NCNAME.match(f.name) and f.name not in taken else f"col_{i}"
+    return ids
 
 
 def field_element(field: VOField, field_id: str | None = None) -> str:

@@ -12,3 +12,5 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
 -- the owner cancels the query of an aborted TAP job, which runs as the reader
 GRANT pg_signal_backend TO :"owner";
+-- and sees what the reader's sessions run (pg_stat_activity's query text), to watch them
+GRANT pg_read_all_stats TO :"owner";
