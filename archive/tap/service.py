@@ -7,6 +7,7 @@ the units, UCDs and descriptions the result headers carry.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ import psycopg
 import sqlglot
 from django.db import connections
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, SqlglotError
 
 from archive.errors import QueryError
 from archive.metadata.fields import VOField
@@ -27,6 +28,8 @@ from archive.results.query import archive_error
 
 from .adql import AdqlError, ColumnInfo, TableCatalog, TableInfo, translate
 from .uploads import UploadTable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,11 @@ def prepare_adql(query: str, uploads: Sequence[UploadTable] = ()) -> PreparedQue
         translation = translate(query, catalog([u.table_info() for u in uploads]))
     except AdqlError as exc:
         raise QueryError(str(exc)) from exc
+    except (SqlglotError, IndexError, RecursionError) as exc:
+        # the parser's own slip on malformed text (sqlglot raises IndexError on an unclosed
+        # comment): still the query's fault, and the user hears so, not a 500
+        log.warning("ADQL translation failed outside AdqlError: %r on %r", exc, query[:200])
+        raise QueryError(f"the query could not be read: {exc}") from exc
     reg = registry()
     uploaded = {f"tap_upload.{u.name.lower()}": u for u in uploads}
 
@@ -116,6 +124,8 @@ def prepare_postgresql(query: str) -> PreparedQuery:
         raise QueryError(
             f"the query does not parse as PostgreSQL{where}: {error.get('description', exc)}"
         ) from exc
+    except (SqlglotError, IndexError, RecursionError) as exc:  # unclosed quotes, comments
+        raise QueryError(f"the query does not parse as PostgreSQL: {exc}") from exc
     if len(statements) != 1:
         raise QueryError(f"one statement per query, found {len(statements)}")
     tree = statements[0]
