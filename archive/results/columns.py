@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
+import psycopg.postgres
 
 from archive.metadata.fields import VOField
 
@@ -80,14 +82,19 @@ def binary_cast(field: VOField, column: str) -> str:
     return f"({column})::{pgtype}"
 
 
-def fields_from_description(description: Sequence, type_names: dict[int, str]) -> list[VOField]:
+def fields_from_description(
+    description: Sequence, type_names: dict[int, str] | None = None
+) -> list[VOField]:
     """VOFields of an arbitrary query from its cursor description.
 
-    ``type_names`` maps type OIDs to pg_type.typname (see :func:`type_names`). Text becomes
+    ``type_names`` maps type OIDs to pg_type.typname (see :func:`type_names`); without it,
+    PostgreSQL's built-in types are known and any other (pg_sphere's) goes out as text. Text becomes
     ``unicodeChar`` (VOTable 1.4 ``char`` is ASCII, and readers refuse other bytes in it);
     ``char(n)`` stays ``char`` of arraysize n; types with no VOTable counterpart (pg_sphere
     geometries, intervals, JSON...) go out as their text form.
     """
+    if type_names is None:
+        type_names = {c.type_code: _builtin_name(c.type_code) for c in description}
     fields = []
     for col in description:
         name = type_names.get(col.type_code, "")
@@ -105,6 +112,13 @@ def fields_from_description(description: Sequence, type_names: dict[int, str]) -
         else:  # text, name, pg_sphere, json, uuid...: their text output
             fields.append(VOField(col.name, "unicodeChar", arraysize="*"))
     return fields
+
+
+def _builtin_name(oid: int) -> str:
+    info = psycopg.postgres.types.get(oid)
+    if info is None:
+        return ""
+    return "_" + info.name if oid == info.array_oid else info.name
 
 
 def type_names(cursor, oids: Sequence[int]) -> dict[int, str]:

@@ -55,3 +55,14 @@ def test_a_query_without_fields_is_written_with_its_own_types(reader_conn):
     assert (row["i"], row["j"], row["l"]) == ("z", 1.25, "2024-01-02T03:04:05")
     assert list(row["k"]) == [1.0, 2.0] and list(row["o"]) == [1, 2]
     assert row["m"].startswith("(0.5") and row["n"].startswith("<(")
+
+
+def test_description_alone_knows_the_built_in_types(reader_conn):
+    from archive.results.columns import fields_from_description
+
+    with reader_conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM ({QUERY}) AS q LIMIT 0")
+        fields = fields_from_description(cur.description)
+        with_names = describe(cur, QUERY)
+    # the same without the pg_type lookup: pg_sphere types go out as text either way
+    assert fields == with_names
