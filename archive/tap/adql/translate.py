@@ -103,13 +103,18 @@ def _tokenize(adql: str) -> list:
     try:
         return tokenizer.tokenize(adql)
     except TokenError as exc:
-        cause = str(exc.__cause__ or "cannot read this token")
+        cause = str(exc.__cause__ or "")
         # "Missing ' from 1:15": the offset where the unfinished token starts
-        m = re.search(r"from \d+:(\d+)$", cause)
-        start = int(m.group(1)) if m else getattr(tokenizer, "_start", 0)
+        m = re.search(r"^Missing .* from \d+:(\d+)$", cause)
+        comment = adql.rfind("/*")
+        if m:
+            start, message = int(m.group(1)), cause.split(" from ")[0]
+        elif comment >= 0 and "*/" not in adql[comment + 2 :]:
+            start, message = comment, "unterminated comment"  # sqlglot fails with IndexError
+        else:
+            start, message = getattr(tokenizer, "_start", 0), "cannot read this token"
         start = min(start, max(len(adql) - 1, 0))
         line, col = _where(adql, start)
-        message = cause.split(" from ")[0]
         raise AdqlSyntaxError(
             message, line=line, column=col, token=adql[start : start + 20]
         ) from None
@@ -195,9 +200,15 @@ def _locate(adql: str, node: exp.Expression, word: str | None = None) -> dict:
             return {"line": line, "column": col, "token": ident.name}
     if isinstance(node, exp.Anonymous):
         words.append(str(node.this))
-    words += [node.key, *re.findall(r"\w+", node.sql(dialect=_DIALECT))[:1]]
+    text = node.sql(dialect=_DIALECT)
+    words += [node.key, *re.findall(r"\w+", text)[:1]]
     for w in words:
         m = re.search(r"\b" + re.escape(w) + r"\b", adql, re.IGNORECASE)
+        if m:
+            line, col = _where(adql, m.start())
+            return {"line": line, "column": col, "token": m.group(0)}
+    if text:  # punctuation only, e.g. a '?' placeholder
+        m = re.search(re.escape(text), adql)
         if m:
             line, col = _where(adql, m.start())
             return {"line": line, "column": col, "token": m.group(0)}

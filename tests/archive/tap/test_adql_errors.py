@@ -45,6 +45,7 @@ def position(adql: str, token: str, nth: int = 1) -> tuple[int, int]:
         (f"SELECT ra FROM {R} WHERE (ra > 1", None, 1),
         (f'SELECT ra FROM {R} WHERE "ra > 1', '"ra > 1', 1),
         (f"SELEC ra FROM {R}", "SELEC", 1),
+        (f"SELECT ra FROM {R} /* open", "/* open", 1),
         (f"SELECT FROM {R}", "FROM", 1),
         (f"SELECT TOP ra ra FROM {R}", "ra", 1),
     ],
@@ -94,6 +95,7 @@ def test_unknown_table_and_column_are_named_with_their_position():
         (f"SELECT ra FROM {R} OFFSET (SELECT 1)", None),
         (f"EXPLAIN SELECT ra FROM {R}", "EXPLAIN"),
         (f"COPY {R} TO STDOUT", "COPY"),
+        (f"SELECT ra FROM {R} WHERE ra > ?", "?"),
         (f"SELECT ra FROM {R} FOR UPDATE", None),
     ],
 )
