@@ -88,7 +88,7 @@ def test_postgresql_dialect_runs_one_select(client, published):
 @pytest.mark.parametrize(
     "params,status,message",
     [
-        ({"QUERY": "SELEC source_id FROM x"}, 400, "line 1, column 17"),
+        ({"QUERY": "SELEC source_id FROM x"}, 400, "line 1, column 1: 'SELEC'"),
         ({"QUERY": f"SELECT nothing FROM {S}.rvs_cnn"}, 400, "nothing"),
         ({"QUERY": "SELECT * FROM public.cnn_label"}, 400, "cnn_label"),
         ({"QUERY": f"DELETE FROM {S}.rvs_cnn"}, 400, ""),
