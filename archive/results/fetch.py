@@ -10,6 +10,7 @@ Binary format: PostgreSQL documentation, "COPY — Binary Format"; arrays: array
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -63,6 +64,16 @@ def copy_messages(cursor, copy_sql: str, limit: int | None = None) -> Iterator[l
     rest of the query (psycopg's Copy does it on exit).
     """
     connection = cursor.connection
+    with contextlib.suppress(_Enough):
+        yield from _copy_batches(cursor, connection, copy_sql, limit)
+
+
+class _Enough(Exception):
+    """Raised through psycopg's Copy block so that it cancels the rest of the COPY (a clean
+    exit would leave the COPY running and the connection unusable)."""
+
+
+def _copy_batches(cursor, connection, copy_sql: str, limit: int | None) -> Iterator[list[bytes]]:
     with cursor.copy(copy_sql) as cp:
         rows, size = 0, FIRST_BATCH
         while True:
@@ -75,8 +86,10 @@ def copy_messages(cursor, copy_sql: str, limit: int | None = None) -> Iterator[l
             if batch:
                 yield batch
                 rows += len(batch)
-            if done is not None or (limit is not None and rows >= limit):
+            if done is not None:
                 return
+            if limit is not None and rows >= limit:  # the rest is cancelled (cp's exit)
+                raise _Enough
             size = BATCH
 
 

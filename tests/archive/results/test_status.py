@@ -69,6 +69,7 @@ def test_maxrec_cuts_every_format(reader_conn, tmp_path):
     ]:
         data = b"".join(stream_result(reader_conn, sql, None, fmt, maxrec=1500))
         assert len(read(data)) == 1500, fmt
+        assert not reader_conn.closed  # the COPY cut at MAXREC left the connection usable
     fits = b"".join(stream_result(reader_conn, sql, None, "fits", maxrec=1500))
     assert pyfits.open(io.BytesIO(fits))[1].header["QUERYSTA"] == "OVERFLOW"
     parquet = b"".join(stream_result(reader_conn, sql, None, "parquet", maxrec=1500))
