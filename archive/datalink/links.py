@@ -4,7 +4,9 @@ in a few set-wise queries, so that thousands of IDs answer in one pass.
 Semantics from the IVOA datalink core vocabulary (http://www.ivoa.net/rdf/datalink/core):
 ``#this`` the source's catalogue row, ``#progenitor`` the data the CNN labels were derived from
 (the RVS mean spectrum, the XP coefficients), ``#auxiliary`` the APOGEE DR17 labels of a
-training star, ``#documentation`` the validation report of the published model version.
+training star, and ``#auxiliary`` too for the validation report of the published model version
+(``#documentation`` is newer than the vocabulary STILTS datalinklint knows, which flags it; the
+``local_semantics`` column tells the two auxiliary links apart).
 """
 
 from __future__ import annotations
@@ -109,7 +111,18 @@ def _known(ids: list[int]) -> dict[str, set[int] | dict]:
             [ids],
         )
         found["training"] = dict(cur.fetchall())
+    found["report"] = _has_report()
     return found
+
+
+def _has_report() -> bool:
+    """Whether the published version has the validation report /validation/ serves."""
+    from pathlib import Path
+
+    from archive.catalogue.models import ModelVersion
+
+    path = ModelVersion.objects.filter(is_published=True).values_list("path", flat=True).first()
+    return bool(path) and (Path(path) / "files" / "validation" / "index.html").is_file()
 
 
 def links_for(parsed: Sequence[ParsedId], urls: Urls) -> list[Link]:
@@ -200,11 +213,11 @@ def _source_links(text: str, sid: int, known: dict, urls: Urls) -> list[Link]:
                 local_semantics="apogee-labels",
             )
         )
-    if version is not None:
+    if version is not None and known["report"]:
         rows.append(
             Link(
                 text,
-                "#documentation",
+                "#auxiliary",
                 urls.validation,
                 description=f"Validation report of the published model version {version}",
                 content_type="text/html",

@@ -6,7 +6,7 @@ document, one bad ID is an error row.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import psycopg
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -27,14 +27,30 @@ MAX_IDS = 10_000
 SCS_TIMEOUT_S = 60
 
 
+def _pairs(request: HttpRequest) -> list[tuple[str, str]]:
+    """(name, value) of the query string and a form body, parsed here rather than by Django,
+    whose DATA_UPLOAD_MAX_NUMBER_FIELDS (1000) would refuse a long ID list with a bare 400;
+    more than MAX_IDS values is refused below with a DALI error."""
+    limit = MAX_IDS + 100
+    try:
+        pairs = parse_qsl(request.META.get("QUERY_STRING", ""), max_num_fields=limit)
+        if request.method == "POST":
+            ctype = request.content_type or ""
+            if ctype == "application/x-www-form-urlencoded":
+                body = request.body.decode(request.encoding or "utf-8", "replace")
+                pairs += parse_qsl(body, max_num_fields=limit)
+            elif ctype.startswith("multipart/"):
+                pairs += [(k, v) for k in request.POST for v in request.POST.getlist(k)]
+    except ValueError:
+        raise LimitExceeded(f"more than {MAX_IDS} parameters in one request") from None
+    if len(pairs) > limit:
+        raise LimitExceeded(f"more than {MAX_IDS} parameters in one request")
+    return pairs
+
+
 def _values(request: HttpRequest, name: str) -> list[str]:
     """Every value of a parameter, its name in any case, from the query string and the body."""
-    values = []
-    for source in (request.GET, request.POST):
-        for key in source:
-            if key.upper() == name:
-                values += source.getlist(key)
-    return values
+    return [v for k, v in _pairs(request) if k.upper() == name]
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -67,7 +83,7 @@ def links(request: HttpRequest) -> HttpResponse:
             raise UsageError("ID is required: one or more Gaia DR3 source_ids")
         if len(ids) > MAX_IDS:
             raise LimitExceeded(f"{len(ids)} IDs in one request; at most {MAX_IDS}")
-        fmt = _params(request).get("RESPONSEFORMAT", "").strip()
+        fmt = next(iter(_values(request, "RESPONSEFORMAT")), "").strip()
         if fmt and fmt.split(";")[0].lower() not in ("votable", "application/x-votable+xml"):
             raise UnknownFormat(fmt, [document.CONTENT_TYPE])
         body = document.document(links_for([parse_id(i) for i in ids], _urls(request)))

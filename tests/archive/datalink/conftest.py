@@ -32,7 +32,7 @@ def read_table(path) -> Table:
 
 
 @pytest.fixture
-def catalogue(worker_settings, data_dir, reader_connections_closed):
+def catalogue(worker_settings, data_dir, reader_connections_closed, tmp_path):
     """The RVS and XP stars in gaia_source (positions and S/N from the files), their spectra
     and coefficients ingested, CNN labels of the RVS stars from a published version, one of them
     a training star. Function-scoped: transactional tests flush the tables after each test."""
@@ -54,7 +54,12 @@ def catalogue(worker_settings, data_dir, reader_connections_closed):
     call_command("ingest", "rvs-spectra", *paths, "--no-progress")
     xp = data_dir / "xp_continuous" / "gaiaxpy_XP_CONTINUOUS_RAW.csv"
     call_command("ingest", "xp-continuous", str(xp), "--no-progress")
-    version = ModelVersion.objects.create(name=VERSION, status="ready", n_splits=1, n_members=2)
+    report = tmp_path / "version" / "files" / "validation"
+    report.mkdir(parents=True)
+    (report / "index.html").write_text("<html><body><h1>Validation</h1></body></html>")
+    version = ModelVersion.objects.create(
+        name=VERSION, status="ready", n_splits=1, n_members=2, path=str(tmp_path / "version")
+    )
     errors = {f"{p}_{k}": 1.0 for p in ("e", "sigma") for k in LABELS}
     CnnLabel.objects.bulk_create(
         CnnLabel(
