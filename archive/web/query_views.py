@@ -3,6 +3,7 @@ queries run as async jobs of the TAP service (kind ``tap_query``), listed per us
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -62,7 +63,9 @@ def query_page(request: HttpRequest) -> HttpResponse:
     listed = examples.queries()
     if chosen:
         text = next((q for e, q in listed if e.id == chosen), text)
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("edit"):
+        text = request.POST.get("query", "")  # a search handed over for editing, not run
+    elif request.method == "POST":
         text = request.POST.get("query", "")
         lang = request.POST.get("lang", "ADQL")
         try:
@@ -79,6 +82,7 @@ def query_page(request: HttpRequest) -> HttpResponse:
             "lang": lang,
             "langs": LANGS,
             "error": error,
+            "error_at": _error_position(error),
             "examples": listed,
             "schema": _schema(),
             "jobs": visible_jobs(request)[:50],
@@ -86,6 +90,12 @@ def query_page(request: HttpRequest) -> HttpResponse:
         },
         status=400 if error else 200,
     )
+
+
+def _error_position(error: str | None) -> tuple[int, int] | None:
+    """(line, column) the translator names in its message, for the editor to mark."""
+    found = re.search(r"at line (\d+), column (\d+)", error or "")
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def submit(request: HttpRequest, lang: str, query: str, maxrec: str) -> Job:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import hashlib
 
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from archive.errors import ArchiveError
 from archive.results.formats import resolve
@@ -42,8 +43,47 @@ def _query_string(params: QueryDict, **changes) -> str:
     return q.urlencode()
 
 
+SAVED = "web_searches"  # session key: searches posted from the form, by a short key
+MAX_SAVED = 20
+
+
+def _params(request: HttpRequest) -> QueryDict:
+    """The search's parameters: the GET's, on top of a saved search (``s=<key>``), so that a
+    pasted list of thousands of ids (too long for a URL) pages, sorts and downloads."""
+    params = QueryDict(mutable=True)
+    saved = request.session.get(SAVED, {}).get(request.GET.get("s", ""))
+    if saved:
+        for key, values in saved.items():
+            params.setlist(key, values)
+    for key in request.GET:
+        if key != "s":
+            params.setlist(key, request.GET.getlist(key))
+    if saved:
+        params["s"] = request.GET["s"]
+    return params
+
+
+def _save(request: HttpRequest, data: QueryDict) -> str:
+    """Keep a posted search in the session; its key goes in the URL instead of its fields."""
+    fields = {k: data.getlist(k) for k in data if k not in ("csrfmiddlewaretoken", "page")}
+    key = hashlib.blake2b(repr(sorted(fields.items())).encode(), digest_size=6).hexdigest()
+    saved = dict(request.session.get(SAVED, {}))
+    saved.pop(key, None)
+    saved[key] = fields
+    request.session[SAVED] = dict(list(saved.items())[-MAX_SAVED:])
+    return key
+
+
 def search(request: HttpRequest) -> HttpResponse:
-    form = SearchForm(request.GET or None)
+    if request.method == "POST":
+        form = SearchForm(request.POST)
+        if form.is_valid():
+            return redirect(reverse("web:search") + "?s=" + _save(request, request.POST))
+    else:
+        params = _params(request)
+        if request.GET.get("s") and "s" not in params:
+            return redirect("web:search")  # a saved search this session no longer has
+        form = SearchForm(params or None)
     context: dict = {"form": form, "page": None, "downloads": DOWNLOADS}
     if form.is_bound and form.is_valid():
         s = form.search()
@@ -82,7 +122,6 @@ def search(request: HttpRequest) -> HttpResponse:
                 if number < pages
                 else "",
                 download_query=_query_string(request.GET, page=None),
-                adql_href="/query/?" + urlencode({"adql": page.adql}),
                 rows=[[cell(v) for v in row] for row in page.rows],
                 id_column=s.columns.index("source_id") if "source_id" in s.columns else None,
                 maxrec=limits.maxrec_default,
@@ -93,7 +132,7 @@ def search(request: HttpRequest) -> HttpResponse:
 def download(request: HttpRequest) -> HttpResponse:
     """The whole result of a search (up to the user's MAXREC) in any format, streamed through
     the TAP service's path."""
-    form = SearchForm(request.GET)
+    form = SearchForm(_params(request))
     if not form.is_valid():
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         return HttpResponse(f"invalid search: {errors}", status=400, content_type="text/plain")

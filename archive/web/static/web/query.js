@@ -31,7 +31,22 @@
   var pre = document.getElementById("highlight");
   if (editor && area && pre) {
     editor.classList.remove("nojs");
-    var sync = function () { pre.innerHTML = highlight(area.value); pre.scrollTop = area.scrollTop; };
+    // the translator's "at line L, column C": that token is marked until the query changes
+    var err = document.getElementById("query-error");
+    var errAt = -1, original = area.value;
+    if (err && err.dataset.line) {
+      var lines = area.value.split("\n"), at = 0;
+      for (var i = 0; i < Number(err.dataset.line) - 1 && i < lines.length; i++) at += lines[i].length + 1;
+      errAt = at + Number(err.dataset.column) - 1;
+    }
+    var render = function (text) {
+      if (errAt < 0 || text !== original || errAt >= text.length) return highlight(text);
+      var end = errAt; while (end < text.length && /[A-Za-z0-9_.]/.test(text[end])) end++;
+      if (end === errAt) end = errAt + 1;
+      return highlight(text.slice(0, errAt)).slice(0, -1) + '<span class="tok-err" id="error-mark">' +
+        esc(text.slice(errAt, end)) + "</span>" + highlight(text.slice(end));
+    };
+    var sync = function () { pre.innerHTML = render(area.value); pre.scrollTop = area.scrollTop; };
     area.addEventListener("input", sync);
     area.addEventListener("scroll", sync);
     sync();
