@@ -40,6 +40,7 @@ MAIN_LINES = (
     (868.862, "Fe I"),
 )
 ACCENT = "#1f5fa8"
+KIEL = (3300, 7500, -0.5, 5.5)  # Teff and log g extent of the Kiel diagrams
 _lock = threading.Lock()  # one writer of a cache file at a time in a process
 
 plt.rcParams.update(
@@ -119,12 +120,18 @@ def _kiel_axes(ax, data, *, colour: bool, star=None):
     ok = np.isfinite(data["teff"]) & np.isfinite(data["logg"])
     if colour:
         art = ax.hexbin(
-            data["teff"][ok], data["logg"][ok], C=data["m_h"][ok], gridsize=70,
+            data["teff"][ok], data["logg"][ok], C=data["m_h"][ok], gridsize=(60, 35), extent=KIEL,
             reduce_C_function=np.median, cmap="viridis", mincnt=2, vmin=-1.5, vmax=0.5,
         )  # fmt: skip
     else:
         art = ax.hexbin(
-            data["teff"][ok], data["logg"][ok], gridsize=60, bins="log", cmap="Greys", mincnt=1
+            data["teff"][ok],
+            data["logg"][ok],
+            gridsize=(60, 35),
+            extent=KIEL,
+            bins="log",
+            cmap="Greys",
+            mincnt=1,
         )
     ax.set_xlim(7500, 3300)
     ax.set_ylim(5.5, -0.5)
@@ -214,7 +221,7 @@ def spectrum(flux: np.ndarray, error: np.ndarray, title: str) -> bytes:
     grid = fig.add_gridspec(2, 3, height_ratios=(1.5, 1), hspace=0.45, wspace=0.25)
     top = fig.add_subplot(grid[0, :])
     _spectrum_axes(top, wl, flux, error, labels=True)
-    top.set_title(title)
+    top.set_title(title, pad=26)
     top.set_xlim(wl[0], wl[-1])
     for i, (air, name) in enumerate(CA_TRIPLET):
         ax = fig.add_subplot(grid[1, i])

@@ -117,6 +117,7 @@ def search(request: HttpRequest) -> HttpResponse:
                 number=number,
                 pages=pages,
                 first_row=(number - 1) * per_page + 1,
+                last_row=(number - 1) * per_page + len(page.rows),
                 prev_href="?" + _query_string(request.GET, page=number - 1) if number > 1 else "",
                 next_href="?" + _query_string(request.GET, page=number + 1)
                 if number < pages
