@@ -161,6 +161,15 @@ class SearchForm(forms.Form):
                     label=f"{q.label}{unit} {end}", required=False
                 )
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        # a screen reader reads a field's error with the field (templates/web/_field.html)
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["aria-describedby"] = f"{self[name].auto_id}_error"
+                attrs["aria-invalid"] = "true"
+
     def range_fields(self):
         """(quantity, min field, max field) for the template."""
         return [(QUANTITIES[n], self[f"{n}_min"], self[f"{n}_max"]) for n in RANGE_NAMES]

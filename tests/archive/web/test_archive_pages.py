@@ -195,6 +195,8 @@ def test_bad_input_gets_a_message_beside_the_field(page, site, sky):
     assert "below the minimum" in page.locator("#id_m_h_max_error").inner_text()
     assert "sexagesimal" in page.locator("#id_ra_error").inner_text()
     assert page.locator("#id_teff_min").get_attribute("aria-describedby") == "id_teff_min_error"
+    assert page.locator("#id_ra").get_attribute("aria-describedby") == "id_ra_error"
+    assert page.locator("#id_ra").get_attribute("aria-invalid") == "true"
     shot(page, "search-errors")
     # a 10 000-id paste
     page.goto(site + "/search/")
