@@ -97,9 +97,11 @@ def rvs_cnn(schema: str) -> Table:
             *_label_columns("l"),
             _name(schema),
         ),
+        # LEFT JOIN: every label has its gaia_source row (a foreign key), so the rows are the
+        # same, and PostgreSQL drops the join from queries that read neither ra nor dec
         from_sql="FROM public.cnn_label l\n"
         "JOIN public.model_version v ON v.id = l.model_version_id AND v.is_published\n"
-        "JOIN public.gaia_source g ON g.source_id = l.source_id",
+        "LEFT JOIN public.gaia_source g ON g.source_id = l.source_id",
         foreign_keys=(_source_key(schema), _version_key(schema)),
     )
 

@@ -46,10 +46,18 @@ def _catalog(reg: Registry) -> TableCatalog:
             TableInfo(
                 f"{schema.name}.{table.name}",
                 {c.name: ColumnInfo(c.name, c.datatype, c.unit) for c in table.columns},
+                sky_index=_sky_index(table),
             )
             for schema, table in reg.tables()
         )
     )
+
+
+def _sky_index(table) -> tuple[str, str] | None:
+    """(ra, dec) where both are indexed (q3c and spoint): a crossmatch puts them on the
+    index side."""
+    indexed = {c.name for c in table.columns if c.indexed}
+    return ("ra", "dec") if {"ra", "dec"} <= indexed else None
 
 
 def catalog(extra: tuple[TableInfo, ...] | list[TableInfo] = ()) -> TableCatalog:
