@@ -10,6 +10,10 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from archive.catalogue.models import GaiaSource, RvsSpectrum, XpCoefficients
 from labeling import io
 
 # the allStar float columns, as the reader defines them
@@ -77,8 +81,30 @@ class Product:
         return self.reader(path, skip_rows=skip_rows)
 
 
-def _same(names: str, pgtype: str) -> tuple[Field, ...]:
-    return tuple(Field(n, n, pgtype) for n in names.split())
+_PGTYPES = {
+    "BigIntegerField": "int8",
+    "IntegerField": "int4",
+    "SmallIntegerField": "int2",
+    "FloatField": "float8",
+    "BooleanField": "bool",
+    "CharField": "text",
+    "ForeignKey": "int8",
+    "OneToOneField": "int8",
+}
+
+
+def model_fields(
+    model: type[models.Model], *, required: Collection[str] = (), exclude: Collection[str] = ()
+) -> tuple[Field, ...]:
+    """The model's columns, loaded from the file columns of the same names (the Gaia data
+    model's, which the tables keep): the column list is the model's, not retyped here."""
+    out = []
+    for f in model._meta.concrete_fields:
+        if f.column in exclude:
+            continue
+        pgtype = "float8[]" if isinstance(f, ArrayField) else _PGTYPES[f.get_internal_type()]
+        out.append(Field(f.column, f.column, pgtype, required=f.column in required))
+    return tuple(out)
 
 
 GAIA_SOURCE = Product(
@@ -86,22 +112,7 @@ GAIA_SOURCE = Product(
     reader=io.iter_gaia_source,
     table="gaia_source",
     key=("source_id",),
-    fields=(
-        Field("source_id", "source_id", "int8", required=True),
-        Field("ra", "ra", "float8", required=True),
-        Field("dec", "dec", "float8", required=True),
-        *_same(
-            "parallax parallax_error phot_g_mean_mag phot_bp_mean_mag phot_rp_mean_mag "
-            "phot_g_mean_flux_over_error phot_bp_mean_flux_over_error "
-            "phot_rp_mean_flux_over_error ruwe rvs_spec_sig_to_noise radial_velocity "
-            "radial_velocity_error",
-            "float8",
-        ),
-        Field("non_single_star", "non_single_star", "int2"),
-        Field("phot_variable_flag", "phot_variable_flag", "text"),
-        *_same("in_qso_candidates in_galaxy_candidates has_xp_continuous", "bool"),
-        Field("classlabel_espels", "classlabel_espels", "text"),
-    ),
+    fields=model_fields(GaiaSource, required=("source_id", "ra", "dec")),
     # the rest feed the CNN (photometry, parallax: Sect. 3.1), the selection (Sect. 2.1-2.5)
     # or the published catalogue (ra, dec); radial velocities are kept when a file has them,
     # and classlabel_espels is astrophysical_parameters' column (astrophysical-parameters)
@@ -126,15 +137,7 @@ XP_CONTINUOUS = Product(
     reader=io.iter_xp_continuous,
     table="xp_coefficients",
     key=("source_id",),
-    fields=(
-        Field("source_id", "source_id", "int8", required=True),
-        *_same(
-            "bp_coefficients bp_coefficient_errors rp_coefficients rp_coefficient_errors",
-            "float8[]",
-        ),
-        *_same("bp_standard_deviation rp_standard_deviation", "float8"),
-        *_same("bp_n_relevant_bases rp_n_relevant_bases", "int2"),
-    ),
+    fields=model_fields(XpCoefficients, required=("source_id",)),
     needs_known_source=True,
     # the CNN reads the 55 + 55 coefficients only (Sect. 3.1)
     optional=(
@@ -170,9 +173,11 @@ RVS_SPECTRA = Product(
     reader=io.iter_rvs_spectra,
     table="rvs_spectrum",
     key=("source_id",),
-    fields=(
-        Field("source_id", "source_id", "int8", required=True),
-        *_same("combined_transits combined_ccds deblended_ccds", "int2"),
+    # the store's reference, the NaN count and the hash are the ingest's own, not the file's
+    fields=model_fields(
+        RvsSpectrum,
+        required=("source_id",),
+        exclude=("store_array", "store_row", "n_nan_pixels", "content_hash"),
     ),
     needs_known_source=True,
     # counts of transits and CCDs: provenance, not used by the CNN or the selection

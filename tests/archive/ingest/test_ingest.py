@@ -729,3 +729,23 @@ def test_every_ingested_file_is_recorded_with_the_synthetic_marker(tmp_path, cap
     with pytest.raises(CommandError):
         ingest("gaia-source", gaia_file(tmp_path / "GaiaSource_bad.csv.gz", [5], ruwe=None))
     assert IngestedFile.objects.count() == 2
+
+
+def test_product_columns_are_the_models():
+    """Ingest loads every column of the model (read off it, not retyped): a column added to
+    GaiaSource or XpCoefficients is loaded from the file column of the same name."""
+    from archive.catalogue.models import RvsSpectrum
+
+    for product, model in (
+        (PRODUCTS["gaia-source"], GaiaSource),
+        (PRODUCTS["xp-continuous"], XpCoefficients),
+    ):
+        assert [f.column for f in product.fields] == [f.column for f in model._meta.concrete_fields]
+    rvs = [f.column for f in PRODUCTS["rvs-spectra"].fields]
+    assert rvs == ["source_id", "combined_transits", "combined_ccds", "deblended_ccds"]
+    assert {f.column for f in RvsSpectrum._meta.concrete_fields} - set(rvs) == {
+        "store_array",
+        "store_row",
+        "n_nan_pixels",
+        "content_hash",
+    }
