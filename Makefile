@@ -79,8 +79,9 @@ pipeline-demo: ingest-demo worker
 demo: pipeline-demo
 	@echo
 	@echo "RVS-CNN Archive is served on http://$(HOST):$(PORT)/  (Ctrl-C stops the site;"
-	@echo "'make stop' stops the worker, PostgreSQL and Redis). Validation report of the"
-	@echo "published version: var/demo/models/<version>/files/validation/index.html"
+	@echo "'make stop' stops the worker, PostgreSQL and Redis)."
+	@echo "  TAP (pyvo, TOPCAT, astroquery): http://$(HOST):$(PORT)/tap"
+	@echo "  validation report of the published version: http://$(HOST):$(PORT)/validation/"
 	@echo
 	@# a production server: threads, so long downloads and many clients never queue behind one
 	@# another (runserver is for development: `manage.py runserver`)
