@@ -1,7 +1,11 @@
 """Files of an export by HEALPix: a Gaia DR3 source_id holds its level-12 nested HEALPix index
 in its top bits (source_id // 2**35), so source_id // 2**43 is the level-8 index Gaia's bulk
 files are named by (GaiaSource_000000-003111.csv.gz: level-8 pixels 0 to 3111). Consecutive
-level-8 pixels are grouped until a file holds about ``rows_per_file`` rows."""
+level-8 pixels are grouped into files of about ``rows_per_file`` rows: a pixel goes to file
+``k`` when the rows of the pixels before it number from ``k * rows_per_file`` to
+``(k + 1) * rows_per_file - 1`` (a pixel is never split). The database applies the same rule
+(:func:`archive.exports.build.pixel_groups`), so the counts of a billion-row catalogue never
+leave the server."""
 
 from __future__ import annotations
 
@@ -35,19 +39,30 @@ class PixelRange:
         return self.first << SHIFT, ((self.last + 1) << SHIFT) - 1
 
 
-def ranges(counts: Iterable[tuple[int, int]], rows_per_file: int) -> list[PixelRange]:
-    """Group (level-8 pixel, rows) in pixel order into ranges of about ``rows_per_file`` rows;
-    together they cover every pixel from 0 to the last, so each file's name says what it holds."""
-    out: list[PixelRange] = []
-    start, rows, last = 0, 0, -1
+def buckets(counts: Iterable[tuple[int, int]], rows_per_file: int) -> list[tuple[int, int, int]]:
+    """(first pixel, last pixel, rows) of each file from (level-8 pixel, rows) in pixel order,
+    by the rule above (what :func:`archive.exports.build.pixel_groups` computes in SQL)."""
+    out: dict[int, list[int]] = {}
+    before = 0
     for pixel, n in counts:
-        if rows and rows + n > rows_per_file:
-            out.append(PixelRange(start, pixel - 1, rows))
-            start, rows = pixel, 0
-        rows += n
-        last = pixel
-    if rows:
-        out.append(PixelRange(start, PIXELS - 1, rows))
-    elif last < 0:
-        return []
+        group = out.setdefault(before // rows_per_file, [pixel, pixel, 0])
+        group[1], group[2] = pixel, group[2] + n
+        before += n
+    return [tuple(g) for _, g in sorted(out.items())]
+
+
+def cover(groups: Iterable[tuple[int, int, int]]) -> list[PixelRange]:
+    """The groups widened to cover every pixel from 0 to the last once, so that each file's
+    name says which part of the sky it holds."""
+    groups = list(groups)
+    out = []
+    for i, (_, _, rows) in enumerate(groups):
+        first = out[-1].last + 1 if out else 0
+        last = groups[i + 1][0] - 1 if i + 1 < len(groups) else PIXELS - 1
+        out.append(PixelRange(first, last, rows))
     return out
+
+
+def ranges(counts: Iterable[tuple[int, int]], rows_per_file: int) -> list[PixelRange]:
+    """Files of (level-8 pixel, rows) counts, in pixel order."""
+    return cover(buckets(counts, rows_per_file))

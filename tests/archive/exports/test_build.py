@@ -11,7 +11,7 @@ from astropy.table import Table, vstack
 from astropy.units import UnitsWarning
 
 from archive.exports import build, store
-from archive.exports.partition import PIXELS, SHIFT, ranges
+from archive.exports.partition import PIXELS, SHIFT, PixelRange, buckets, ranges
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,8 +34,19 @@ def test_ranges_group_pixels_and_cover_the_sky():
         (700_000, PIXELS - 1, 1),
     ]
     assert ranges([], 10) == []
+    assert ranges([(5, 3)], 10) == [PixelRange(0, PIXELS - 1, 3)]
     first, last = groups[0].source_ids
     assert first == 0 and last == (9 << SHIFT) - 1
+
+
+def test_the_database_groups_pixels_as_the_rule_says(version_stars):
+    version, ids = version_stars
+    pixels: dict[int, int] = {}
+    for s in ids:
+        pixels[s >> SHIFT] = pixels.get(s >> SHIFT, 0) + 1
+    for per_file in (1, 300, 500, 10_000):
+        expected = buckets(sorted(pixels.items()), per_file)
+        assert build.pixel_groups(version.pk, per_file) == expected
 
 
 def test_export_rows_add_up_checksums_verify_and_astropy_reads_every_file(version_stars, reader):
