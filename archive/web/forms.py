@@ -148,7 +148,7 @@ class SearchForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     per_page = forms.TypedChoiceField(
         label="Rows per page", required=False, coerce=int,
-        choices=[(n, n) for n in PAGE_SIZES], empty_value=PAGE_SIZES[1],
+        choices=[(n, n) for n in PAGE_SIZES], empty_value=PAGE_SIZES[1], initial=PAGE_SIZES[1],
     )  # fmt: skip
 
     def __init__(self, *args, **kwargs):

@@ -104,8 +104,19 @@ def overview_png(version: ModelVersion, name: str) -> bytes:
     return path.read_bytes()
 
 
+_numbers: dict[Path, dict] = {}
+
+
 def overview_numbers(version: ModelVersion) -> dict:
-    """The numbers printed beside the figures (from the same cached sample)."""
+    """The numbers printed beside the figures (from the same cached sample; kept in memory,
+    so the home page does not read the sample on every request)."""
+    key = cache_dir(version)
+    if key not in _numbers:
+        _numbers[key] = _overview_numbers(version)
+    return _numbers[key]
+
+
+def _overview_numbers(version: ModelVersion) -> dict:
     data = _sample(version)
     shares = data["flag_shares"]
     return {

@@ -31,11 +31,12 @@ class Page:
     adql: str
 
 
-def run_search(search: Search, page: int, per_page: int, timeout_s: int) -> Page:
-    """One page of a search and the number of rows it matches; ArchiveError if it fails."""
+def run_search(search: Search, page: int, per_page: int, timeout_s: int, cap: int) -> Page:
+    """One page of a search and the number of rows it matches (up to ``cap`` + 1);
+    ArchiveError if it fails."""
     conn = reader_connection(timeout_s)
     try:
-        counted = prepare_adql(search.count_adql())
+        counted = prepare_adql(search.count_adql(cap))
         with conn.cursor() as cur:
             cur.execute(counted.sql)
             total = cur.fetchone()[0]

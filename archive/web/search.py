@@ -79,6 +79,9 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
     "flag_boundary",
 )
 SORT_DIRECTIONS = ("asc", "desc")
+#: a search counts its rows up to this many: an exact count of a large share of a 1e6-row
+#: catalogue costs the database most of a second, and a person pages the first ones
+COUNT_CAP = 100_000
 
 
 @dataclass(frozen=True)
@@ -157,5 +160,7 @@ class Search:
             sql += f"\nOFFSET {offset}"
         return sql
 
-    def count_adql(self) -> str:
-        return f"SELECT COUNT(*) AS n\n{self.from_clause()}{self.where_clause()}"
+    def count_adql(self, cap: int = COUNT_CAP) -> str:
+        """Rows matched, counted up to ``cap`` + 1 (beyond it the page says "more than")."""
+        inner = f"SELECT TOP {cap + 1} r.source_id\n{self.from_clause()}{self.where_clause()}"
+        return f"SELECT COUNT(*) AS n FROM (\n{inner}\n) AS c"

@@ -16,7 +16,7 @@ from archive.tap.service import prepare_adql, reader_connection, result_fields
 
 from . import queries
 from .forms import PAGE_SIZES, SearchForm
-from .search import QUANTITIES
+from .search import COUNT_CAP, QUANTITIES
 
 #: the formats offered as buttons (every format the service writes stays reachable by name)
 DOWNLOADS = ("csv", "fits", "votable", "parquet", "ecsv", "tsv")
@@ -91,11 +91,12 @@ def search(request: HttpRequest) -> HttpResponse:
         number = form.cleaned_data.get("page") or 1
         limits = limits_for(request.user)
         try:
-            page = queries.run_search(s, number, per_page, limits.sync_timeout_s)
+            page = queries.run_search(s, number, per_page, limits.sync_timeout_s, COUNT_CAP)
         except ArchiveError as exc:
             form.add_error(None, exc.message)
         else:
-            pages = max(1, -(-page.total // per_page))
+            capped = page.total > COUNT_CAP
+            pages = max(1, -(-min(page.total, COUNT_CAP) // per_page))
             headers = []
             for f, name in zip(page.fields, s.columns, strict=True):
                 direction = "desc" if s.sort == name and s.direction == "asc" else "asc"
@@ -116,11 +117,13 @@ def search(request: HttpRequest) -> HttpResponse:
                 headers=headers,
                 number=number,
                 pages=pages,
+                capped=capped,
+                cap=COUNT_CAP,
                 first_row=(number - 1) * per_page + 1,
                 last_row=(number - 1) * per_page + len(page.rows),
                 prev_href="?" + _query_string(request.GET, page=number - 1) if number > 1 else "",
                 next_href="?" + _query_string(request.GET, page=number + 1)
-                if number < pages
+                if number < pages or (capped and len(page.rows) == per_page)
                 else "",
                 download_query=_query_string(request.GET, page=None),
                 rows=[[cell(v) for v in row] for row in page.rows],

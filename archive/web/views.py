@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from archive.catalogue.counts import catalogue_counts, published_version
-from archive.catalogue.models import CnnLabel, ModelVersion
+from archive.catalogue.models import CnnLabel, ModelVersion, TrainingStar
 from labeling.labels import DISPLAY, LABELS
 
 from . import plots
@@ -34,6 +34,10 @@ def home(request: HttpRequest) -> HttpResponse:
         overview = plots.overview_numbers(version)
     if version is not None and version.path:
         validation = validation_numbers(version)
+    training = None
+    if version is not None:
+        stars = TrainingStar.objects.filter(model_version=version)
+        training = {"n": stars.count(), "held_out": stars.filter(held_out=True).count()}
     return render(
         request,
         "web/home.html",
@@ -43,6 +47,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "schema": settings.PUBLISHED_SCHEMA,
             "overview": overview,
             "validation": validation,
+            "training": training,
         },
     )
 

@@ -58,6 +58,7 @@ def images_loaded(page, selector: str) -> None:
 def test_overview_shows_the_published_catalogue_in_figures(page, site, sky):
     page.goto(site + "/")
     assert sky.published in page.locator("#published-version").inner_text()
+    assert page.locator("#training-stars").inner_text() == str(len(sky.training))
     images_loaded(page, "#overview img")
     assert page.locator("#overview img").count() == 4
     clean = np.mean(sky.flags == "00000000")
@@ -442,3 +443,18 @@ def test_permissions_table(client, django_user_model, sky):
     assert client.post(f"/query/jobs/{own_job.pk}/delete").status_code == 302
     client.logout()
     assert client.post(f"/query/jobs/{other_job.pk}/delete").status_code == 404
+
+
+def test_a_large_result_is_counted_up_to_the_cap(client, sky, monkeypatch):
+    from archive.web import search_views
+
+    monkeypatch.setattr(search_views, "COUNT_CAP", 40)
+    html = client.get("/search/?per_page=25").content.decode()
+    assert (
+        "more than 40 rows" in html
+        and 'id="next-page"' in html
+        and " of " not in html.split('id="page-number"')[1][:40]
+    )
+    ids = "+".join(str(s) for s in sky.source_ids[:30])
+    html = client.get(f"/search/?per_page=25&ids={ids}").content.decode()
+    assert "30 rows" in html and "more than" not in html

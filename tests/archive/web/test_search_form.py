@@ -79,4 +79,5 @@ def test_a_full_search_becomes_adql_the_translator_accepts():
 def test_the_recommended_sample_and_no_join_when_gaia_columns_are_unused():
     s = Search(clean_digits=tuple(range(8)))
     assert "flag_boundary = '00000000'" in s.adql() and "JOIN" not in s.adql()
-    assert prepare_adql(s.count_adql()).sql.startswith("SELECT COUNT(*)")
+    sql = prepare_adql(s.count_adql(cap=99)).sql
+    assert sql.startswith("SELECT COUNT(*)") and "LIMIT 100" in sql
