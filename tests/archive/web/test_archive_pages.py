@@ -66,6 +66,9 @@ def test_overview_shows_the_published_catalogue_in_figures(page, site, sky):
     rows = page.locator("#validation-figures tbody tr")
     assert rows.count() == 5 and rows.first.inner_text().startswith("Teff")
     shot(page, "home")
+    page.click("#validation-link")
+    assert page.locator("h1").inner_text() == f"Model version {sky.published}"
+    shot(page, "validation")
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -360,6 +363,7 @@ def test_sign_up_token_and_pyvo(browser, site, sky):
     page.click("text=Log out")
     assert page.locator("#login-link").is_visible()
     page.goto(site + "/accounts/login/")
+    shot(page, "login")
     page.fill("#id_username", "astro1")
     page.fill("#id_password", "Spectra-8498-Ca")
     page.click("#login-submit")
