@@ -32,6 +32,15 @@ SESSION_JOBS = "web_jobs"  # an anonymous visitor's jobs: only those this sessio
 PREVIEW_ROWS = 100
 PREVIEW_MAX_BYTES = 50 * 2**20
 LANGS = ("ADQL", "PostgreSQL")
+#: astropy's reader of each result file a TAP job writes (jobs sent by TAP clients too)
+READERS = {
+    ".vot": "votable",
+    ".csv": "ascii.csv",
+    ".tsv": "ascii.tab",
+    ".ecsv": "ascii.ecsv",
+    ".fits": "fits",
+    ".parquet": "parquet",
+}
 
 
 def visible_jobs(request: HttpRequest):
@@ -143,7 +152,13 @@ def _result_table(job: Job):
         return None
     from astropy.table import Table
 
-    table = Table.read(path, format="votable")
+    reader = READERS.get(path.suffix)
+    try:
+        table = Table.read(path, format=reader) if reader else None
+    except Exception:  # noqa: BLE001 -- a result astropy cannot read is downloaded, not shown
+        table = None
+    if table is None:
+        return None
     known = job.result_list[0]
     if known.rows is None:  # remember the count for the job list
         entry = {**job.results[0], "rows": len(table)}

@@ -353,6 +353,19 @@ def test_sign_up_token_and_pyvo(browser, site, sky):
     # the job is the user's: on their query page, not on an anonymous visitor's
     page.goto(site + "/query/")
     assert page.locator(f"#job-list tr[data-job='{job.job_id}']").count() == 1
+    page.goto(f"{site}/query/jobs/{job.job_id}/")
+    assert page.locator("#job-rows").inner_text() == "1 row"
+    # a TAP client's job in CSV: previewed from its own format
+    made = session.post(
+        site + "/tap/async",
+        data={"LANG": "ADQL", "QUERY": "SELECT TOP 3 source_id FROM gaiadr3_rvs_cnn.rvs_cnn",
+              "RESPONSEFORMAT": "csv", "PHASE": "RUN"},
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    csv_job = made.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    page.goto(f"{site}/query/jobs/{csv_job}/")
+    page.wait_for_selector("#job-phase[data-phase=COMPLETED]", timeout=60_000)
+    assert page.locator("#job-table tbody tr").count() == 3
     anonymous = browser.new_context().new_page()
     assert anonymous.goto(f"{site}/query/jobs/{job.job_id}/").status == 404
     anonymous.context.close()
