@@ -10,12 +10,10 @@ exact decimal form, so every format reads back to the stored bits.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.io import fits
 
 from archive.errors import NotFound, UnknownFormat
 from archive.metadata.fields import VOField
@@ -225,26 +223,68 @@ def xp_product(source_id: int) -> Product:
 
 # --- writers -----------------------------------------------------------------------------
 
-_FITS_FORMAT = {"double": "D", "float": "E", "short": "I", "long": "K"}
+_FITS_FORMAT = {"double": ("D", ">f8"), "float": ("E", ">f4"), "short": ("I", ">i2")}
+BLOCK = 2880
+
+
+def _card(key: str, value: object = None, comment: str = "") -> str:
+    """One 80-character header card (FITS 4.0 Sect. 4.2): fixed-format values, strings quoted,
+    None an undefined value (so a product always has the same cards and the same size)."""
+    if value is None or value == "":
+        text = " " * 20
+    elif isinstance(value, bool | np.bool_):
+        text = f"{'T' if value else 'F':>20}"
+    elif isinstance(value, int | np.integer):
+        text = f"{int(value):>20}"
+    elif isinstance(value, float | np.floating):
+        text = f"{repr(float(value)).upper():>20}"
+    else:
+        quoted = "'" + str(value).replace("'", "''").ljust(8) + "'"
+        text = f"{quoted:<20}"
+    card = f"{key:<8}= {text}" + (f" / {comment}" if comment else "")
+    return card[:80].ljust(80)
+
+
+def _header(cards: list[str]) -> bytes:
+    raw = "".join(cards) + "END".ljust(80)
+    return raw.ljust(-(-len(raw) // BLOCK) * BLOCK).encode("ascii")
 
 
 def to_fits(product: Product) -> bytes:
-    """A primary HDU with the source's keywords and one binary table (TUNITn, TUCDn)."""
-    primary = fits.PrimaryHDU()
-    cols = [
-        fits.Column(name=f.name, format=_FITS_FORMAT[f.datatype], unit=f.unit or None, array=a)
-        for f, a in zip(product.fields, product.columns, strict=True)
+    """A primary HDU with the source's keywords and one binary table (TUNITn, TUCDn, TCOMMn),
+    written directly: big-endian rows and fixed 80-character cards (astropy's writer took
+    ~20 ms a spectrum)."""
+    keys = [_card(k, v, c) for k, v, c in product.keywords]
+    primary = [
+        _card("SIMPLE", True, "conforms to FITS standard"),
+        _card("BITPIX", 8),
+        _card("NAXIS", 0),
+        _card("EXTEND", True),
+        *keys,
     ]
-    table = fits.BinTableHDU.from_columns(cols, name=product.name.upper())
-    for hdu in (primary, table):
-        for key, value, comment in product.keywords:
-            hdu.header[key] = (value, comment)
+    dtype = np.dtype([(f.name, _FITS_FORMAT[f.datatype][1]) for f in product.fields])
+    rows = np.empty(len(product.columns[0]), dtype=dtype)
+    for f, values in zip(product.fields, product.columns, strict=True):
+        rows[f.name] = values
+    table = [
+        _card("XTENSION", "BINTABLE", "binary table extension"),
+        _card("BITPIX", 8),
+        _card("NAXIS", 2),
+        _card("NAXIS1", dtype.itemsize, "bytes per row"),
+        _card("NAXIS2", len(rows), "rows"),
+        _card("PCOUNT", 0),
+        _card("GCOUNT", 1),
+        _card("TFIELDS", len(product.fields)),
+    ]
     for i, f in enumerate(product.fields, start=1):
-        table.header[f"TUCD{i}"] = f.ucd
-        table.header[f"TCOMM{i}"] = f.description[:68]
-    out = io.BytesIO()
-    fits.HDUList([primary, table]).writeto(out, checksum=True)
-    return out.getvalue()
+        table += [_card(f"TTYPE{i}", f.name), _card(f"TFORM{i}", "1" + _FITS_FORMAT[f.datatype][0])]
+        if f.unit:
+            table.append(_card(f"TUNIT{i}", f.unit))
+        table += [_card(f"TUCD{i}", f.ucd), _card(f"TCOMM{i}", f.description[:66])]
+    table += [_card("EXTNAME", product.name.upper()), *keys]
+    data = rows.tobytes()
+    data += b"\0" * (-len(data) % BLOCK)
+    return _header(primary) + _header(table) + data
 
 
 def _column_chunk(values: np.ndarray) -> ColumnChunk:
