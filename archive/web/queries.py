@@ -4,6 +4,7 @@ rows, the catalogue's numbers for the overview plots. Views call these and rende
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import psycopg
@@ -14,7 +15,7 @@ from archive.catalogue.models import ModelVersion, XpCoefficients
 from archive.errors import ArchiveError
 from archive.metadata.fields import VOField
 from archive.results.query import archive_error
-from archive.tap.service import prepare_adql, reader_connection
+from archive.tap.service import PreparedQuery, prepare_adql, reader_connection
 from labeling.labels import LABELS
 
 from .search import Search
@@ -36,31 +37,25 @@ def run_search(search: Search, page: int, per_page: int, timeout_s: int, cap: in
     ArchiveError if it fails."""
     conn = reader_connection(timeout_s)
     try:
-        counted = prepare_adql(search.count_adql(cap))
+        counted = _translated(search.count_adql(cap))
         with conn.cursor() as cur:
             cur.execute(counted.sql)
             total = cur.fetchone()[0]
-        adql = search.adql(top=per_page, offset=(page - 1) * per_page or None)
-        prepared = prepare_adql(adql)
+        # the whole search translated once (and kept): its pages are its SQL with LIMIT/OFFSET,
+        # which is what TOP/OFFSET in the ADQL translate to
+        prepared = _translated(search.adql())
         with conn.cursor() as cur:
-            cur.execute(prepared.sql)
+            cur.execute(f"{prepared.sql} LIMIT {int(per_page)} OFFSET {int((page - 1) * per_page)}")
             rows = cur.fetchall()
     except psycopg.Error as exc:
         raise archive_error(exc) from exc
     return Page(list(prepared.fields or []), rows, total, search.adql())
 
 
-def run_adql_rows(adql: str, timeout_s: int, limit: int = 1000) -> tuple[list[str], list[tuple]]:
-    """A small ADQL query's column names and rows (at most ``limit``)."""
-    prepared = prepare_adql(adql)
-    conn = reader_connection(timeout_s)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(prepared.sql)
-            names = [d.name for d in cur.description]
-            return names, cur.fetchmany(limit)
-    except psycopg.Error as exc:
-        raise archive_error(exc) from exc
+@lru_cache(maxsize=256)
+def _translated(adql: str) -> PreparedQuery:
+    """ADQL translated, kept by its text: paging or re-sorting a search translates nothing."""
+    return prepare_adql(adql)
 
 
 # --- one star ---------------------------------------------------------------------------------
