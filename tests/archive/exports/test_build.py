@@ -114,6 +114,23 @@ def test_interrupted_export_is_never_served_and_reruns_cleanly(version_stars, re
     )
 
 
+def test_a_failing_disk_write_fails_the_build(version_stars, reader, monkeypatch):
+    version, _ = version_stars
+    calls = []
+    real = build._HashingFile.write
+
+    def fails_later(self, data):
+        calls.append(len(data))
+        if len(calls) == 3:
+            raise OSError("No space left on device")
+        real(self, data)
+
+    monkeypatch.setattr(build._HashingFile, "write", fails_later)
+    with pytest.raises(OSError, match="No space left"):
+        build.build_export(version, reader, rows_per_file=500)
+    assert not store.export_dir(version.name).exists() and not store.stale_builds(version.name)
+
+
 def test_deleting_the_version_deletes_its_export(version_stars, reader):
     version, _ = version_stars
     build.build_export(version, reader, formats=("csv",), rows_per_file=500)
