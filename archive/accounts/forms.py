@@ -1,3 +1,5 @@
+"""The sign-up form: Django's, with an e-mail address for password reset links."""
+
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
