@@ -272,6 +272,13 @@ def test_query_page_runs_a_job_and_shows_its_result(page, site, sky):
     page.click("#example-recommended")
     assert "flag_boundary = '00000000'" in page.locator("#id_query").input_value()
     assert page.locator("#highlight .tok-kw").count() > 3  # highlighted
+    # the schema browser puts names into the editor at the cursor
+    page.fill("#id_query", "SELECT  FROM x")
+    page.evaluate("() => { const a = document.getElementById('id_query'); "
+                  "a.selectionStart = a.selectionEnd = 7; }")  # fmt: skip
+    page.click("#schema details[data-table='gaiadr3_rvs_cnn.rvs_cnn'] summary")
+    page.click("#schema details[data-table='gaiadr3_rvs_cnn.rvs_cnn'] button[data-insert=teff]")
+    assert page.locator("#id_query").input_value() == "SELECT teff FROM x"
     page.fill(
         "#id_query",
         "SELECT source_id, teff, logg, m_h FROM gaiadr3_rvs_cnn.rvs_cnn WHERE teff < 5500",

@@ -53,6 +53,15 @@
     area.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); area.form.submit(); }
     });
+    // schema browser: a table or column name goes in at the cursor
+    document.querySelectorAll("#schema button[data-insert]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var start = area.selectionStart, end = area.selectionEnd, text = b.dataset.insert;
+        area.value = area.value.slice(0, start) + text + area.value.slice(end);
+        area.selectionStart = area.selectionEnd = start + text.length;
+        sync(); area.focus();
+      });
+    });
     document.querySelectorAll("#examples button[data-query]").forEach(function (b) {
       b.addEventListener("click", function () { area.value = b.dataset.query; sync(); area.focus(); });
     });
