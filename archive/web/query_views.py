@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import numpy as np
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -67,7 +68,10 @@ def _schema():
 def query_page(request: HttpRequest) -> HttpResponse:
     error = None
     lang = "ADQL"
-    text = request.GET.get("adql", "")
+    text = request.GET.get("adql") or (
+        f"SELECT TOP 100 source_id, ra, dec, teff, logg, m_h, alpha_m, flag_boundary\n"
+        f"FROM {settings.PUBLISHED_SCHEMA}.rvs_cnn\nWHERE flag_boundary = '00000000'"
+    )
     chosen = request.GET.get("example")
     listed = examples.queries()
     if chosen:
