@@ -38,7 +38,14 @@ def index(request: HttpRequest) -> HttpResponse:
         for name, m in _visible().items()
     ]
     exports.sort(key=lambda e: (not e["published"], e["version"]))
-    return render(request, "exports/index.html", {"exports": exports})
+    buildable = []
+    if request.user.is_staff:  # staff may (re)build the export of any ready version
+        buildable = list(
+            ModelVersion.objects.filter(status=ModelVersion.Status.READY)
+            .order_by("name")
+            .values_list("name", flat=True)
+        )
+    return render(request, "exports/index.html", {"exports": exports, "buildable": buildable})
 
 
 def version(request: HttpRequest, version: str) -> HttpResponse:

@@ -86,13 +86,29 @@ def test_an_export_job_runs_on_publish(version_stars, web_service, worker_settin
     assert status == 200 and version.name.encode() in page and b"yes (current)" in page
 
 
+def test_manage_py_export_builds_here_or_queues(version_stars):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    version, ids = version_stars
+    out = StringIO()
+    call_command("export", version.name, "--here", "--rows-per-file", "700", stdout=out)
+    assert f"{len(ids)} rows in" in out.getvalue()
+    assert store.complete_exports()[version.name].rows == len(ids)
+    call_command("export", version.name, stdout=out)
+    assert Job.objects.get(kind="export").parameters == {"version": version.name}
+
+
 def test_staff_start_an_export(version_stars, client, django_user_model):
     version, _ = version_stars
     url = reverse("exports:build", args=[version.name])
     assert client.post(url).status_code == 302  # to the login page
     assert not Job.objects.filter(kind="export").exists()
+    assert b"build-exports" not in client.get(reverse("exports:index")).content
     staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
     client.force_login(staff)
+    assert url.encode() in client.get(reverse("exports:index")).content  # the staff's button
     assert client.post(url).status_code == 302
     job = Job.objects.get(kind="export")
     assert job.parameters == {"version": version.name} and job.phase == "QUEUED"
