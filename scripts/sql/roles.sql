@@ -14,3 +14,6 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
 GRANT pg_signal_backend TO :"owner";
 -- and sees what the reader's sessions run (pg_stat_activity's query text), to watch them
 GRANT pg_read_all_stats TO :"owner";
+-- TAP queries are short or scan-bound: JIT compilation cost the cone, label and GROUP BY
+-- queries of bench/tap.py 1-50 ms each and saved nothing (docs/benchmarks.md)
+ALTER ROLE :"reader" SET jit = off;

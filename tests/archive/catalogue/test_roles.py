@@ -79,3 +79,8 @@ def test_the_owner_can_lock_and_cancel_the_readers_queries(reader_conn):
         assert cur.fetchone() == (True, True)
         cur.execute("SELECT pg_cancel_backend(%s)", [pid])  # pg_signal_backend
         assert cur.fetchone() == (True,)
+
+
+def test_reader_runs_without_jit(reader_conn):
+    """JIT compilation costs TAP's short queries more than it saves (docs/benchmarks.md)."""
+    assert reader_conn.execute("SHOW jit").fetchone()[0] == "off"
