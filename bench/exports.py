@@ -27,6 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.timing import run_measured  # noqa: E402
+
 os.environ.setdefault("RVS_INSTANCE", "test")
 DB = "rvscnn_bench_exports"
 OUT = REPO / "var" / "bench" / "exports"
@@ -125,20 +127,9 @@ def child(fmt: str, version: str) -> None:
 
 
 def run_child(fmt: str, version: str) -> dict:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", fmt, "--version", version],
-        cwd=REPO,
-        env=env(),
-        stdout=subprocess.PIPE,
-        text=True,
+    return run_measured(
+        [sys.executable, __file__, "--child", fmt, "--version", version], REPO, env()
     )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{fmt} failed")
-    result = json.loads(out)
-    result["rss_mib"] = usage.ru_maxrss / 1024
-    return result
 
 
 def export_query(version: str) -> str:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.timing import run_measured  # noqa: E402
+
 os.environ.setdefault("RVS_INSTANCE", "test")
 DB = "rvscnn_bench_writers"
 TABLE = "catalogue"
@@ -136,19 +138,7 @@ def child(fmt: str, rows: int) -> None:
 
 
 def run_child(fmt: str, rows: int) -> dict:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", fmt, "--rows", str(rows)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{fmt} failed")
-    result = json.loads(out)
-    result["rss_mib"] = usage.ru_maxrss / 1024
-    return result
+    return run_measured([sys.executable, __file__, "--child", fmt, "--rows", str(rows)], REPO)
 
 
 def copy_limit(kind: str, rows: int) -> dict:

@@ -16,8 +16,7 @@ from archive.results.query import archive_error
 from archive.results.stream import stream_result
 from archive.tap.limits import limits_for
 from archive.tap.params import QueryParams
-from archive.tap.service import open_reader, prepare, reader_connection, result_fields, set_timeout
-from archive.tap.uploads import load as load_uploads
+from archive.tap.service import prepare, query_connection, result_fields
 from archive.tap.uploads import read_uploads, result_file
 
 from .celery import app
@@ -46,12 +45,9 @@ def run_query(self, job_id: int, attempt: int) -> None:
         prepared = prepare(query.lang, query.query, uploads)
         name = f"result{fmt.suffix}"
         partial = directory / f".{name}.part"
-        if uploads:
-            connection = dedicated = open_reader()
-            set_timeout(connection, job.execution_duration or limits.async_timeout_s)
-            load_uploads(connection, uploads)
-        else:
-            connection = reader_connection(job.execution_duration or limits.async_timeout_s)
+        timeout = job.execution_duration or limits.async_timeout_s
+        connection, own = query_connection(uploads, timeout)
+        dedicated = connection if own else None
         fields = result_fields(connection, prepared)
         lifecycle.register_backend(job_id, attempt, connection.info.backend_pid)
         # the DataLink descriptor needs the site's address, which only settings give a worker

@@ -16,6 +16,21 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 CHROMIUM = "/usr/bin/chromium"
+#: the stars of the real files in ../shared/data (SOURCES.md): RVS spectrum file -> source_id,
+#: and the source_ids of the XP continuous file
+RVS_STARS = {
+    "gaiaspec_Kepler-93.csv": 2052747119115620352,
+    "gaiaspec_HD176650.csv": 4268620287278693120,
+    "gaiaspec_GaiaDR3-3174658066485297152.csv": 3174658066485297152,
+    "gaiaspec_Kepler-409.csv": 2128215909315876352,
+}
+XP_STARS = [
+    5853498713190525696,
+    5762406957886626816,
+    5405570973190252288,
+    4345775217221821312,
+    5937083312263887616,
+]
 
 
 @pytest.fixture(scope="session", autouse=True)

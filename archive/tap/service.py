@@ -28,6 +28,7 @@ from archive.results.query import archive_error
 
 from .adql import AdqlError, ColumnInfo, TableCatalog, TableInfo, translate
 from .uploads import UploadTable
+from .uploads import load as load_uploads
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +207,20 @@ def close_reader_connections() -> None:
         for conn in _opened:
             conn.close()
         _opened.clear()
+
+
+def query_connection(
+    uploads: Sequence[UploadTable], timeout_s: int
+) -> tuple[psycopg.Connection, bool]:
+    """The connection a query runs on, and whether it is its own: with uploads a new one
+    holding their temporary tables (the caller closes it after the result), else the thread's."""
+    if not uploads:
+        return reader_connection(timeout_s), False
+    conn = open_reader()
+    try:
+        set_timeout(conn, timeout_s)
+        load_uploads(conn, uploads)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, True

@@ -39,9 +39,8 @@ from . import capabilities as caps
 from . import examples, uws
 from .limits import limits_for
 from .params import QueryParams, collect, job_parameters_of
-from .service import open_reader, prepare, reader_connection, result_fields, set_timeout
+from .service import prepare, query_connection, reader_connection, result_fields
 from .uploads import IDENTIFIER, UploadTable, read_uploads, result_file
-from .uploads import load as load_uploads
 
 KIND = "tap_query"
 XML = "text/xml; charset=utf-8"
@@ -96,12 +95,8 @@ def sync(request: HttpRequest) -> HttpResponse:
         fmt = resolve(params.format)
         uploads = _uploads(request, params.upload, limits)
         prepared = prepare(params.lang, params.query, uploads)
-        if uploads:
-            connection = dedicated = open_reader()
-            set_timeout(connection, limits.sync_timeout_s)
-            load_uploads(connection, uploads)
-        else:
-            connection = reader_connection(limits.sync_timeout_s)
+        connection, own = query_connection(uploads, limits.sync_timeout_s)
+        dedicated = connection if own else None
         fields = result_fields(connection, prepared)
         links_url = request.build_absolute_uri(reverse("datalink:links"))
         response = result_response(

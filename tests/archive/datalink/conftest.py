@@ -8,19 +8,8 @@ from astropy.table import Table
 from astropy.units import UnitsWarning
 from django.core.management import call_command
 
-RVS_STARS = {
-    "gaiaspec_Kepler-93.csv": 2052747119115620352,
-    "gaiaspec_HD176650.csv": 4268620287278693120,
-    "gaiaspec_GaiaDR3-3174658066485297152.csv": 3174658066485297152,
-    "gaiaspec_Kepler-409.csv": 2128215909315876352,
-}
-XP_STARS = [
-    5853498713190525696,
-    5762406957886626816,
-    5405570973190252288,
-    4345775217221821312,
-    5937083312263887616,
-]
+from tests.conftest import RVS_STARS, XP_STARS
+
 VERSION = "dl-test-v1"
 TRAINING_STAR = 4268620287278693120
 

@@ -26,23 +26,10 @@ from archive.ingest.runner import ingest_file
 from labeling import io
 from labeling.io import ReadError, iter_rvs_spectra, open_bulk_writer, write_allstar
 from labeling.io.provenance import synthetic_sky_marker
+from tests.conftest import RVS_STARS, XP_STARS
 
 pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[3]
-
-RVS_STARS = {
-    "gaiaspec_Kepler-93.csv": 2052747119115620352,
-    "gaiaspec_HD176650.csv": 4268620287278693120,
-    "gaiaspec_GaiaDR3-3174658066485297152.csv": 3174658066485297152,
-    "gaiaspec_Kepler-409.csv": 2128215909315876352,
-}
-XP_STARS = [
-    5853498713190525696,
-    5762406957886626816,
-    5405570973190252288,
-    4345775217221821312,
-    5937083312263887616,
-]
 
 
 @pytest.fixture(autouse=True)
