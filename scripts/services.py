@@ -69,7 +69,18 @@ class Instance:
 
 
 def instances() -> dict[str, Instance]:
-    return {name: Instance(name=name, **spec) for name, spec in CONFIG["instances"].items()}
+    # RVS_PORT_OFFSET moves every port, so that several checkouts on one machine (git
+    # worktrees, each with its own var/) can run their own instances side by side.
+    offset = int(os.environ.get("RVS_PORT_OFFSET", "0"))
+    return {
+        name: Instance(
+            name=name,
+            pg_port=spec["pg_port"] + offset,
+            redis_port=spec["redis_port"] + offset,
+            durable=spec["durable"],
+        )
+        for name, spec in CONFIG["instances"].items()
+    }
 
 
 def ensure_port_free(inst: Instance, service: str, port: int) -> None:
