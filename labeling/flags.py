@@ -15,18 +15,57 @@ import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:  # scipy is imported where a tree is built: the digits' declaration below is
+    # imported by the Django models, which need none of it
+    from scipy.spatial import cKDTree
 
 from .augment import degrade
-from .labels import LABELS
+from .labels import LABEL_SPECS, LABELS
 
-#: The two non-label columns of Table 1, in flag order after the five labels
-RANGE_COLUMNS: tuple[str, ...] = (*LABELS, "phot_g_mean_mag", "parallax")
-FLAG_ORDER: tuple[str, ...] = (*RANGE_COLUMNS, "tsne")
-FLAG_LENGTH = len(FLAG_ORDER)  # 8
+
+@dataclass(frozen=True)
+class FlagDigit:
+    """One digit of flag_boundary: what it tests and how people read it."""
+
+    key: str  # the Table 1 column it bounds ("teff", "phot_g_mean_mag"), or "tsne"
+    display: str  # short, as tables and plots head it: "Teff", "G", "t-SNE"
+    symbol: str  # ASCII, as column descriptions (and FITS headers) list it
+    name: str  # in words, as the search form offers it: "G magnitude"
+    #: True: '1' when the value lies outside the training sample's Table 1 range
+    ranged: bool = True
+
+    def words(self, outside: bool) -> str:
+        """The digit's meaning in a sentence, as the star page says it."""
+        if not self.ranged:
+            verb = "is unlike" if outside else "resembles"
+            return f"the spectrum {verb} the training spectra ({self.display})"
+        where = "outside" if outside else "within"
+        return f"{self.name} lies {where} the training sample's range"
+
+
+#: The digits of flag_boundary, in order (Sect. 5.2): the labels, G, parallax, t-SNE
+FLAG_DIGITS: tuple[FlagDigit, ...] = (
+    *(FlagDigit(x.name, x.display, x.symbol, x.display) for x in LABEL_SPECS),
+    FlagDigit("phot_g_mean_mag", "G", "G", "G magnitude"),
+    FlagDigit("parallax", "ϖ", "parallax", "parallax"),
+    FlagDigit("tsne", "t-SNE", "t-SNE", "t-SNE (spectrum unlike the training spectra)", False),
+)
+FLAG_ORDER: tuple[str, ...] = tuple(d.key for d in FLAG_DIGITS)
+#: The columns of Table 1, in flag order: the labels, then G and parallax
+RANGE_COLUMNS: tuple[str, ...] = tuple(d.key for d in FLAG_DIGITS if d.ranged)
+FLAG_LENGTH = len(FLAG_DIGITS)  # 8
+#: flag_boundary of a star inside the training sample on every digit: the recommended sample
+CLEAN_FLAG = "0" * FLAG_LENGTH
+
+
+def flag_description(digits: tuple[FlagDigit, ...] = FLAG_DIGITS) -> str:
+    """What flag_boundary holds, in one line (the published column's description)."""
+    names = ", ".join(d.symbol for d in digits)
+    return f"{len(digits)} digits ({names}): 1 = outside the training sample (label extrapolated)"
 
 
 # ---------------------------------------------------------------------------- Table 1 ranges
@@ -213,6 +252,7 @@ class TsneReference:
         each S/N of ``snr_grid``, on the held-out spectra degraded to it where they are better.
         """
         import openTSNE
+        from scipy.spatial import cKDTree
         from sklearn.decomposition import PCA
 
         flux = _as_flux(train_spectra)
@@ -300,6 +340,8 @@ class TsneReference:
         out = {"input": np.empty(m), "residual": np.empty(m)} | {
             f"map_{p}": np.empty(m) for p in self.perplexities
         }
+        from scipy.spatial import cKDTree
+
         tree_in = cKDTree(self.train_pca)
         trees = {p: cKDTree(np.asarray(self.embeddings[p])) for p in self.perplexities}
         for a in range(0, m, batch_size):

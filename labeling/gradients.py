@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .labels import DISPLAY, LABELS, N_XP
+from .wavelength import air_to_vacuum
 
 #: The features named in Sect. 3.5.1, air wavelengths (Å): (name, centre, half-width; 0 = line)
 FEATURES_AIR_A: tuple[tuple[str, float, float], ...] = (
@@ -127,14 +128,6 @@ def mean_gradients(models: list, inputs: dict[str, np.ndarray], batch_size: int 
     )
 
 
-def air_to_vacuum(wl_air_a: np.ndarray | float) -> np.ndarray:
-    """Edlén (1966) refractive index of air; Å in, Å out (RVS spectra are on a vacuum grid)."""
-    wl = np.asarray(wl_air_a, dtype=np.float64)
-    s2 = (1e4 / wl) ** 2
-    n = 1.0 + 8.34213e-5 + 2.406030e-2 / (130.0 - s2) + 1.5997e-4 / (38.9 - s2)
-    return wl * n
-
-
 def plot_gradients(
     grad: Gradients,
     wavelength_nm: np.ndarray,
@@ -205,7 +198,6 @@ def plot_gradients(
 __all__ = [
     "FEATURES_AIR_A",
     "Gradients",
-    "air_to_vacuum",
     "mean_gradients",
     "plot_gradients",
 ]

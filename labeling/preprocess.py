@@ -34,14 +34,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .labels import LABELS, N_PIXELS, N_XP, PHOT_COLUMNS
+from .wavelength import CONTINUUM_WINDOWS_A, WAVELENGTH_NM
 
 if TYPE_CHECKING:  # only the type: keeps this module free of the store's zarr import
     from .dataset import StarSet
 
-#: Continuum windows of Sect. 2.1, Å (inclusive bounds)
-CONTINUUM_WINDOWS_A: tuple[tuple[float, float], ...] = ((8475, 8495), (8561, 8582), (8627, 8648))
-#: The Gaia DR3 RVS mean-spectrum grid, nm: 846.00 … 870.00 in 0.01 nm steps (2401 pixels)
-WAVELENGTH_NM: np.ndarray = np.round(846.0 + 0.01 * np.arange(N_PIXELS), 2)
 #: Names of the 110 XP coefficients: bp_0 … bp_54, rp_0 … rp_54
 N_XP_BAND = N_XP // 2
 XP_COLUMNS: tuple[str, ...] = tuple(f"{b}_{i}" for b in ("bp", "rp") for i in range(N_XP_BAND))

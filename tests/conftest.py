@@ -16,8 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 CHROMIUM = "/usr/bin/chromium"
-#: the stars of the real files in ../shared/data (SOURCES.md): RVS spectrum file -> source_id,
-#: and the source_ids of the XP continuous file
+#: the stars of the real files in ../shared/data (../shared/data/SOURCES.md): RVS spectrum
+#: file -> source_id, and the source_ids of the XP continuous file
 RVS_STARS = {
     "gaiaspec_Kepler-93.csv": 2052747119115620352,
     "gaiaspec_HD176650.csv": 4268620287278693120,

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ def imported_modules(path: Path) -> set[str]:
     "path", sorted((REPO / "labeling").rglob("*.py")), ids=lambda p: str(p.relative_to(REPO))
 )
 def test_labeling_is_a_pure_library(path):
-    """ARCHITECTURE.md: archive and tasks use labeling; labeling uses neither."""
+    """README.md (Layout): labeling is a pure library; archive and tasks use it, not back."""
     assert not imported_modules(path) & {"django", "celery", "archive", "tasks"}
 
 
@@ -35,7 +36,7 @@ def test_labeling_is_a_pure_library(path):
     "path", sorted((REPO / "archive").rglob("*.py")), ids=lambda p: str(p.relative_to(REPO))
 )
 def test_archive_imports_neither_tasks_nor_tensorflow(path):
-    """ARCHITECTURE.md: tasks → archive → labeling; archive enqueues jobs by task name."""
+    """tasks → archive → labeling (README.md, Layout); archive enqueues jobs by task name."""
     assert not imported_modules(path) & {"tasks", "tensorflow", "keras"}
 
 
@@ -54,6 +55,34 @@ def test_the_web_process_loads_no_tensorflow():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+_MARKDOWN = re.compile(r"(?<![\w/.-])((?:\.\./)*[\w/-]+\.md)\b")
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p
+        for folder in ("tests", "docs", "archive", "labeling", "tasks", "bench")
+        for p in (REPO / folder).rglob("*")
+        if p.suffix in (".py", ".md") and "__pycache__" not in p.parts
+    )
+    + [REPO / "README.md"],
+    ids=lambda p: str(p.relative_to(REPO)),
+)
+def test_markdown_files_named_exist(path):
+    """Every Markdown file the code and docs name is one the repository holds, by its path from
+    the repository's root (or the file's folder); what lives beside the checkout is named
+    with its path (../shared/…), so a reader knows it is not in the clone."""
+    missing = [
+        name
+        for name in _MARKDOWN.findall(path.read_text(encoding="utf-8"))
+        if not name.startswith("../shared/")
+        and not (REPO / name).exists()
+        and not (path.parent / name).exists()
+    ]
+    assert not missing, f"{path.relative_to(REPO)} names {missing}, which the repository lacks"
 
 
 def test_ruff_lint_is_clean():

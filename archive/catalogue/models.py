@@ -10,13 +10,11 @@ from django.db import models
 from django.db.models import F, Func, Q
 from django.db.models.functions import Radians
 
+from labeling.flags import FLAG_LENGTH
 from labeling.io.gaia_schema import ASTROPHYSICAL_PARAMETERS_SCHEMA, GAIA_SOURCE_SCHEMA
 
+from .label_fields import apogee_label_fields, cnn_label_fields, columns, training_star_fields
 from .vo import gaia_vo, vo
-
-# VOUnit strings used below
-DEG, MAS, MAG, KMS, K, LOGG, DEX = "deg", "mas", "mag", "km.s**-1", "K", "log(cm.s**-2)", "dex"
-
 
 N_XP_COEFFICIENTS = 55  # per band, Gaia DR3 XP continuous (Sect. 2 of the paper)
 
@@ -296,8 +294,9 @@ class XpCoefficients(models.Model):
         return f"XP coefficients of {self.source_id}"
 
 
-class ApogeeLabel(models.Model):
-    """One row of the APOGEE DR17 allStar file: the training labels (Sect. 2.2 of the paper)."""
+class ApogeeLabel(columns("ApogeeLabelColumns", apogee_label_fields())):
+    """One row of the APOGEE DR17 allStar file: the training labels (Sect. 2.2 of the paper);
+    each label and its error from ``labeling.labels.LABEL_SPECS`` (``label_fields``)."""
 
     apogee_id = vo(
         models.CharField(max_length=64), ucd="meta.id", description="APOGEE object name (APOGEE_ID)"
@@ -314,63 +313,6 @@ class ApogeeLabel(models.Model):
         models.BigIntegerField(null=True, db_index=True),
         ucd="meta.id.cross",
         description="Gaia (E)DR3 source identifier (GAIAEDR3_SOURCE_ID)",
-    )
-    teff = vo(
-        models.FloatField(null=True),
-        unit=K,
-        ucd="phys.temperature.effective",
-        description="ASPCAP effective temperature (TEFF)",
-    )
-    teff_err = vo(
-        models.FloatField(null=True),
-        unit=K,
-        ucd="stat.error;phys.temperature.effective",
-        description="TEFF_ERR",
-    )
-    logg = vo(
-        models.FloatField(null=True),
-        unit=LOGG,
-        ucd="phys.gravity",
-        description="ASPCAP surface gravity (LOGG)",
-    )
-    logg_err = vo(
-        models.FloatField(null=True),
-        unit=LOGG,
-        ucd="stat.error;phys.gravity",
-        description="LOGG_ERR",
-    )
-    m_h = vo(
-        models.FloatField(null=True),
-        unit=DEX,
-        ucd="phys.abund.Z",
-        description="ASPCAP overall metallicity [M/H] (M_H)",
-    )
-    m_h_err = vo(
-        models.FloatField(null=True), unit=DEX, ucd="stat.error;phys.abund.Z", description="M_H_ERR"
-    )
-    fe_h = vo(
-        models.FloatField(null=True),
-        unit=DEX,
-        ucd="phys.abund.Fe",
-        description="ASPCAP iron abundance [Fe/H] (FE_H)",
-    )
-    fe_h_err = vo(
-        models.FloatField(null=True),
-        unit=DEX,
-        ucd="stat.error;phys.abund.Fe",
-        description="FE_H_ERR",
-    )
-    alpha_m = vo(
-        models.FloatField(null=True),
-        unit=DEX,
-        ucd="phys.abund",
-        description="ASPCAP alpha-element abundance [alpha/M] (ALPHA_M)",
-    )
-    alpha_m_err = vo(
-        models.FloatField(null=True),
-        unit=DEX,
-        ucd="stat.error;phys.abund",
-        description="ALPHA_M_ERR",
     )
     aspcapflag = vo(
         models.BigIntegerField(db_default=0),
@@ -466,8 +408,9 @@ class ModelVersion(models.Model):
         return self.n_splits * self.n_members
 
 
-class CnnLabel(models.Model):
-    """CNN labels of one star from one model version: Table 2 of the paper (Sect. 5.4)."""
+class CnnLabel(columns("CnnLabelColumns", cnn_label_fields())):
+    """CNN labels of one star from one model version: Table 2 of the paper (Sect. 5.4); the
+    labels, e_*, sigma_* and flag_boundary from their declarations (``label_fields``)."""
 
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="labels")
     source = vo(
@@ -481,102 +424,6 @@ class CnnLabel(models.Model):
         ucd="meta.id;meta.main",
         description="Gaia DR3 source identifier",
     )
-    teff = vo(
-        models.FloatField(),
-        unit=K,
-        ucd="phys.temperature.effective",
-        description="Effective temperature (ensemble mean)",
-    )
-    logg = vo(
-        models.FloatField(),
-        unit=LOGG,
-        ucd="phys.gravity",
-        description="Surface gravity (ensemble mean)",
-    )
-    m_h = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="phys.abund.Z",
-        description="Overall metallicity [M/H] (ensemble mean)",
-    )
-    alpha_m = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="phys.abund",
-        description="Alpha-element abundance [alpha/M] (ensemble mean)",
-    )
-    fe_h = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="phys.abund.Fe",
-        description="Iron abundance [Fe/H] (ensemble mean)",
-    )
-    e_teff = vo(
-        models.FloatField(),
-        unit=K,
-        ucd="stat.error;phys.temperature.effective",
-        description="Model-to-model standard deviation of Teff",
-    )
-    e_logg = vo(
-        models.FloatField(),
-        unit=LOGG,
-        ucd="stat.error;phys.gravity",
-        description="Model-to-model standard deviation of log g",
-    )
-    e_m_h = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="stat.error;phys.abund.Z",
-        description="Model-to-model standard deviation of [M/H]",
-    )
-    e_alpha_m = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="stat.error;phys.abund",
-        description="Model-to-model standard deviation of [alpha/M]",
-    )
-    e_fe_h = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="stat.error;phys.abund.Fe",
-        description="Model-to-model standard deviation of [Fe/H]",
-    )
-    sigma_teff = vo(
-        models.FloatField(),
-        unit=K,
-        ucd="stat.error;phys.temperature.effective",
-        description="Total uncertainty of Teff: e_teff and running dispersion, calibrated",
-    )
-    sigma_logg = vo(
-        models.FloatField(),
-        unit=LOGG,
-        ucd="stat.error;phys.gravity",
-        description="Total uncertainty of log g: e_logg and running dispersion, calibrated",
-    )
-    sigma_m_h = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="stat.error;phys.abund.Z",
-        description="Total uncertainty of [M/H]: e_m_h and running dispersion, calibrated",
-    )
-    sigma_alpha_m = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="stat.error;phys.abund",
-        description="Total uncertainty of [alpha/M]: e_alpha_m and dispersion, calibrated",
-    )
-    sigma_fe_h = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="stat.error;phys.abund.Fe",
-        description="Total uncertainty of [Fe/H]: e_fe_h and running dispersion, calibrated",
-    )
-    flag_boundary = vo(
-        models.CharField(max_length=8),
-        ucd="meta.code.qual",
-        description="8 digits (Teff, logg, [M/H], [alpha/M], [Fe/H], G, "
-        "parallax, t-SNE): 1 outside the training sample (Sect. 5)",
-    )
 
     class Meta:
         db_table = "cnn_label"
@@ -585,8 +432,8 @@ class CnnLabel(models.Model):
                 fields=["model_version", "source"], name="cnn_label_version_source_uniq"
             ),
             models.CheckConstraint(
-                condition=Q(flag_boundary__regex=r"^[01]{8}$"),
-                name="cnn_label_flag_boundary_8_digits",
+                condition=Q(flag_boundary__regex=rf"^[01]{{{FLAG_LENGTH}}}$"),
+                name=f"cnn_label_flag_boundary_{FLAG_LENGTH}_digits",
             ),
         ]
 
@@ -594,7 +441,7 @@ class CnnLabel(models.Model):
         return f"CNN labels of {self.source_id} ({self.model_version_id})"
 
 
-class TrainingStar(models.Model):
+class TrainingStar(columns("TrainingStarColumns", training_star_fields())):
     """A star of a version's training sample (Sect. 2.2): the APOGEE DR17 labels it was trained
     or validated on, and where it went — held out (never trained on, validates the version and
     calibrates σ_*) or trained, with the splits whose validation part it was in (Sect. 3.2)."""
@@ -612,66 +459,6 @@ class TrainingStar(models.Model):
         ),
         ucd="meta.id;meta.main",
         description="Gaia DR3 source identifier",
-    )
-    apogee_teff = vo(
-        models.FloatField(),
-        unit=K,
-        ucd="phys.temperature.effective",
-        description="APOGEE DR17 effective temperature the CNN was trained on",
-    )
-    apogee_logg = vo(
-        models.FloatField(),
-        unit=LOGG,
-        ucd="phys.gravity",
-        description="APOGEE DR17 surface gravity (log g in cgs) the CNN was trained on",
-    )
-    apogee_m_h = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="phys.abund.Z",
-        description="APOGEE DR17 overall metallicity [M/H] the CNN was trained on",
-    )
-    apogee_alpha_m = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="phys.abund",
-        description="APOGEE DR17 alpha-element abundance [alpha/M] the CNN was trained on",
-    )
-    apogee_fe_h = vo(
-        models.FloatField(),
-        unit=DEX,
-        ucd="phys.abund.Fe",
-        description="APOGEE DR17 iron abundance [Fe/H] the CNN was trained on",
-    )
-    apogee_e_teff = vo(
-        models.FloatField(null=True),
-        unit=K,
-        ucd="stat.error;phys.temperature.effective",
-        description="Uncertainty of the APOGEE effective temperature",
-    )
-    apogee_e_logg = vo(
-        models.FloatField(null=True),
-        unit=LOGG,
-        ucd="stat.error;phys.gravity",
-        description="Uncertainty of the APOGEE surface gravity",
-    )
-    apogee_e_m_h = vo(
-        models.FloatField(null=True),
-        unit=DEX,
-        ucd="stat.error;phys.abund.Z",
-        description="Uncertainty of the APOGEE [M/H]",
-    )
-    apogee_e_alpha_m = vo(
-        models.FloatField(null=True),
-        unit=DEX,
-        ucd="stat.error;phys.abund",
-        description="Uncertainty of the APOGEE [alpha/M]",
-    )
-    apogee_e_fe_h = vo(
-        models.FloatField(null=True),
-        unit=DEX,
-        ucd="stat.error;phys.abund.Fe",
-        description="Uncertainty of the APOGEE [Fe/H]",
     )
     held_out = vo(
         models.BooleanField(),

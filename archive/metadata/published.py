@@ -9,9 +9,10 @@ Changing this module is one edit plus ``manage.py metadata makemigration`` (docs
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import models
 
 from archive.catalogue.models import CnnLabel, GaiaSource, TrainingStar
-from labeling.labels import LABELS
+from labeling.labels import LABEL_SPECS, LABELS, Label
 
 from .registry import Column, ForeignKey, Registry, Schema, Table, column_from_field
 
@@ -30,19 +31,29 @@ def _name(schema: str) -> Column:
     )
 
 
-def _label_columns(alias: str) -> list[Column]:
-    """Table 2's label block: the five labels, their e_* and sigma_*, and flag_boundary."""
-    names = [*LABELS, *(f"e_{k}" for k in LABELS), *(f"sigma_{k}" for k in LABELS)]
-    columns = [
-        column_from_field(CnnLabel, n, alias, principal=n in LABELS or n.startswith("sigma_"))
-        for n in names
-    ]
-    # 8 characters always (a CHECK constraint); no cast in the view, which would hide the
+def _label_columns(
+    alias: str, model: type[models.Model] = CnnLabel, labels: tuple[Label, ...] = LABEL_SPECS
+) -> list[Column]:
+    """Table 2's label block: the labels, their e_* and sigma_*, and flag_boundary."""
+    names = [x.name for x in labels]
+    names += [f"e_{x.name}" for x in labels] + [f"sigma_{x.name}" for x in labels]
+    principal = {x.name for x in labels} | {f"sigma_{x.name}" for x in labels}
+    columns = [column_from_field(model, n, alias, principal=n in principal) for n in names]
+    # fixed length always (a CHECK constraint); no cast in the view, which would hide the
     # column's statistics from the planner (a search on flags sorted 600 000 rows)
+    flag = model._meta.get_field("flag_boundary")
     columns.append(
-        column_from_field(CnnLabel, "flag_boundary", alias, arraysize="8", principal=True)
+        column_from_field(
+            model, "flag_boundary", alias, arraysize=str(flag.max_length), principal=True
+        )
     )
     return columns
+
+
+def _names(labels: tuple[Label, ...]) -> str:
+    """The labels in a sentence, "Teff, log g and [M/H]" (ASCII, as descriptions are)."""
+    symbols = [x.symbol for x in labels]
+    return ", ".join(symbols[:-1]) + f" and {symbols[-1]}" if len(symbols) > 1 else symbols[0]
 
 
 def _source_key(schema: str) -> ForeignKey:
@@ -83,18 +94,23 @@ def gaia_source(schema: str) -> Table:
     )
 
 
-def rvs_cnn(schema: str) -> Table:
+def rvs_cnn(
+    schema: str, model: type[models.Model] = CnnLabel, labels: tuple[Label, ...] = LABEL_SPECS
+) -> Table:
+    """The published catalogue; ``model`` and ``labels`` are the declarations it derives
+    from (a test passes others)."""
     return Table(
         name="rvs_cnn",
-        description=f"The published RVS-CNN catalogue (Table 2 of {PAPER}): Teff, log g, [M/H], "
-        "[alpha/M] and [Fe/H] from the hybrid CNN's deep ensemble, their model-to-model "
-        "errors e_*, total uncertainties sigma_* and flag_boundary, for the published model "
-        "version",
+        description=f"The published RVS-CNN catalogue (Table 2 of {PAPER}): "
+        f"{_names(labels)} from the hybrid CNN's deep ensemble, their model-to-model errors "
+        "e_*, total uncertainties sigma_* and flag_boundary, for the published model version. "
+        "Labels are as the network gives them: one whose flag_boundary digit is 1 lies "
+        "outside the training sample and is an extrapolation",
         columns=(
-            column_from_field(CnnLabel, "source", "l", principal=True, indexed=True),
+            column_from_field(model, "source", "l", principal=True, indexed=True),
             column_from_field(GaiaSource, "ra", "g", principal=True, indexed=True),
             column_from_field(GaiaSource, "dec", "g", principal=True, indexed=True),
-            *_label_columns("l"),
+            *_label_columns("l", model, labels),
             _name(schema),
         ),
         # LEFT JOIN: every label has its gaia_source row (a foreign key), so the rows are the

@@ -7,31 +7,15 @@ import re
 
 from django import forms
 
-from .search import (
-    DEFAULT_COLUMNS,
-    FLAG_DIGITS,
-    QUANTITIES,
-    RANGE_NAMES,
-    SORT_DIRECTIONS,
-    Cone,
-    Search,
-)
+from labeling.flags import CLEAN_FLAG, FLAG_DIGITS, FlagDigit
+from labeling.labels import LABEL_SPECS, Label
+
+from .search import DEFAULT_COLUMNS, SORT_DIRECTIONS, Cone, Search, bounds, quantities, range_names
 
 MAX_IDS = 5000  # a longer list belongs in a TAP upload (the message says so)
 MAX_RADIUS_DEG = 10.0
 PAGE_SIZES = (25, 50, 100, 250)
 RADIUS_UNITS = {"arcsec": 1 / 3600, "arcmin": 1 / 60, "deg": 1.0}
-#: the physical bounds of each range, to catch a typo (e.g. Teff in dex)
-BOUNDS = {
-    "teff": (2000.0, 50000.0),
-    "logg": (-1.0, 6.0),
-    "m_h": (-5.0, 2.0),
-    "alpha_m": (-1.0, 1.5),
-    "fe_h": (-5.0, 2.0),
-    "rvs_spec_sig_to_noise": (0.0, 10000.0),
-    "phot_g_mean_mag": (-2.0, 25.0),
-    "parallax": (-1000.0, 1000.0),
-}
 
 
 def parse_ra(text: str) -> float:
@@ -122,7 +106,7 @@ class SearchForm(forms.Form):
         required=False,
         choices=[
             ("any", "any flag"),
-            ("clean", "within the training sample limits only (00000000, recommended)"),
+            ("clean", f"within the training sample limits only ({CLEAN_FLAG}, recommended)"),
             ("digits", "chosen digits 0"),
         ],
         initial="any",
@@ -130,18 +114,14 @@ class SearchForm(forms.Form):
     clean_digits = forms.MultipleChoiceField(
         label="Digits that must be 0",
         required=False,
-        choices=[(str(i), name) for i, (_, name) in enumerate(FLAG_DIGITS)],
         widget=forms.CheckboxSelectMultiple,
     )
     columns = forms.MultipleChoiceField(
         label="Columns",
         required=False,
-        choices=[(q.name, q.label) for q in QUANTITIES.values()],
         widget=forms.CheckboxSelectMultiple,
     )
-    sort = forms.ChoiceField(
-        label="Sort by", required=False, choices=[(q.name, q.label) for q in QUANTITIES.values()]
-    )
+    sort = forms.ChoiceField(label="Sort by", required=False)
     direction = forms.ChoiceField(
         label="Order", required=False, choices=[("asc", "ascending"), ("desc", "descending")]
     )
@@ -151,14 +131,30 @@ class SearchForm(forms.Form):
         choices=[(n, n) for n in PAGE_SIZES], empty_value=PAGE_SIZES[1], initial=PAGE_SIZES[1],
     )  # fmt: skip
 
-    def __init__(self, *args, **kwargs):
+    def __init__(
+        self,
+        *args,
+        labels: tuple[Label, ...] = LABEL_SPECS,
+        digits: tuple[FlagDigit, ...] = FLAG_DIGITS,
+        **kwargs,
+    ):
+        """``labels`` and ``digits``: the declarations the fields derive from (the
+        catalogue's unless a test passes others)."""
         super().__init__(*args, **kwargs)
-        for name in RANGE_NAMES:
-            q = QUANTITIES[name]
+        self.quantities = quantities(labels)
+        self.range_names = range_names(labels)
+        self.bounds = bounds(labels)
+        self.digits = digits
+        choices = [(q.name, q.title) for q in self.quantities.values()]
+        self.fields["columns"].choices = choices
+        self.fields["sort"].choices = choices
+        self.fields["clean_digits"].choices = [(str(i), d.name) for i, d in enumerate(digits)]
+        for name in self.range_names:
+            q = self.quantities[name]
             unit = f" ({q.unit})" if q.unit else ""
             for end in ("min", "max"):
                 self.fields[f"{name}_{end}"] = forms.FloatField(
-                    label=f"{q.label}{unit} {end}", required=False
+                    label=f"{q.title}{unit} {end}", required=False
                 )
 
     def full_clean(self) -> None:
@@ -172,7 +168,7 @@ class SearchForm(forms.Form):
 
     def range_fields(self):
         """(quantity, min field, max field) for the template."""
-        return [(QUANTITIES[n], self[f"{n}_min"], self[f"{n}_max"]) for n in RANGE_NAMES]
+        return [(self.quantities[n], self[f"{n}_min"], self[f"{n}_max"]) for n in self.range_names]
 
     def clean_ids(self) -> tuple[int, ...]:
         return parse_ids(self.cleaned_data.get("ids") or "")
@@ -198,15 +194,17 @@ class SearchForm(forms.Form):
                 self.add_error(
                     "radius", f"The radius must be above 0 and at most {MAX_RADIUS_DEG:g} deg."
                 )
-        for name in RANGE_NAMES:
+        for name in self.range_names:
             lo, hi = data.get(f"{name}_min"), data.get(f"{name}_max")
             for end, value in (("min", lo), ("max", hi)):
                 if value is None:
                     continue
                 if not math.isfinite(value):
                     self.add_error(f"{name}_{end}", "Enter a finite number.")
-                elif name in BOUNDS and not BOUNDS[name][0] <= value <= BOUNDS[name][1]:
-                    low, high = BOUNDS[name]
+                elif name in self.bounds and not (
+                    self.bounds[name][0] <= value <= self.bounds[name][1]
+                ):
+                    low, high = self.bounds[name]
                     self.add_error(f"{name}_{end}", f"Out of range: between {low:g} and {high:g}.")
             if lo is not None and hi is not None and lo > hi:
                 self.add_error(f"{name}_max", "The maximum is below the minimum.")
@@ -224,13 +222,13 @@ class SearchForm(forms.Form):
             )
         ranges = {
             n: (d.get(f"{n}_min"), d.get(f"{n}_max"))
-            for n in RANGE_NAMES
+            for n in self.range_names
             if d.get(f"{n}_min") is not None or d.get(f"{n}_max") is not None
         }
         flags = d.get("flags") or "any"
         digits: tuple[int, ...] = ()
         if flags == "clean":
-            digits = tuple(range(len(FLAG_DIGITS)))
+            digits = tuple(range(len(self.digits)))
         elif flags == "digits":
             digits = tuple(sorted(int(i) for i in d.get("clean_digits") or ()))
         columns = tuple(d.get("columns") or ()) or DEFAULT_COLUMNS

@@ -21,10 +21,11 @@ from django.conf import settings  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from archive.catalogue.models import ModelVersion  # noqa: E402
-from labeling.synthetic.spectra import WAVELENGTH_NM, air_to_vacuum  # noqa: E402
+from labeling.flags import FLAG_DIGITS, FLAG_LENGTH  # noqa: E402
+from labeling.labels import BY_NAME  # noqa: E402
+from labeling.wavelength import WAVELENGTH_NM, air_to_vacuum_nm  # noqa: E402
 
 from . import queries  # noqa: E402
-from .search import FLAG_DIGITS  # noqa: E402
 
 OVERVIEW = ("kiel", "alpha_mh", "snr", "flags")
 #: the Ca II triplet (air nm, as the paper names them) and the paper's main weaker lines
@@ -52,11 +53,6 @@ plt.rcParams.update(
         "figure.dpi": 110,
     }
 )
-
-
-def vacuum_nm(air_nm: float) -> float:
-    """RVS spectra are on a vacuum wavelength grid; line lists are in air."""
-    return float(air_to_vacuum(air_nm * 10.0)) / 10.0
 
 
 def png(fig: Figure) -> bytes:
@@ -122,7 +118,7 @@ def _overview_numbers(version: ModelVersion) -> dict:
     return {
         "n": int(data["n"]),
         "clean_share": float(shares[-1]),
-        "digit_shares": [(FLAG_DIGITS[i][1], float(shares[i])) for i in range(8)],
+        "digit_shares": [(d.name, float(s)) for d, s in zip(FLAG_DIGITS, shares, strict=False)],
         "median_snr": float(np.nanmedian(data["snr"])) if data["snr"].size else None,
     }
 
@@ -146,8 +142,8 @@ def _kiel_axes(ax, data, *, colour: bool, star=None):
         )
     ax.set_xlim(7500, 3300)
     ax.set_ylim(5.5, -0.5)
-    ax.set_xlabel("T$_{\\rm eff}$ [K]")
-    ax.set_ylabel("log(g) [dex]")
+    ax.set_xlabel(BY_NAME["teff"].axis)
+    ax.set_ylabel(BY_NAME["logg"].axis)
     if star is not None:
         ax.plot(*star, marker="*", ms=16, color="#d62728", mec="white", mew=1.2, ls="none")
     return art
@@ -161,8 +157,8 @@ def _alpha_axes(ax, data, *, star=None):
     )  # fmt: skip
     ax.set_xlim(-2.5, 0.7)
     ax.set_ylim(-0.25, 0.55)
-    ax.set_xlabel("[M/H] [dex]")
-    ax.set_ylabel("[α/M] [dex]")
+    ax.set_xlabel(BY_NAME["m_h"].axis)
+    ax.set_ylabel(BY_NAME["alpha_m"].axis)
     if star is not None:
         ax.plot(*star, marker="*", ms=16, color="#1f77b4", mec="white", mew=1.2, ls="none")
     return art
@@ -171,7 +167,7 @@ def _alpha_axes(ax, data, *, star=None):
 def kiel(data) -> bytes:
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
     art = _kiel_axes(ax, data, colour=True)
-    fig.colorbar(art, ax=ax, label="median [M/H] [dex]")
+    fig.colorbar(art, ax=ax, label=f"median {BY_NAME['m_h'].axis}")
     ax.set_title(f"Kiel diagram ({int(data['n']):,} stars)")
     return png(fig)
 
@@ -199,16 +195,17 @@ def snr_hist(data) -> bytes:
 
 def flag_bars(data) -> bytes:
     shares = data["flag_shares"]
-    names = [name.split(" (")[0] for _, name in FLAG_DIGITS]
+    names = [d.name.split(" (")[0] for d in FLAG_DIGITS]
+    n = FLAG_LENGTH
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     y = np.arange(len(names))[::-1]
-    ax.barh(y, 100 * shares[:8], color="#c4572a")
-    for yi, s in zip(y, shares[:8], strict=True):
+    ax.barh(y, 100 * shares[:n], color="#c4572a")
+    for yi, s in zip(y, shares[:n], strict=True):
         ax.text(100 * s + 0.3, yi, f"{100 * s:.1f}%", va="center", fontsize=8)
     ax.set_yticks(y, [f"{i + 1}: {n}" for i, n in enumerate(names)])
     ax.set_xlabel("stars with the digit set to 1 (outside the training sample) [%]")
-    ax.set_title(f"flag_boundary digits; all zeros: {100 * shares[8]:.1f}%")
-    ax.set_xlim(0, max(5.0, 100 * float(shares[:8].max()) * 1.25))
+    ax.set_title(f"flag_boundary digits; all zeros: {100 * shares[n]:.1f}%")
+    ax.set_xlim(0, max(5.0, 100 * float(shares[:n].max()) * 1.25))
     return png(fig)
 
 
@@ -236,7 +233,7 @@ def spectrum(flux: np.ndarray, error: np.ndarray, title: str) -> bytes:
     top.set_xlim(wl[0], wl[-1])
     for i, (air, name) in enumerate(CA_TRIPLET):
         ax = fig.add_subplot(grid[1, i])
-        centre = vacuum_nm(air)
+        centre = air_to_vacuum_nm(air)
         _spectrum_axes(ax, wl, flux, error, labels=False)
         ax.set_xlim(centre - 1.2, centre + 1.2)
         ax.set_title(f"{name} {air:.1f} nm", fontsize=9)
@@ -253,17 +250,17 @@ def _spectrum_axes(ax, wl, flux, error, labels: bool) -> None:
     if finite.size:
         ax.set_ylim(max(0.0, float(np.nanmin(finite)) - 0.05), float(np.nanmax(finite)) + 0.12)
     for air, name in CA_TRIPLET:
-        ax.axvline(vacuum_nm(air), color="#d62728", lw=1.0, alpha=0.8)
+        ax.axvline(air_to_vacuum_nm(air), color="#d62728", lw=1.0, alpha=0.8)
         if labels:
             ax.annotate(
-                name, (vacuum_nm(air), 1.0), xycoords=("data", "axes fraction"),
+                name, (air_to_vacuum_nm(air), 1.0), xycoords=("data", "axes fraction"),
                 ha="center", va="bottom", color="#d62728", fontsize=8,
             )  # fmt: skip
     for air, name in MAIN_LINES:
-        ax.axvline(vacuum_nm(air), color="#1f5fa8", lw=0.7, ls=":", alpha=0.9)
+        ax.axvline(air_to_vacuum_nm(air), color="#1f5fa8", lw=0.7, ls=":", alpha=0.9)
         if labels:
             ax.annotate(
-                name, (vacuum_nm(air), 1.0), xycoords=("data", "axes fraction"),
+                name, (air_to_vacuum_nm(air), 1.0), xycoords=("data", "axes fraction"),
                 ha="center", va="bottom", color="#1f5fa8", fontsize=7, rotation=90,
             )  # fmt: skip
 

@@ -16,6 +16,7 @@ from archive.errors import ArchiveError
 from archive.metadata.fields import VOField
 from archive.results.query import archive_error
 from archive.tap.service import PreparedQuery, prepare_adql, reader_connection
+from labeling.flags import CLEAN_FLAG, FLAG_LENGTH
 from labeling.labels import LABELS
 
 from .search import Search
@@ -50,6 +51,25 @@ def run_search(search: Search, page: int, per_page: int, timeout_s: int, cap: in
     except psycopg.Error as exc:
         raise archive_error(exc) from exc
     return Page(list(prepared.fields or []), rows, total, search.adql())
+
+
+def missing_ids(search: Search, timeout_s: int) -> list[int]:
+    """The source_ids of the search's list that the published catalogue does not hold, in the
+    order given (the page names them: a list of 2 IDs giving 1 row says which one is absent)."""
+    if not search.source_ids:
+        return []
+    ids = ", ".join(map(str, search.source_ids))
+    adql = (
+        f"SELECT r.source_id FROM {settings.PUBLISHED_SCHEMA}.rvs_cnn AS r "
+        f"WHERE r.source_id IN ({ids})"
+    )
+    try:
+        with reader_connection(timeout_s).cursor() as cur:
+            cur.execute(_translated(adql).sql)
+            found = {row[0] for row in cur.fetchall()}
+    except psycopg.Error as exc:
+        raise archive_error(exc) from exc
+    return [i for i in search.source_ids if i not in found]
 
 
 @lru_cache(maxsize=256)
@@ -124,20 +144,23 @@ def catalogue_sample(version: ModelVersion, limit: int = PLOT_SAMPLE) -> dict[st
         )
         rows = cur.fetchall()
     out = {k: np.array([r[i] for r in rows], dtype=float) for i, k in enumerate(LABELS)}
-    out["snr"] = np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=float)
-    out["flags"] = np.array([r[6] for r in rows], dtype="U8")
+    at = len(LABELS)
+    out["snr"] = np.array([np.nan if r[at] is None else r[at] for r in rows], dtype=float)
+    out["flags"] = np.array([r[at + 1] for r in rows], dtype=f"U{FLAG_LENGTH}")
     out["n"] = np.array(n)
     return out
 
 
 def flag_shares(version: ModelVersion) -> list[float]:
-    """Share of the version's stars with each flag_boundary digit set (8 numbers, 0..1)."""
-    digits = ", ".join(f"avg((substr(flag_boundary, {i + 1}, 1) = '1')::int)" for i in range(8))
+    """Share of the version's stars with each flag_boundary digit set, and with none (0..1)."""
+    digits = ", ".join(
+        f"avg((substr(flag_boundary, {i + 1}, 1) = '1')::int)" for i in range(FLAG_LENGTH)
+    )
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT {digits}, avg((flag_boundary = '00000000')::int) "
+            f"SELECT {digits}, avg((flag_boundary = %s)::int) "
             "FROM cnn_label WHERE model_version_id = %s",
-            [version.pk],
+            [CLEAN_FLAG, version.pk],
         )
         row = cur.fetchone()
     return [float(x or 0.0) for x in row]

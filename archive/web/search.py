@@ -11,46 +11,50 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from labeling.labels import DISPLAY, LABELS
-
-#: flag_boundary digits, in order (Sect. 5 of the paper; docs/flags.md)
-FLAG_DIGITS: tuple[tuple[str, str], ...] = (
-    ("teff", "Teff"),
-    ("logg", "log g"),
-    ("m_h", "[M/H]"),
-    ("alpha_m", "[α/M]"),
-    ("fe_h", "[Fe/H]"),
-    ("g", "G magnitude"),
-    ("parallax", "parallax"),
-    ("tsne", "t-SNE (spectrum unlike the training spectra)"),
-)
-CLEAN_FLAG = "0" * len(FLAG_DIGITS)
+from labeling.flags import CLEAN_FLAG, FLAG_DIGITS
+from labeling.labels import BY_NAME, LABEL_SPECS, LABELS, Label, format_error, format_label
 
 
 @dataclass(frozen=True)
 class Quantity:
-    """A column the form can filter, sort or show: its ADQL, label and unit."""
+    """A column the form can filter, sort or show: its ADQL, label and unit (as people read
+    it); ``label`` names the label a value or error belongs to, for rounding."""
 
     name: str
     expr: str  # ADQL over r (rvs_cnn) and g (gaia_source)
-    label: str
+    title: str
     unit: str = ""
+    label: str = ""
+    error: bool = False
 
     @property
     def needs_gaia(self) -> bool:
         return self.expr.startswith("g.")
 
+    def shown(self, value: float) -> str:
+        """A number of this column as the page shows it: labels to their precision, errors
+        to two significant digits (files and TAP keep every digit)."""
+        if self.label and self.label in BY_NAME:
+            return format_error(value) if self.error else format_label(self.label, value)
+        return f"{value:.6g}"
 
-def _quantities() -> tuple[Quantity, ...]:
-    units = {"teff": "K", "logg": "dex", "m_h": "dex", "alpha_m": "dex", "fe_h": "dex"}
+
+def quantities(labels: tuple[Label, ...] = LABEL_SPECS) -> dict[str, Quantity]:
+    """Every column of the form, the labels' from their declaration."""
     q = [
         Quantity("source_id", "r.source_id", "source_id"),
         Quantity("ra", "r.ra", "RA", "deg"),
         Quantity("dec", "r.dec", "Dec", "deg"),
     ]
-    q += [Quantity(k, f"r.{k}", DISPLAY[k], units[k]) for k in LABELS]
-    q += [Quantity(f"e_{k}", f"r.e_{k}", f"e {DISPLAY[k]}", units[k]) for k in LABELS]
-    q += [Quantity(f"sigma_{k}", f"r.sigma_{k}", f"σ {DISPLAY[k]}", units[k]) for k in LABELS]
+    q += [Quantity(x.name, f"r.{x.name}", x.display, x.unit, x.name) for x in labels]
+    q += [
+        Quantity(f"e_{x.name}", f"r.e_{x.name}", f"e {x.display}", x.unit, x.name, True)
+        for x in labels
+    ]
+    q += [
+        Quantity(f"sigma_{x.name}", f"r.sigma_{x.name}", f"σ {x.display}", x.unit, x.name, True)
+        for x in labels
+    ]
     q += [
         Quantity("flag_boundary", "r.flag_boundary", "flag_boundary"),
         Quantity("rvs_spec_sig_to_noise", "g.rvs_spec_sig_to_noise", "RVS S/N"),
@@ -58,18 +62,32 @@ def _quantities() -> tuple[Quantity, ...]:
         Quantity("parallax", "g.parallax", "parallax", "mas"),
         Quantity("model_version", "r.model_version", "model version"),
     ]
-    return tuple(q)
+    return {x.name: x for x in q}
 
 
-QUANTITIES: dict[str, Quantity] = {q.name: q for q in _quantities()}
-#: what a range filter may bound (the form shows a min and a max for each)
-RANGE_NAMES: tuple[str, ...] = (
-    *LABELS,
-    *(f"sigma_{k}" for k in LABELS),
-    "rvs_spec_sig_to_noise",
-    "phot_g_mean_mag",
-    "parallax",
-)
+def range_names(labels: tuple[Label, ...] = LABEL_SPECS) -> tuple[str, ...]:
+    """What a range filter may bound (the form shows a min and a max for each)."""
+    return (
+        *(x.name for x in labels),
+        *(f"sigma_{x.name}" for x in labels),
+        "rvs_spec_sig_to_noise",
+        "phot_g_mean_mag",
+        "parallax",
+    )
+
+
+def bounds(labels: tuple[Label, ...] = LABEL_SPECS) -> dict[str, tuple[float, float]]:
+    """The plausible bounds of each range, to catch a typo (e.g. Teff in dex)."""
+    return {
+        **{x.name: x.plausible for x in labels},
+        "rvs_spec_sig_to_noise": (0.0, 10000.0),
+        "phot_g_mean_mag": (-2.0, 25.0),
+        "parallax": (-1000.0, 1000.0),
+    }
+
+
+QUANTITIES: dict[str, Quantity] = quantities()
+RANGE_NAMES: tuple[str, ...] = range_names()
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "source_id",
     "ra",
@@ -133,7 +151,9 @@ class Search:
         if len(self.clean_digits) == len(FLAG_DIGITS):
             where.append(f"r.flag_boundary = '{CLEAN_FLAG}'")
         elif self.clean_digits:
-            pattern = "".join("0" if i in self.clean_digits else "_" for i in range(8))
+            pattern = "".join(
+                "0" if i in self.clean_digits else "_" for i in range(len(FLAG_DIGITS))
+            )
             where.append(f"r.flag_boundary LIKE '{pattern}'")
         return where
 

@@ -13,24 +13,46 @@ from archive.results.formats import resolve
 from archive.results.http import error_response, result_response
 from archive.tap.limits import limits_for
 from archive.tap.service import prepare_adql, reader_connection, result_fields
+from labeling.flags import CLEAN_FLAG, FLAG_DIGITS
+from labeling.labels import readable_unit
 
 from . import queries
 from .forms import PAGE_SIZES, SearchForm
-from .search import COUNT_CAP, QUANTITIES
+from .search import COUNT_CAP, QUANTITIES, Quantity
 
 #: the formats offered as buttons (every format the service writes stays reachable by name)
 DOWNLOADS = ("csv", "fits", "votable", "parquet", "ecsv", "tsv")
 
 
-def cell(value) -> tuple[str, bool]:
-    """(text, numeric) of one table cell."""
+def cell(value, quantity: Quantity | None = None) -> tuple[str, bool]:
+    """(text, numeric) of one table cell; numbers rounded as ``quantity`` shows them."""
     if value is None:
         return "", False
     if isinstance(value, float):
-        return f"{value:.6g}", True
+        return (quantity.shown(value) if quantity else f"{value:.6g}"), True
     if isinstance(value, int):
         return str(value), True
     return str(value), False
+
+
+def result_rows(rows: list[tuple], columns: tuple[str, ...]) -> list[list[dict]]:
+    """The page's cells: text, numeric, and whether the value is an extrapolation (a label
+    whose flag_boundary digit is 1, when the row shows flag_boundary)."""
+    quantities = [QUANTITIES[c] for c in columns]
+    digit = {d.key: i for i, d in enumerate(FLAG_DIGITS)}
+    at_flag = columns.index("flag_boundary") if "flag_boundary" in columns else None
+    out = []
+    for row in rows:
+        flag = row[at_flag] if at_flag is not None else None
+        cells = []
+        for q, value in zip(quantities, row, strict=True):
+            text, numeric = cell(value, q)
+            outside = bool(
+                flag and q.label in digit and not q.error and flag[digit[q.label]] == "1"
+            )
+            cells.append({"text": text, "numeric": numeric, "extrapolated": outside})
+        out.append(cells)
+    return out
 
 
 def _query_string(params: QueryDict, **changes) -> str:
@@ -84,7 +106,7 @@ def search(request: HttpRequest) -> HttpResponse:
         if request.GET.get("s") and "s" not in params:
             return redirect("web:search")  # a saved search this session no longer has
         form = SearchForm(params or None)
-    context: dict = {"form": form, "page": None, "downloads": DOWNLOADS}
+    context: dict = {"form": form, "page": None, "downloads": DOWNLOADS, "clean_flag": CLEAN_FLAG}
     if form.is_bound and form.is_valid():
         s = form.search()
         per_page = form.cleaned_data.get("per_page") or PAGE_SIZES[1]
@@ -103,8 +125,8 @@ def search(request: HttpRequest) -> HttpResponse:
                 headers.append(
                     {
                         "name": name,
-                        "label": QUANTITIES[name].label,
-                        "unit": f.unit,
+                        "label": QUANTITIES[name].title,
+                        "unit": readable_unit(f.unit) if f.unit else "",
                         "description": f.description,
                         "sorted": s.direction if s.sort == name else "",
                         "href": "?"
@@ -126,7 +148,8 @@ def search(request: HttpRequest) -> HttpResponse:
                 if number < pages or (capped and len(page.rows) == per_page)
                 else "",
                 download_query=_query_string(request.GET, page=None),
-                rows=[[cell(v) for v in row] for row in page.rows],
+                rows=result_rows(page.rows, s.columns),
+                missing_ids=queries.missing_ids(s, limits.sync_timeout_s),
                 id_column=s.columns.index("source_id") if "source_id" in s.columns else None,
                 maxrec=limits.maxrec_default,
             )

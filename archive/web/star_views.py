@@ -8,34 +8,36 @@ from django.shortcuts import render
 
 from archive.catalogue.counts import published_version
 from archive.catalogue.spectra import read_spectrum
-from labeling.labels import DISPLAY, LABELS
+from labeling.flags import FLAG_DIGITS, FlagDigit
+from labeling.labels import LABEL_SPECS, Label, format_error
 
 from . import plots, queries
-from .search import FLAG_DIGITS
 
-UNITS = {"teff": "K", "logg": "dex", "m_h": "dex", "alpha_m": "dex", "fe_h": "dex"}
 DATALINK_FORMATS = ("votable", "fits", "csv", "ecsv")
 
 
-def decode_flag(flag: str) -> list[dict]:
+def decode_flag(flag: str, digits: tuple[FlagDigit, ...] = FLAG_DIGITS) -> list[dict]:
     """flag_boundary digit by digit, in words (1: outside the training sample)."""
+    return [
+        {"position": i + 1, "name": d.name, "digit": digit, "outside": digit == "1",
+         "words": d.words(digit == "1")}
+        for i, (d, digit) in enumerate(zip(digits, flag, strict=False))
+    ]  # fmt: skip
+
+
+def label_rows(row: dict, labels: tuple[Label, ...] = LABEL_SPECS, prefix: str = "") -> list[dict]:
+    """The labels of one catalogue row (rvs_cnn, or training_sample with ``prefix="apogee_"``)
+    as the page shows them: rounded to their precision, errors to two significant digits, and
+    whether each is an extrapolation (its flag_boundary digit is 1)."""
+    flag = row.get("flag_boundary") or ""
     out = []
-    for i, ((key, name), digit) in enumerate(zip(FLAG_DIGITS, flag, strict=False)):
-        outside = digit == "1"
-        if key == "tsne":
-            words = (
-                "the spectrum is unlike the training spectra (t-SNE)"
-                if outside
-                else "the spectrum resembles the training spectra (t-SNE)"
-            )
-        else:
-            words = (
-                f"{name} lies outside the training sample's range"
-                if outside
-                else f"{name} lies within the training sample's range"
-            )
-        out.append({"position": i + 1, "name": name, "digit": digit, "outside": outside,
-                    "words": words})  # fmt: skip
+    for i, x in enumerate(labels):
+        value = row.get(f"{prefix}{x.name}")
+        error = row.get(f"{prefix}e_{x.name}")
+        sigma = row.get(f"sigma_{x.name}")
+        out.append({"key": x.name, "name": x.display, "unit": x.unit, "value": x.format(value),
+                    "e": format_error(error), "sigma": format_error(sigma),
+                    "extrapolated": flag[i:i + 1] == "1"})  # fmt: skip
     return out
 
 
@@ -47,12 +49,19 @@ def star(request: HttpRequest, source_id: int) -> HttpResponse:
     data = queries.star(source_id)
     if data is None:
         return _not_found(request, source_id)
-    labels = data["labels"]
-    rows = []
-    if labels:
-        for k in LABELS:
-            rows.append({"key": k, "name": DISPLAY[k], "unit": UNITS[k], "value": labels[k],
-                         "e": labels[f"e_{k}"], "sigma": labels[f"sigma_{k}"]})  # fmt: skip
+    return render(request, "web/star.html", star_context(source_id, data))
+
+
+def star_context(
+    source_id: int,
+    data: dict,
+    labels: tuple[Label, ...] = LABEL_SPECS,
+    digits: tuple[FlagDigit, ...] = FLAG_DIGITS,
+) -> dict:
+    """What the star page shows of ``queries.star``'s rows, the labels and flag digits from
+    their declarations (a test passes others)."""
+    published = data["labels"]
+    rows = label_rows(published, labels) if published else []
     schema = settings.PUBLISHED_SCHEMA
     adql = (
         f"SELECT r.*, g.parallax, g.phot_g_mean_mag, g.rvs_spec_sig_to_noise\n"
@@ -61,29 +70,28 @@ def star(request: HttpRequest, source_id: int) -> HttpResponse:
         f"WHERE r.source_id = {source_id}"
     )
     xp = data["xp"]
-    return render(
-        request,
-        "web/star.html",
-        {
-            "source_id": source_id,
-            "gaia": data["gaia"],
-            "labels": labels,
-            "label_rows": rows,
-            "flag": decode_flag(labels["flag_boundary"]) if labels else [],
-            "versions": data["versions"],
-            "label_keys": [(k, DISPLAY[k]) for k in LABELS],
-            "training": data["training"],
-            "has_spectrum": data["has_spectrum"],
-            "xp": xp,
-            "xp_rows": list(
-                zip(range(1, 56), xp.bp_coefficients or [], xp.rp_coefficients or [], strict=False)
-            )
-            if xp
-            else [],  # fmt: skip
-            "adql": adql,
-            "datalink_formats": DATALINK_FORMATS,
-        },
-    )
+    return {
+        "source_id": source_id,
+        "gaia": data["gaia"],
+        "labels": published,
+        "label_rows": rows,
+        "extrapolated": [r["name"] for r in rows if r["extrapolated"]],
+        "flag": decode_flag(published["flag_boundary"], digits) if published else [],
+        "versions": [{**v, "rows": label_rows(v, labels)} for v in data["versions"]],
+        "label_keys": [(x.name, x.display) for x in labels],
+        "training": [
+            {**t, "rows": label_rows(t, labels, prefix="apogee_")} for t in data["training"]
+        ],
+        "has_spectrum": data["has_spectrum"],
+        "xp": xp,
+        "xp_rows": list(
+            zip(range(1, 56), xp.bp_coefficients or [], xp.rp_coefficients or [], strict=False)
+        )
+        if xp
+        else [],  # fmt: skip
+        "adql": adql,
+        "datalink_formats": DATALINK_FORMATS,
+    }
 
 
 def spectrum_png(request: HttpRequest, source_id: int) -> HttpResponse:

@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from archive.catalogue.counts import catalogue_counts, published_version
 from archive.catalogue.models import CnnLabel, ModelVersion, TrainingStar
-from labeling.labels import DISPLAY, LABELS
+from labeling.flags import CLEAN_FLAG
+from labeling.labels import BY_NAME, LABELS, format_error
 
 from . import plots
 from .context_processors import data_origin
@@ -48,6 +49,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "overview": overview,
             "validation": validation,
             "training": training,
+            "clean_flag": CLEAN_FLAG,
         },
     )
 
@@ -59,13 +61,16 @@ def validation_numbers(version: ModelVersion) -> list[dict] | None:
         return None
     figures = json.loads(path.read_text(encoding="utf-8")).get("figures", {})
     held = figures.get("accuracy", {}).get("heldout", {})
+    # rounded as people read them: the bias to the label's precision, spreads to two
+    # significant digits (report.json keeps every digit)
     return [
         {
-            "name": DISPLAY[k],
+            "name": BY_NAME[k].display,
+            "unit": BY_NAME[k].unit,
             "n": held[k].get("n"),
-            "bias": held[k].get("bias"),
-            "sigma": held[k].get("robust_sigma"),
-            "median_sigma": held[k].get("median_sigma"),
+            "bias": BY_NAME[k].format(held[k].get("bias")),
+            "sigma": format_error(held[k].get("robust_sigma")),
+            "median_sigma": format_error(held[k].get("median_sigma")),
             "coverage": held[k].get("coverage_1sigma"),
         }
         for k in LABELS
@@ -108,7 +113,8 @@ def validation_report(request: HttpRequest, name: str = "index.html") -> HttpRes
             "version": version,
             "version_url": reverse("web:home") + "#published-version",
             "n_labelled": labels.count(),
-            "n_clean": labels.filter(flag_boundary="00000000").count(),
+            "n_clean": labels.filter(flag_boundary=CLEAN_FLAG).count(),
+            "clean_flag": CLEAN_FLAG,
         },
         request=request,
     )

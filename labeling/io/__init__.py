@@ -19,7 +19,7 @@ from .gaia_source import (
     iter_gaia_source,
 )
 from .process import iter_in_process
-from .rvs import N_PIXELS, RVS_WAVELENGTH, iter_rvs_spectra, read_rvs_wavelength
+from .rvs import N_PIXELS, iter_rvs_spectra, read_rvs_wavelength
 from .writers import BULK_PRODUCTS, BulkWriter, open_bulk_writer, write_allstar
 from .xp import N_COEFFICIENTS, N_CORRELATIONS, iter_xp_continuous
 
@@ -32,7 +32,6 @@ __all__ = [
     "N_COEFFICIENTS",
     "N_CORRELATIONS",
     "N_PIXELS",
-    "RVS_WAVELENGTH",
     "BulkWriter",
     "TableHeader",
     "Chunk",

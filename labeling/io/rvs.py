@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from ..labels import N_PIXELS
+from ..wavelength import WAVELENGTH_NM
 from .chunks import Chunk
 from .convert import build_columns, to_array, to_float, to_int
 from .errors import ReadError
 from .formats import RawChunk, iter_raw_chunks
 
-N_PIXELS = 2401
-RVS_WAVELENGTH = np.round(846.0 + 0.01 * np.arange(N_PIXELS), 2)  # nm
 _WAVELENGTH_TOLERANCE = 0.002  # nm; grid values are printed with 2 decimals
 _STAR_COLUMNS = {"combined_transits": "int", "combined_ccds": "int", "deblended_ccds": "int"}
 _WANT = ("source_id", "wavelength", "flux", "flux_error", *_STAR_COLUMNS)
@@ -182,7 +182,7 @@ class _PixelGrouper:
             wl = wl[order]
         else:
             order = None
-        grid = RVS_WAVELENGTH[: min(n, N_PIXELS)]
+        grid = WAVELENGTH_NM[: min(n, N_PIXELS)]
         off = np.abs(wl[: len(grid)] - grid) > _WAVELENGTH_TOLERANCE
         sid = int(cols["source_id"][s])
         if off.any() or np.isnan(wl[: len(grid)]).any():

@@ -5,6 +5,7 @@ spectra (Sect. 2.1, 3.5, 5.3, App. B), XP coefficients (Sect. 2.3) and an APOGEE
 subset (Sect. 2.4) of Guiglion et al. 2024, A&A 682, A9; written through labeling.io.writers.
 """
 
+from ..wavelength import CONTINUUM_WINDOWS_A, WAVELENGTH_NM
 from .config import (
     ANOMALIES,
     OUTSIDE_TRAINING,
@@ -20,7 +21,6 @@ from .config import (
     XpModel,
 )
 from .sky import SkyFiles, SyntheticChunk, block_rng, generate_chunk, write_sky
-from .spectra import CONTINUUM_WINDOWS_A, WAVELENGTH_NM
 
 __all__ = [
     "ANOMALIES",

@@ -22,25 +22,15 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ..augment import rvs_noise
+from ..labels import N_PIXELS
+from ..wavelength import WAVELENGTH_NM, air_to_vacuum
 from .config import SpectrumModel
 
 C_KMS = 299_792.458
-N_PIX = 2401
-#: vacuum wavelengths of the RVS mean-spectrum grid, nm (846.00 … 870.00)
-WAVELENGTH_NM = np.round(846.0 + 0.01 * np.arange(N_PIX), 2)
+N_PIX = N_PIXELS
 _WL = WAVELENGTH_NM * 10.0  # Å
 _DWL = 0.1
 _THETA_SUN = 5040.0 / 5772.0
-#: continuum windows of Sect. 2.1 (Å), used for NaN filling and noise checks
-CONTINUUM_WINDOWS_A = ((8475.0, 8495.0), (8561.0, 8582.0), (8627.0, 8648.0))
-
-
-def air_to_vacuum(wl_air: np.ndarray | float) -> np.ndarray:
-    """Edlén (1966) refractive index of air; Å in, Å out."""
-    wl = np.asarray(wl_air, dtype=float)
-    s2 = (1e4 / wl) ** 2
-    n = 1.0 + 1e-8 * (8342.13 + 2406030.0 / (130.0 - s2) + 15997.0 / (38.9 - s2))
-    return wl * n
 
 
 # Metal lines (air Å): species, abundance group, log τ0 for the Sun, d log τ / dθ (temperature:

@@ -24,8 +24,8 @@ Modules: ``data`` (:class:`ValidationData`, the samples, S/N bins and flag digit
 (the numbers), ``plots`` (the PNGs), ``report`` (report.json and index.html).
 """
 
+from ..flags import FLAG_ORDER
 from .data import (
-    FLAG_DIGITS,
     OUT_OF_DISTRIBUTION,
     SAMPLES,
     SNR_BINS,
@@ -36,7 +36,7 @@ from .plots import plot_label_differences
 from .report import write_report
 
 __all__ = [
-    "FLAG_DIGITS",
+    "FLAG_ORDER",
     "OUT_OF_DISTRIBUTION",
     "SAMPLES",
     "SNR_BINS",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..labels import DISPLAY, LABELS
-from ..labels import UNITS as _LABEL_UNITS
+from ..flags import FLAG_DIGITS
+from ..labels import BY_NAME, LABEL_SPECS, LABELS, format_error
 
 #: Samples of a :class:`ValidationData`: cross-validated training predictions, stars with known
 #: truth never trained on, and stars without truth.
@@ -21,20 +21,15 @@ SNR_BINS: tuple[tuple[str, float, float | None], ...] = (
     ("35-75", 35.0, 75.0),
     (">=75", 75.0, None),
 )
-#: The 8 digits of flag_boundary, in order (Sect. 5).
-FLAG_DIGITS: tuple[str, ...] = (*LABELS, "phot_g_mean_mag", "parallax", "tsne")
-FLAG_DISPLAY: dict[str, str] = {**DISPLAY, "phot_g_mean_mag": "G", "parallax": "ϖ", "tsne": "t-SNE"}
+#: How tables and plots head each flag_boundary digit (labeling.flags.FLAG_DIGITS)
+FLAG_DISPLAY: dict[str, str] = {d.key: d.display for d in FLAG_DIGITS}
 #: Populations outside the training set in the synthetic sky (labeling.synthetic.config
 #: OUTSIDE_TRAINING; Sect. 5.3: OB stars, M giants, nearby cool dwarfs).
 OUT_OF_DISTRIBUTION: tuple[str, ...] = ("ob_star", "m_giant", "nearby_cool_dwarf")
 MAD_TO_SIGMA = 1.4826
-#: units as the report prints them: log g in dex like the abundances (the logarithm of g in
-#: cm s⁻², cgs, as APOGEE and the paper give it; the report's text says so)
-UNITS: dict[str, str] = {**_LABEL_UNITS, "logg": "dex"}
-UNITS_TEXT = (
-    "Teff in K; log g in dex (log₁₀ of the surface gravity g in cm s⁻², cgs); "
-    "[M/H], [α/M] and [Fe/H] in dex."
-)
+#: units as people read them (the declaration's VOUnit, readable: log g in log(cm s⁻²))
+UNITS: dict[str, str] = {x.name: x.unit for x in LABEL_SPECS}
+UNITS_TEXT = "; ".join(f"{x.display} in {x.unit}" for x in LABEL_SPECS) + "."
 
 SAMPLE_COLOURS = {"training": "#e07b00", "heldout": "#2a9d4b", "observed": "#3465a4"}
 SAMPLE_DISPLAY = {"training": "training (cross-validated)", "heldout": "held-out"}
@@ -95,11 +90,15 @@ class ValidationData:
         return len(self.source_id)
 
 
-def format_value(label: str | None, v: float | None) -> str:
-    """A number as the report prints it: Teff to 0.1 K, the other labels to 0.001 dex."""
-    if v is None:
-        return "–"
-    return f"{v:.1f}" if label == "teff" else f"{v:.3f}"
+def format_value(label: str, v: float | None) -> str:
+    """A label (or a bias of one) as the report prints it: Teff to 1 K, the others to 0.01."""
+    return BY_NAME[label].format(v)
+
+
+def format_spread(v: float | None) -> str:
+    """A standard deviation or an uncertainty as the report prints it: two significant
+    digits."""
+    return format_error(v)
 
 
 def format_share(v: float | None) -> str:

@@ -11,14 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import LABELS
+from ..flags import FLAG_ORDER
+from ..labels import LABELS, UNITS
 from .data import (
-    FLAG_DIGITS,
     MAD_TO_SIGMA,
     OUT_OF_DISTRIBUTION,
     SAMPLES,
     SNR_BINS,
-    UNITS,
     ValidationData,
 )
 
@@ -139,7 +138,7 @@ def parse_flags(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if arr.dtype.kind == "S":
         arr = np.char.decode(arr, "ascii", errors="replace")
     arr = arr.astype(str)
-    nd = len(FLAG_DIGITS)
+    nd = len(FLAG_ORDER)
     valid = np.char.str_len(arr) == nd
     chars = np.full((len(arr), nd), "0", dtype="U1")
     if valid.any():
@@ -153,7 +152,7 @@ def _flag_stats(digits: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
     n_valid = int(valid.sum())
     d = digits[valid]
     if n_valid == 0:
-        share = dict.fromkeys(FLAG_DIGITS)
+        share = dict.fromkeys(FLAG_ORDER)
         return {
             "n": int(len(valid)),
             "n_valid": 0,
@@ -171,14 +170,14 @@ def _flag_stats(digits: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
         "n_clean": int(clean.sum()),
         "share_clean": finite_or_none(clean.mean()),
         "share_flagged": finite_or_none(1.0 - clean.mean()),
-        "digit_share": {name: finite_or_none(d[:, i].mean()) for i, name in enumerate(FLAG_DIGITS)},
+        "digit_share": {name: finite_or_none(d[:, i].mean()) for i, name in enumerate(FLAG_ORDER)},
     }
 
 
 def _flags(data: ValidationData, ood_populations: Sequence[str]) -> dict[str, Any]:
     """flag_boundary statistics (Sect. 5): over all stars, per sample and per population."""
     digits, valid = parse_flags(data.flags)
-    out: dict[str, Any] = {"digits": list(FLAG_DIGITS), "all": _flag_stats(digits, valid)}
+    out: dict[str, Any] = {"digits": list(FLAG_ORDER), "all": _flag_stats(digits, valid)}
     out["by_sample"] = {
         s: _flag_stats(digits[data.sample == s], valid[data.sample == s])
         for s in SAMPLES
@@ -363,7 +362,7 @@ def compare_versions(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, An
         "d_share_clean": _diff(fa.get("share_clean"), fb.get("share_clean")),
         "d_digit_share": {
             d: _diff(fa.get("digit_share", {}).get(d), fb.get("digit_share", {}).get(d))
-            for d in FLAG_DIGITS
+            for d in FLAG_ORDER
         },
     }
     return {"difference": "b - a", "accuracy": accuracy, "uncertainty": uncertainty, "flags": flags}

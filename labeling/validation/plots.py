@@ -11,9 +11,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from ..flags import CLEAN_FLAG, FLAG_ORDER
 from ..labels import DISPLAY, LABELS
 from .data import (
-    FLAG_DIGITS,
     FLAG_DISPLAY,
     MAD_TO_SIGMA,
     SAMPLE_COLOURS,
@@ -21,6 +21,7 @@ from .data import (
     SNR_BINS,
     UNITS,
     ValidationData,
+    format_spread,
     format_value,
 )
 from .figures import finite_or_none, parse_flags, residual_stats
@@ -163,7 +164,7 @@ def running_stats(
 
 
 def _bs_text(label: str, st: Mapping[str, Any]) -> str:
-    return f"b = {format_value(label, st.get('bias'))}\nσ = {format_value(label, st.get('std'))}"
+    return f"b = {format_value(label, st.get('bias'))}\nσ = {format_spread(st.get('std'))}"
 
 
 def _plot_residuals(data: ValidationData, figures: Mapping[str, Any], path: Path, dpi: int) -> bool:
@@ -362,11 +363,11 @@ def _plot_flags(figures: Mapping[str, Any], path: Path, dpi: int) -> bool:
     fig, axes = _subplots(1, 2 if pops else 1, figsize=(12 if pops else 7, 3.8), squeeze=False)
     ax = axes[0, 0]
     groups = {"all": flags["all"], **flags["by_sample"]}
-    names = [FLAG_DISPLAY[d] for d in FLAG_DIGITS] + ["00000000"]
+    names = [FLAG_DISPLAY[d] for d in FLAG_ORDER] + [CLEAN_FLAG]
     x = np.arange(len(names))
     w = 0.8 / len(groups)
     for i, (g, st) in enumerate(groups.items()):
-        vals = [st["digit_share"][d] for d in FLAG_DIGITS] + [st["share_clean"]]
+        vals = [st["digit_share"][d] for d in FLAG_ORDER] + [st["share_clean"]]
         vals = [np.nan if v is None else 100 * v for v in vals]
         ax.bar(
             x + (i - (len(groups) - 1) / 2) * w,
@@ -389,7 +390,7 @@ def _plot_flags(figures: Mapping[str, Any], path: Path, dpi: int) -> bool:
         colours = ["#c0392b" if p in ood else "#3465a4" for p, _ in items]
         ax.barh(np.arange(len(items)), vals, color=colours)
         ax.set_yticks(np.arange(len(items)), [p for p, _ in items], fontsize=8)
-        ax.set_xlabel("share flagged (≠ 00000000) [%]")
+        ax.set_xlabel(f"share flagged (≠ {CLEAN_FLAG}) [%]")
         ax.set_title("per population (red: outside the training set)", fontsize=9)
         ax.set_xlim(0, 100)
     _adjust(fig, left=0.7, bottom=0.85, wspace=0.35)
@@ -443,16 +444,17 @@ PLOTS: dict[str, str] = {
     ),
     "kiel.png": (
         "Kiel diagram of the predicted labels of {stars} (and of the reference labels where "
-        "known), coloured by the mean [M/H] of clean stars (flag '00000000'); flagged stars as "
-        "grey density. Mirrors Fig. 4 and Fig. 11."
+        f"known), coloured by the mean [M/H] of clean stars (flag '{CLEAN_FLAG}'); flagged "
+        "stars as grey density. Mirrors Fig. 4 and Fig. 11."
     ),
     "alpha_mh.png": (
         "[α/M] vs [M/H] density of clean stars, predicted labels of {stars} (and reference "
         "labels where known). Mirrors Fig. 14."
     ),
     "flags.png": (
-        "Share of stars with each flag_boundary digit set (Teff, log g, [M/H], [α/M], [Fe/H], "
-        "G, parallax, t-SNE) and with '00000000', per sample{populations}. Sect. 5."
+        "Share of stars with each flag_boundary digit set "
+        f"({', '.join(FLAG_DISPLAY.values())}) and with '{CLEAN_FLAG}', per "
+        "sample{populations}. Sect. 5."
     ),
     "ensemble_members.png": (
         "σ of each single member relative to the ensemble mean on the held-out stars: this "

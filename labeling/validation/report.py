@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ..flags import CLEAN_FLAG, FLAG_ORDER
 from ..labels import DISPLAY, LABELS
 from .data import (
-    FLAG_DIGITS,
     FLAG_DISPLAY,
     SAMPLE_DISPLAY,
     SNR_BINS,
@@ -23,6 +23,7 @@ from .data import (
     UNITS_TEXT,
     ValidationData,
     format_share,
+    format_spread,
     format_value,
 )
 from .figures import compute_figures
@@ -103,6 +104,24 @@ def _html(
     generated: str,
     links: Sequence[tuple[str, str]] = (),
 ) -> str:
+    """index.html: the head, then one stage per part of the figures, then plots and settings."""
+    parts = _head(title, generated, links)
+    parts += _samples(figures["samples"], figures["n_stars"])
+    for s, acc in figures["accuracy"].items():
+        parts += _accuracy(SAMPLE_DISPLAY.get(s, s), acc)
+    for s, unc in figures["uncertainty"].items():
+        parts.append(_uncertainty(SAMPLE_DISPLAY.get(s, s), unc))
+    if figures.get("ensemble_vs_members"):
+        parts.append(_ensemble(figures["ensemble_vs_members"]))
+    parts += _flags(figures["flags"])
+    for s, pops in (figures.get("accuracy_by_population") or {}).items():
+        parts.append(_accuracy_by_population(SAMPLE_DISPLAY.get(s, s), pops))
+    parts += _plots_and_settings(plots, extra, config)
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _head(title: str, generated: str, links: Sequence[tuple[str, str]]) -> list[str]:
     e = html.escape
     parts = [
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
@@ -114,174 +133,156 @@ def _html(
     parts += [
         f"<h1>{e(title)}</h1>",
         f"<p>Validation report (Guiglion et al. 2024, A&amp;A 682, A9, Sect. 4), generated "
-        f"{e(generated)}. Numbers: <a href='report.json'>report.json</a>. Residual = prediction "
-        "− reference; bias = mean residual; σ = standard deviation; robust σ = 1.4826·MAD; "
-        f"S/N bins lo ≤ S/N &lt; hi. Units: {e(UNITS_TEXT)}</p>",
+        f"{e(generated)}. Numbers: <a href='report.json'>report.json</a> (every digit; the "
+        "tables round labels and biases to their precision, spreads to two significant "
+        "digits). Residual = prediction − reference; bias = mean residual; σ = standard "
+        "deviation; robust σ = 1.4826·MAD; S/N bins lo ≤ S/N &lt; hi. Units: "
+        f"{e(UNITS_TEXT)}</p>",
     ]
-    samples = figures["samples"]
+    return parts
+
+
+def _samples(samples: Mapping[str, int], n_stars: int) -> list[str]:
     rows = [[SAMPLE_DISPLAY.get(s, s), n] for s, n in samples.items() if n or s != "observed"]
     if not samples.get("observed"):
         rows.append(["observed (the catalogue)", "not in this report (see below)"])
-    parts.append(_table(["sample", "stars"], rows + [["total", figures["n_stars"]]], "Samples"))
+    parts = [_table(["sample", "stars"], rows + [["total", n_stars]], "Samples")]
     if not samples.get("observed"):
-        parts.append(f"<p class='note' id='no-observed-sample'>{e(NO_OBSERVED_SAMPLE)}</p>")
-    for s, acc in figures["accuracy"].items():
-        rows = []
-        for label in LABELS:
-            st = acc[label]
-            rows.append(
-                [
-                    f"{DISPLAY[label]} [{UNITS[label]}]",
-                    st["n"],
-                    format_value(label, st["bias"]),
-                    format_value(label, st["std"]),
-                    format_value(label, st["robust_sigma"]),
-                    format_share(st["coverage_1sigma"]),
-                    format_share(st["coverage_2sigma"]),
-                    format_value(label, st["median_sigma"]),
-                    format_value(label, st["median_e"]),
-                    "–" if st["z_std"] is None else f"{st['z_std']:.2f}",
-                ]
-            )
         parts.append(
-            _table(
-                [
-                    "label",
-                    "N",
-                    "bias",
-                    "σ",
-                    "robust σ",
-                    "|Δ| ≤ σ*",
-                    "|Δ| ≤ 2σ*",
-                    "median σ*",
-                    "median e*",
-                    "std(Δ/σ*)",
-                ],
-                rows,
-                f"Accuracy, {SAMPLE_DISPLAY.get(s, s)} (Fig. 7, Sect. 3.4)",
-            )
+            f"<p class='note' id='no-observed-sample'>{html.escape(NO_OBSERVED_SAMPLE)}</p>"
         )
-        names = [n for n, _, _ in SNR_BINS]
-        rows = []
-        for label in LABELS:
-            b = acc[label]["snr_bins"]
-            rows.append(
-                [DISPLAY[label]]
-                + [f"{format_value(label, b[n]['std'])} ({b[n]['n']})" for n in names]
-                + [f"{format_value(label, b[n]['bias'])}" for n in names]
-            )
-        parts.append(
-            _table(
-                ["label"] + [f"σ S/N {n} (N)" for n in names] + [f"bias S/N {n}" for n in names],
-                rows,
-                f"Precision per S/N bin, {SAMPLE_DISPLAY.get(s, s)} (Fig. 16)",
-            )
-        )
-    for s, unc in figures["uncertainty"].items():
-        rows = [
+    return parts
+
+
+def _accuracy(sample: str, acc: Mapping[str, Any]) -> list[str]:
+    """Fig. 7's numbers and Fig. 16's per S/N bin, for one sample."""
+    rows = []
+    for label in LABELS:
+        st = acc[label]
+        rows.append(
             [
-                DISPLAY[label],
-                format_value(label, unc[label]["e"]["median"]),
-                format_value(label, unc[label]["e"]["p16"]),
-                format_value(label, unc[label]["e"]["p84"]),
-                format_value(label, unc[label]["sigma"]["median"]),
-                format_value(label, unc[label]["sigma"]["p16"]),
-                format_value(label, unc[label]["sigma"]["p84"]),
+                f"{DISPLAY[label]} [{UNITS[label]}]",
+                st["n"],
+                format_value(label, st["bias"]),
+                format_spread(st["std"]),
+                format_spread(st["robust_sigma"]),
+                format_share(st["coverage_1sigma"]),
+                format_share(st["coverage_2sigma"]),
+                format_spread(st["median_sigma"]),
+                format_spread(st["median_e"]),
+                "–" if st["z_std"] is None else f"{st['z_std']:.2f}",
             ]
-            for label in LABELS
-        ]
-        parts.append(
-            _table(
-                ["label", "median e*", "e* p16", "e* p84", "median σ*", "σ* p16", "σ* p84"],
-                rows,
-                f"Uncertainties, {SAMPLE_DISPLAY.get(s, s)} sample (Fig. 8)",
-            )
         )
-    ev = figures.get("ensemble_vs_members")
-    if ev:
-        rows = [
-            [
-                DISPLAY[label],
-                ev[label]["n"],
-                format_value(label, ev[label]["ensemble_std"]),
-                format_value(label, ev[label]["member_std_median"]),
-                format_value(label, ev[label]["member_std_min"]),
-                "–"
-                if ev[label]["ensemble_over_member_std"] is None
-                else f"{ev[label]['ensemble_over_member_std']:.3f}",
-            ]
-            for label in LABELS
-        ]
-        parts.append(
-            _table(
-                ["label", "N", "σ ensemble", "median σ member", "min σ member", "ratio"],
-                rows,
-                f"Ensemble mean vs {ev['n_members']} single members, held-out stars (Sect. 3.2)",
-            )
+    head = ["label", "N", "bias", "σ", "robust σ", "|Δ| ≤ σ*", "|Δ| ≤ 2σ*", "median σ*",
+            "median e*", "std(Δ/σ*)"]  # fmt: skip
+    parts = [_table(head, rows, f"Accuracy, {sample} (Fig. 7, Sect. 3.4)")]
+    names = [n for n, _, _ in SNR_BINS]
+    rows = []
+    for label in LABELS:
+        b = acc[label]["snr_bins"]
+        rows.append(
+            [DISPLAY[label]]
+            + [f"{format_spread(b[n]['std'])} ({b[n]['n']})" for n in names]
+            + [f"{format_value(label, b[n]['bias'])}" for n in names]
         )
-    flags = figures["flags"]
+    head = ["label"] + [f"σ S/N {n} (N)" for n in names] + [f"bias S/N {n}" for n in names]
+    parts.append(_table(head, rows, f"Precision per S/N bin, {sample} (Fig. 16)"))
+    return parts
+
+
+def _uncertainty(sample: str, unc: Mapping[str, Any]) -> str:
+    """Fig. 8: e_* and σ_* of one sample."""
+    rows = [
+        [DISPLAY[label]]
+        + [
+            format_spread(unc[label][kind][q])
+            for kind in ("e", "sigma")
+            for q in ("median", "p16", "p84")
+        ]  # fmt: skip
+        for label in LABELS
+    ]
+    head = ["label", "median e*", "e* p16", "e* p84", "median σ*", "σ* p16", "σ* p84"]
+    return _table(head, rows, f"Uncertainties, {sample} sample (Fig. 8)")
+
+
+def _ensemble(ev: Mapping[str, Any]) -> str:
+    """Sect. 3.2: the ensemble mean against its single members, on held-out stars."""
+    rows = [
+        [
+            DISPLAY[label],
+            ev[label]["n"],
+            format_spread(ev[label]["ensemble_std"]),
+            format_spread(ev[label]["member_std_median"]),
+            format_spread(ev[label]["member_std_min"]),
+            "–"
+            if ev[label]["ensemble_over_member_std"] is None
+            else f"{ev[label]['ensemble_over_member_std']:.3f}",
+        ]
+        for label in LABELS
+    ]
+    return _table(
+        ["label", "N", "σ ensemble", "median σ member", "min σ member", "ratio"],
+        rows,
+        f"Ensemble mean vs {ev['n_members']} single members, held-out stars (Sect. 3.2)",
+    )
+
+
+def _flags(flags: Mapping[str, Any]) -> list[str]:
+    """Sect. 5: the share of each flag_boundary digit, per sample and population."""
     groups = {"all": flags["all"], **flags["by_sample"]}
     rows = [
         [g, st["n"], st["n_invalid"], format_share(st["share_clean"])]
-        + [format_share(st["digit_share"][d]) for d in FLAG_DIGITS]
+        + [format_share(st["digit_share"][d]) for d in FLAG_ORDER]
         for g, st in groups.items()
     ]
-    head = ["stars", "N", "invalid", "00000000"] + [FLAG_DISPLAY[d] for d in FLAG_DIGITS]
-    parts.append(_table(head, rows, "flag_boundary: share of each digit set (Sect. 5)"))
-    if flags.get("by_population"):
-        rows = [
-            [p, st["n"], format_share(st["share_flagged"])]
-            + [format_share(st["digit_share"][d]) for d in FLAG_DIGITS]
-            for p, st in sorted(flags["by_population"].items())
+    head = ["stars", "N", "invalid", CLEAN_FLAG] + [FLAG_DISPLAY[d] for d in FLAG_ORDER]
+    parts = [_table(head, rows, "flag_boundary: share of each digit set (Sect. 5)")]
+    if not flags.get("by_population"):
+        return parts
+    rows = [
+        [p, st["n"], format_share(st["share_flagged"])]
+        + [format_share(st["digit_share"][d]) for d in FLAG_ORDER]
+        for p, st in sorted(flags["by_population"].items())
+    ]
+    head = ["population", "N", "flagged"] + [FLAG_DISPLAY[d] for d in FLAG_ORDER]
+    parts.append(_table(head, rows, "flag_boundary per population"))
+    ood = flags["out_of_distribution"]
+    rows = [
+        ["populations outside the training set", ", ".join(ood["populations"])],
+        [
+            "share flagged, outside (N)",
+            f"{format_share(ood['share_flagged_ood'])} ({ood['n_ood']})",
+        ],
+        [
+            "share flagged, others (N)",
+            f"{format_share(ood['share_flagged_other'])} ({ood['n_other']})",
+        ],
+        ["share of flagged stars outside", format_share(ood["share_of_flagged_in_ood"])],
+    ]
+    parts.append(
+        _table(["", "value"], rows, "Flags and out-of-distribution populations (Sect. 5.3)")
+    )
+    return parts
+
+
+def _accuracy_by_population(sample: str, pops: Mapping[str, Any]) -> str:
+    rows = [
+        [p]
+        + [
+            f"{format_value(k, st[k]['bias'])} / {format_spread(st[k]['std'])} ({st[k]['n']})"
+            for k in LABELS
         ]
-        parts.append(
-            _table(
-                ["population", "N", "flagged"] + [FLAG_DISPLAY[d] for d in FLAG_DIGITS],
-                rows,
-                "flag_boundary per population",
-            )
-        )
-        ood = flags["out_of_distribution"]
-        parts.append(
-            _table(
-                ["", "value"],
-                [
-                    ["populations outside the training set", ", ".join(ood["populations"])],
-                    [
-                        "share flagged, outside (N)",
-                        f"{format_share(ood['share_flagged_ood'])} ({ood['n_ood']})",
-                    ],
-                    [
-                        "share flagged, others (N)",
-                        f"{format_share(ood['share_flagged_other'])} ({ood['n_other']})",
-                    ],
-                    [
-                        "share of flagged stars outside",
-                        format_share(ood["share_of_flagged_in_ood"]),
-                    ],
-                ],
-                "Flags and out-of-distribution populations (Sect. 5.3)",
-            )
-        )
-    if figures.get("accuracy_by_population"):
-        for s, pops in figures["accuracy_by_population"].items():
-            rows = [
-                [p]
-                + [
-                    f"{format_value(k, st[k]['bias'])} / {format_value(k, st[k]['std'])}"
-                    f" ({st[k]['n']})"
-                    for k in LABELS
-                ]
-                for p, st in sorted(pops.items())
-            ]
-            parts.append(
-                _table(
-                    ["population"] + [f"{DISPLAY[k]} b / σ (N)" for k in LABELS],
-                    rows,
-                    f"Accuracy per population, {SAMPLE_DISPLAY.get(s, s)}",
-                )
-            )
-    parts.append("<h2>Plots</h2>")
+        for p, st in sorted(pops.items())
+    ]
+    head = ["population"] + [f"{DISPLAY[k]} b / σ (N)" for k in LABELS]
+    return _table(head, rows, f"Accuracy per population, {sample}")
+
+
+def _plots_and_settings(
+    plots: Sequence[tuple[str, str]], extra: Mapping[str, Any] | None, config: Mapping[str, Any]
+) -> list[str]:
+    e = html.escape
+    parts = ["<h2>Plots</h2>"]
     for file, caption in plots:
         parts.append(
             f"<figure><img src='{e(file)}' alt='{e(file)}' loading='lazy'>"
@@ -294,8 +295,7 @@ def _html(
     parts.append(
         _table(["setting", "value"], [[k, v] for k, v in _flatten(config)], "Configuration")
     )
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    return parts
 
 
 def write_report(

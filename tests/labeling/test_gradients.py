@@ -6,8 +6,9 @@ import keras  # noqa: E402
 import numpy as np
 import pytest
 
-from labeling.gradients import Gradients, air_to_vacuum, mean_gradients, plot_gradients  # noqa: E402
+from labeling.gradients import Gradients, mean_gradients, plot_gradients  # noqa: E402
 from labeling.labels import N_PIXELS, N_XP  # noqa: E402
+from labeling.wavelength import air_to_vacuum  # noqa: E402
 
 
 def _linear_model(seed: int, with_xp: bool = True) -> keras.Model:

@@ -13,7 +13,6 @@ from astropy.io import fits
 from astropy.table import Table, vstack
 
 from labeling.io import (
-    RVS_WAVELENGTH,
     ReadError,
     detect_format,
     iter_apogee_allstar,
@@ -27,6 +26,7 @@ from labeling.io import (
     write_allstar,
 )
 from labeling.io.provenance import is_synthetic_sky, synthetic_sky_marker
+from labeling.wavelength import WAVELENGTH_NM
 
 RVS_FILES = {
     "gaiaspec_Kepler-93.csv": 2052747119115620352,
@@ -114,7 +114,7 @@ def test_rvs_kepler93_values(data_dir: Path) -> None:
 
 def test_rvs_wavelength_grid_file(data_dir: Path) -> None:
     grid = read_rvs_wavelength(data_dir / "rvs_mean_spectrum" / "gaiaspec_gaia_rvs_wavelength.fits")
-    np.testing.assert_allclose(grid, RVS_WAVELENGTH, atol=1e-9)
+    np.testing.assert_allclose(grid, WAVELENGTH_NM, atol=1e-9)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread, imsave
 
-from labeling.labels import LABELS
+from labeling.labels import LABELS, format_error
 from labeling.validation import (
-    FLAG_DIGITS,
+    FLAG_ORDER,
     OUT_OF_DISTRIBUTION,
     SNR_BINS,
     ValidationData,
@@ -192,7 +192,7 @@ def test_flag_statistics_by_hand() -> None:
     d.population = np.array(["thin", "ob_star", "ob_star", "thin", "thin", "m_giant"])
     d.sample = np.array(["training", "training", "observed", "observed", "observed", "observed"])
     f = compute_figures(d)["flags"]
-    assert f["digits"] == list(FLAG_DIGITS)
+    assert f["digits"] == list(FLAG_ORDER)
     a = f["all"]
     assert (a["n"], a["n_valid"], a["n_invalid"], a["n_clean"]) == (6, 5, 1, 2)
     assert a["share_clean"] == pytest.approx(2 / 5)
@@ -307,12 +307,17 @@ def test_write_report(tmp_path: Path) -> None:
         assert f"src='{name}'" in page
     for ref in ("Fig. 7", "Fig. 8", "Fig. 16", "Fig. 11", "Fig. 14", "Sect. 5", "Model v1.2"):
         assert ref in page
-    # key numbers as printed: Teff to 0.1 K, the other labels to 0.001 dex, shares in %
+    # key numbers as people read them (issue 27, rough edge 4): biases to the label's
+    # precision (Teff 1 K, the others 0.01 dex), spreads to two significant digits, shares in %
     acc = fig["accuracy"]["heldout"]
-    assert f"{acc['teff']['bias']:.1f}" in page
-    assert f"{acc['teff']['std']:.1f}" in page
-    assert f"{acc['logg']['std']:.3f}" in page
-    assert f"{acc['alpha_m']['robust_sigma']:.3f}" in page
+    assert f"<td>{acc['teff']['bias']:.0f}</td>" in page
+    assert f"<td>{acc['logg']['bias']:.2f}</td>" in page
+    assert f"<td>{format_error(acc['teff']['std'])}</td>" in page
+    assert f"<td>{format_error(acc['logg']['std'])}</td>" in page
+    assert f"<td>{format_error(acc['alpha_m']['robust_sigma'])}</td>" in page
+    # and never the over-precise numbers the report printed before
+    assert f"<td>{acc['teff']['bias']:.1f}</td>" not in page
+    assert f"<td>{acc['logg']['std']:.3f}</td>" not in page
     assert f"{100 * acc['m_h']['coverage_1sigma']:.1f} %" in page
     assert f"{100 * fig['flags']['all']['share_clean']:.1f} %" in page
     assert "v1.2" in page and "training_loss" in page
@@ -387,9 +392,11 @@ def test_report_units_and_links(tmp_path: Path) -> None:
     links = [("RVS-CNN Archive", "/"), ("version v-demo", "/#published-version")]
     fig = write_report(tmp_path, make_data(600), title="t", config={}, links=links)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert fig["units"]["logg"] == "dex"
-    assert "log g [dex]" in page and "log(cm.s**-2)" not in page
-    assert "log g in dex (log₁₀ of the surface gravity g in cm s⁻², cgs)" in page
+    # one unit for log g everywhere: VOUnit in report.json (machines), its readable form on
+    # the page (people)
+    assert fig["units"]["logg"] == "log(cm.s**-2)"
+    assert "log g [log(cm s⁻²)]" in page and "log(cm.s**-2)" not in page
+    assert "log g in log(cm s⁻²)" in page and "[dex]" not in page.split("Teff")[0]
     assert "<nav class='links'><a href='/'>RVS-CNN Archive</a> · " in page
     assert "<a href='/#published-version'>version v-demo</a></nav>" in page
     assert page.index("<nav") < page.index("<h1>")
