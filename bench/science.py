@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 from trained_sky import add_sky_arguments, sky_config  # noqa: E402
 
 from labeling.ensemble import EnsembleConfig  # noqa: E402
+from labeling.flags import CLEAN_FLAG, FLAG_ORDER  # noqa: E402
 from labeling.labels import LABELS  # noqa: E402
 from labeling.pipeline import (  # noqa: E402
     Labeller,
@@ -54,7 +55,6 @@ from labeling.synthetic.samples import synthetic_samples  # noqa: E402
 from labeling.uncertainty import DispersionModel, coverage  # noqa: E402
 from labeling.version import load_version  # noqa: E402
 
-FLAG_DIGITS = ("teff", "logg", "m_h", "alpha_m", "fe_h", "g", "parallax", "tsne")
 OUT_OF_DISTRIBUTION = ("ob_star", "m_giant")  # issue 5: "(OB, M giants)"
 from labeling.validation import SNR_BINS, snr_bin_masks  # noqa: E402
 
@@ -216,12 +216,12 @@ def main() -> None:
     obs = Labeller.from_version(versions["hybrid"]).label(s.observed)
     ood = np.isin(s.observed_population, OUT_OF_DISTRIBUTION)
     inside = ~np.isin(s.observed_population, list(OUTSIDE_TRAINING))
-    flagged = obs.flags != "00000000"
+    flagged = obs.flags != CLEAN_FLAG
     digits = np.array([list(f) for f in obs.flags]) == "1"  # (N, 8)
     results["flagged_out_of_distribution"] = float(flagged[ood].mean())
     results["flagged_in_distribution"] = float(flagged[inside].mean())
     results["in_distribution_flag_share_by_digit"] = dict(
-        zip(FLAG_DIGITS, digits[inside].mean(axis=0).tolist(), strict=True)
+        zip(FLAG_ORDER, digits[inside].mean(axis=0).tolist(), strict=True)
     )
     only_g = inside & flagged & (digits.sum(axis=1) == digits[:, 5])
     results["flagged_in_distribution_by_g_alone"] = float(only_g[inside].mean())

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # scipy is imported where a tree is built: the digits' declar
     from scipy.spatial import cKDTree
 
 from .augment import degrade
-from .labels import LABEL_SPECS, LABELS
+from .labels import LABEL_SPECS, LABELS, Label
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,17 @@ class FlagDigit:
         return f"{self.name} lies {where} the training sample's range"
 
 
-#: The digits of flag_boundary, in order (Sect. 5.2): the labels, G, parallax, t-SNE
-FLAG_DIGITS: tuple[FlagDigit, ...] = (
-    *(FlagDigit(x.name, x.display, x.symbol, x.display) for x in LABEL_SPECS),
-    FlagDigit("phot_g_mean_mag", "G", "G", "G magnitude"),
-    FlagDigit("parallax", "ϖ", "parallax", "parallax"),
-    FlagDigit("tsne", "t-SNE", "t-SNE", "t-SNE (spectrum unlike the training spectra)", False),
-)
+def flag_digits(labels: tuple[Label, ...] = LABEL_SPECS) -> tuple[FlagDigit, ...]:
+    """The digits of flag_boundary, in order (Sect. 5.2): one per label, G, parallax, t-SNE."""
+    return (
+        *(FlagDigit(x.name, x.display, x.symbol, x.display) for x in labels),
+        FlagDigit("phot_g_mean_mag", "G", "G", "G magnitude"),
+        FlagDigit("parallax", "ϖ", "parallax", "parallax"),
+        FlagDigit("tsne", "t-SNE", "t-SNE", "t-SNE (spectrum unlike the training spectra)", False),
+    )
+
+
+FLAG_DIGITS: tuple[FlagDigit, ...] = flag_digits()
 FLAG_ORDER: tuple[str, ...] = tuple(d.key for d in FLAG_DIGITS)
 #: The columns of Table 1, in flag order: the labels, then G and parallax
 RANGE_COLUMNS: tuple[str, ...] = tuple(d.key for d in FLAG_DIGITS if d.ranged)

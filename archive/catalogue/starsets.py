@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection, models
 
-from archive.ingest.products import APOGEE_FLOATS
 from archive.pgcopy import iter_copy_out
 from labeling.dataset import StarSet, StoreSpectra
+from labeling.io import ALLSTAR_FLOATS
 from labeling.spectrum_store import SpectrumStore
 
 from .models import GaiaSource
@@ -92,7 +92,7 @@ def apogee_columns() -> dict[str, np.ndarray]:
     """apogee_label as allStar-named columns (upper case) for ``labeling.selection.select``."""
     select = ["coalesce(source_id, 0)", "aspcapflag", "fe_h_flag"]
     spec = [("GAIAEDR3_SOURCE_ID", "int8", 1), ("ASPCAPFLAG", "int8", 1), ("FE_H_FLAG", "int4", 1)]
-    for name in APOGEE_FLOATS:
+    for name in ALLSTAR_FLOATS:
         select.append(f"coalesce({name.lower()}, 'NaN')")
         spec.append((name, "float8", 1))
     query = f"SELECT {', '.join(select)} FROM apogee_label ORDER BY id"

@@ -16,9 +16,6 @@ from django.db import models
 from archive.catalogue.models import GaiaSource, RvsSpectrum, XpCoefficients
 from labeling import io
 
-# the allStar float columns, as the reader defines them
-APOGEE_FLOATS = tuple(k for k, kind in io.ALLSTAR_COLUMNS.items() if kind == "float")
-
 # called as reader(path, skip_rows=...): every labeling.io reader takes rows to leave out
 Reader = Callable[..., Iterator[io.Chunk]]
 
@@ -161,7 +158,7 @@ APOGEE = Product(
         Field("TELESCOPE", "telescope", "text", required=True),
         Field("FIELD", "field", "text", required=True),
         Field("GAIAEDR3_SOURCE_ID", "source_id", "int8", required=True),
-        *(Field(name, name.lower(), "float8") for name in APOGEE_FLOATS),
+        *(Field(name, name.lower(), "float8") for name in io.ALLSTAR_FLOATS),
         Field("ASPCAPFLAG", "aspcapflag", "int8", required=True),
         Field("FE_H_FLAG", "fe_h_flag", "int4", required=True),
     ),

@@ -11,6 +11,8 @@ from xml.sax.saxutils import escape
 
 from django.conf import settings
 
+from labeling.flags import CLEAN_FLAG
+
 
 @dataclass(frozen=True)
 class Example:
@@ -35,7 +37,7 @@ EXAMPLES = (
         "Stars whose labels, G, parallax and spectrum all lie within the training sample "
         "(flag_boundary all zeros), as Guiglion et al. 2024 (Sect. 5) recommend.",
         "SELECT TOP 1000 source_id, teff, logg, m_h, alpha_m, fe_h, sigma_m_h\n"
-        "FROM {s}.rvs_cnn\nWHERE flag_boundary = '00000000'\nORDER BY sigma_m_h",
+        "FROM {s}.rvs_cnn\nWHERE flag_boundary = '" + CLEAN_FLAG + "'\nORDER BY sigma_m_h",
     ),
     Example(
         "flag-statistics",
@@ -58,7 +60,9 @@ EXAMPLES = (
         "Alpha-rich, metal-poor stars",
         "The high-[alpha/M] sequence of the [alpha/M]-[M/H] plane (the thick disc).",
         "SELECT TOP 1000 source_id, m_h, alpha_m, sigma_m_h, sigma_alpha_m\n"
-        "FROM {s}.rvs_cnn\nWHERE alpha_m > 0.2 AND m_h < -0.5 AND flag_boundary = '00000000'",
+        "FROM {s}.rvs_cnn\nWHERE alpha_m > 0.2 AND m_h < -0.5 AND flag_boundary = '"
+        + CLEAN_FLAG
+        + "'",
     ),
     Example(
         "metal-poor-giants",

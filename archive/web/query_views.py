@@ -24,6 +24,7 @@ from archive.results.http import error_response, result_response
 from archive.tap import examples
 from archive.tap.limits import limits_for
 from archive.tap.service import prepare, reader_connection, result_fields
+from labeling.flags import CLEAN_FLAG
 
 from . import plots
 from .search_views import DOWNLOADS
@@ -70,7 +71,7 @@ def query_page(request: HttpRequest) -> HttpResponse:
     lang = "ADQL"
     text = request.GET.get("adql") or (
         f"SELECT TOP 100 source_id, ra, dec, teff, logg, m_h, alpha_m, flag_boundary\n"
-        f"FROM {settings.PUBLISHED_SCHEMA}.rvs_cnn\nWHERE flag_boundary = '00000000'"
+        f"FROM {settings.PUBLISHED_SCHEMA}.rvs_cnn\nWHERE flag_boundary = '{CLEAN_FLAG}'"
     )
     chosen = request.GET.get("example")
     listed = examples.queries()

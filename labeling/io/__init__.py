@@ -8,7 +8,7 @@ stays flat whatever the file size; every problem is a :class:`ReadError` naming
 file, row and field.
 """
 
-from .apogee import ALLSTAR_COLUMNS, iter_apogee_allstar
+from .apogee import ALLSTAR_COLUMNS, ALLSTAR_FLOATS, iter_apogee_allstar
 from .chunks import Chunk
 from .errors import ReadError
 from .formats import FORMATS, TableHeader, detect_format, read_header
@@ -25,6 +25,7 @@ from .xp import N_COEFFICIENTS, N_CORRELATIONS, iter_xp_continuous
 
 __all__ = [
     "ALLSTAR_COLUMNS",
+    "ALLSTAR_FLOATS",
     "ASTROPHYSICAL_PARAMETERS_COLUMNS",
     "BULK_PRODUCTS",
     "FORMATS",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..labels import LABEL_SPECS
 from .chunks import Chunk
 from .convert import build_columns
 from .formats import iter_raw_chunks
@@ -22,21 +23,15 @@ ALLSTAR_COLUMNS: dict[str, str] = {
     "TELESCOPE": "str",
     "FIELD": "str",
     "GAIAEDR3_SOURCE_ID": "int",
-    "TEFF": "float",
-    "TEFF_ERR": "float",
-    "LOGG": "float",
-    "LOGG_ERR": "float",
-    "M_H": "float",
-    "M_H_ERR": "float",
-    "FE_H": "float",
-    "FE_H_ERR": "float",
-    "ALPHA_M": "float",
-    "ALPHA_M_ERR": "float",
+    # each label and its error, as labeling.labels declares them
+    **{c: "float" for x in LABEL_SPECS for c in (x.apogee_column, x.apogee_error_column)},
     "ASPCAPFLAG": "int",
     "ASPCAP_CHI2": "float",
     "FE_H_FLAG": "int",
     "SNR": "float",
 }
+#: the float columns of allStar (what the ingest loads as float8 and the selection reads)
+ALLSTAR_FLOATS: tuple[str, ...] = tuple(k for k, kind in ALLSTAR_COLUMNS.items() if kind == "float")
 # APOGEE's "no value" sentinel (DR16 and older; DR17 mostly uses NaN).
 _SENTINEL = -9999.0
 

@@ -274,21 +274,29 @@ def _open_fits(path: str | Path, member: str | None) -> Iterator[fits.HDUList]:
 def _header(path: str | Path, member: str | None, fmt: str) -> TableHeader:
     display = _display(path, member)
     if fmt in ("ecsv", "csv"):
-        comments, line = [], ""
+        comments, line, n_lines = [], "", 0
         with _open_binary(path, member) as raw:
             fh = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
-            for line in fh:
-                if line.startswith("#"):
-                    comments.append(line)
-                elif line.strip():
+            for text in fh:
+                n_lines += 1
+                if text.startswith("#"):
+                    comments.append(text)
+                elif text.strip():
+                    line = text
                     break
         meta: dict[str, object] = {}
         delimiter = ","
         if fmt == "ecsv":
+            if not line:  # cut off inside its YAML header, or a file of comments
+                raise ReadError(
+                    display,
+                    f"the header ends at line {n_lines} without its column line: the file is "
+                    "truncated or not ECSV",
+                )
             header = _ecsv_header(display, comments)
             delimiter = header.get("delimiter", " ")
             meta = {str(k).lower(): v for k, v in (header.get("meta") or {}).items()}
-        names = _split_header_line(line.rstrip("\r\n"), delimiter) if line.strip() else []
+        names = _split_header_line(line.rstrip("\r\n"), delimiter) if line else []
         return TableHeader(fmt, tuple(n.strip().lower() for n in names), meta)
     if fmt == "fits":
         try:

@@ -276,6 +276,25 @@ def test_error_truncated_gzip(tmp_path: Path) -> None:
     assert "truncated" in info.value.message
 
 
+def test_error_ecsv_cut_inside_its_header(tmp_path: Path) -> None:
+    """Issue 27, rough edge 1: an ECSV cut off inside its YAML header is refused with where
+    its header ends, not with its last comment line taken for the column names."""
+    good = tmp_path / "gs.ecsv"
+    Table({"source_id": [1, 2], "ra": [1.0, 2.0], "dec": [3.0, 4.0]}).write(good)
+    lines = good.read_text().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if "name: ra" in line) + 1
+    bad = tmp_path / "gs_cut.ecsv"
+    bad.write_text("".join(lines[:cut]))
+    with pytest.raises(ReadError) as info:
+        list(iter_gaia_source(bad))
+    assert_names(info.value, bad, None, None)
+    assert (
+        f"the header ends at line {cut} without its column line: the file is truncated or "
+        "not ECSV" in info.value.message
+    )
+    assert "required column" not in str(info.value)
+
+
 def test_error_missing_required_column(tmp_path: Path) -> None:
     path = tmp_path / "gs.csv"
     path.write_text("source_id,dec\n1,2.0\n")
