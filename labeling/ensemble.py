@@ -370,82 +370,70 @@ def ensemble_to_onnx(models: Sequence[keras.Model], *, conv2d: bool = True) -> b
     """
     from onnx import TensorProto, helper, numpy_helper
 
-    nodes: list = []
-    inits: list = []
-
-    def const(name: str, a: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(a, dtype=np.float32), name))
-        return name
-
-    def act(x: str, kind: str | None, name: str, alpha: float = 0.0) -> str:
-        if kind is None:
-            return x
-        attrs = {"alpha": float(alpha)} if kind == "LeakyRelu" else {}
-        nodes.append(helper.make_node(kind, [x], [name], **attrs))
-        return name
-
+    g = _OnnxGraph(conv2d)
     names = _input_names(models[0])
     n_pix = int(models[0].get_layer("conv1").input.shape[1])
     shape = [1, 1, n_pix] if not conv2d else [1, 1, 1, n_pix]
-    nodes.append(helper.make_node("Reshape", ["spectrum", "spec_shape"], ["spec_ncw"]))
-    inits.append(numpy_helper.from_array(np.array([-1, *shape[1:]], np.int64), "spec_shape"))
-    outs = []
-    for i, m in enumerate(models):
-        p = f"m{i}_"
-        x = "spec_ncw"
-        for conv, pool in (("conv1", None), ("conv2", "pool1"), ("conv3", "pool2")):
-            layer = m.get_layer(conv)
-            kern, bias = (np.asarray(w) for w in layer.get_weights())  # (k, c_in, c_out)
-            w = kern.transpose(2, 1, 0)  # (c_out, c_in, k)
-            ks = [w.shape[-1]]
-            if conv2d:
-                w, ks = w[:, :, None, :], [1, ks[0]]
-            nodes.append(
-                helper.make_node(
-                    "Conv",
-                    [x, const(p + conv + "_w", w), const(p + conv + "_b", bias)],
-                    [p + conv],
-                    kernel_shape=ks,
-                )
-            )
-            cfg = layer.get_config()["activation"]
-            kind = _ONNX_ACT[cfg if isinstance(cfg, str) else cfg["config"]["name"]]
-            x = act(p + conv, kind, p + conv + "_a", 0.2)
-            if pool is not None:
-                size = int(m.get_layer(pool).pool_size[0])
-                ps = [size] if not conv2d else [1, size]
-                nodes.append(
-                    helper.make_node("MaxPool", [x], [p + pool], kernel_shape=ps, strides=ps)
-                )
-                x = p + pool
+    g.nodes.append(helper.make_node("Reshape", ["spectrum", "spec_shape"], ["spec_ncw"]))
+    g.inits.append(numpy_helper.from_array(np.array([-1, *shape[1:]], np.int64), "spec_shape"))
+    outs = [g.member(m, f"m{i}_", "phot" in names) for i, m in enumerate(models)]
+    g.inits.append(numpy_helper.from_array(np.array([0], np.int64), "axis0"))
+    g.nodes.append(helper.make_node("Concat", outs, ["labels"], axis=0))
+    inputs = [
+        helper.make_tensor_value_info(
+            n, TensorProto.FLOAT, ["batch", *[int(d) for d in t.shape[1:]]]
+        )
+        for n, t in zip(names, models[0].inputs, strict=True)
+    ]
+    graph = helper.make_graph(
+        g.nodes,
+        "rvs_cnn_ensemble",
+        inputs,
+        [helper.make_tensor_value_info("labels", TensorProto.FLOAT, [len(models), "batch", 5])],
+        initializer=g.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+class _OnnxGraph:
+    """The nodes and weights of :func:`ensemble_to_onnx`'s graph, member by member."""
+
+    def __init__(self, conv2d: bool) -> None:
+        self.conv2d = conv2d
+        self.nodes: list = []
+        self.inits: list = []
+
+    def const(self, name: str, a: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(a, dtype=np.float32), name))
+        return name
+
+    def act(self, x: str, kind: str | None, name: str, alpha: float = 0.0) -> str:
+        from onnx import helper
+
+        if kind is None:
+            return x
+        attrs = {"alpha": float(alpha)} if kind == "LeakyRelu" else {}
+        self.nodes.append(helper.make_node(kind, [x], [name], **attrs))
+        return name
+
+    def member(self, m: keras.Model, p: str, hybrid: bool) -> str:
+        """One member: its convolutions, dense branches and head; the name of its output."""
+        from onnx import helper
+
+        x = self.convolutions(m, p)
         # Keras flattens (W, C) position-major; ours is (C, W): permute the kernel rows
         last = m.get_layer("pool2").output.shape  # (None, W, C)
         n_w, n_c = int(last[1]), int(last[2])
-        nodes.append(helper.make_node("Flatten", [x], [p + "flat"], axis=1))
-
-        def dense(x: str, lname: str, kern_rows: np.ndarray | None = None, m=m, p=p) -> str:
-            layer = m.get_layer(lname)
-            kern, bias = (np.asarray(w) for w in layer.get_weights())
-            if kern_rows is not None:
-                kern = kern[kern_rows]
-            nodes.append(
-                helper.make_node(
-                    "Gemm",
-                    [x, const(p + lname + "_w", kern), const(p + lname + "_b", bias)],
-                    [p + lname],
-                )
-            )
-            try:
-                slope = float(m.get_layer(lname + "_lrelu").negative_slope)
-            except ValueError:
-                return p + lname
-            return act(p + lname, "LeakyRelu", p + lname + "_a", slope)
-
+        self.nodes.append(helper.make_node("Flatten", [x], [p + "flat"], axis=1))
         rows = np.arange(n_w * n_c).reshape(n_w, n_c).T.ravel()
-        parts = [dense(p + "flat", "spectrum_dense", rows)]
-        if "phot" in names:
-            parts += [dense("phot", "phot_dense"), dense("xp", "xp_dense")]
-            nodes.append(helper.make_node("Concat", parts, [p + "concat"], axis=1))
+        parts = [self.dense(m, p, p + "flat", "spectrum_dense", rows)]
+        if hybrid:
+            parts += [self.dense(m, p, "phot", "phot_dense"), self.dense(m, p, "xp", "xp_dense")]
+            self.nodes.append(helper.make_node("Concat", parts, [p + "concat"], axis=1))
             x = p + "concat"
         else:
             x = parts[0]
@@ -455,29 +443,67 @@ def ensemble_to_onnx(models: Sequence[keras.Model], *, conv2d: bool = True) -> b
                 m.get_layer(f"head{j}")
             except ValueError:
                 break
-            x = dense(x, f"head{j}")
+            x = self.dense(m, p, x, f"head{j}")
             j += 1
-        y = dense(x, "labels")
-        nodes.append(helper.make_node("Unsqueeze", [y, "axis0"], [p + "out"]))
-        outs.append(p + "out")
-    inits.append(numpy_helper.from_array(np.array([0], np.int64), "axis0"))
-    nodes.append(helper.make_node("Concat", outs, ["labels"], axis=0))
-    inputs = [
-        helper.make_tensor_value_info(
-            n, TensorProto.FLOAT, ["batch", *[int(d) for d in t.shape[1:]]]
+        y = self.dense(m, p, x, "labels")
+        self.nodes.append(helper.make_node("Unsqueeze", [y, "axis0"], [p + "out"]))
+        return p + "out"
+
+    def convolutions(self, m: keras.Model, p: str) -> str:
+        """The three convolutions and two poolings of the spectrum branch, channels-first."""
+        from onnx import helper
+
+        x = "spec_ncw"
+        for conv, pool in (("conv1", None), ("conv2", "pool1"), ("conv3", "pool2")):
+            layer = m.get_layer(conv)
+            kern, bias = (np.asarray(w) for w in layer.get_weights())  # (k, c_in, c_out)
+            w = kern.transpose(2, 1, 0)  # (c_out, c_in, k)
+            ks = [w.shape[-1]]
+            if self.conv2d:
+                w, ks = w[:, :, None, :], [1, ks[0]]
+            self.nodes.append(
+                helper.make_node(
+                    "Conv",
+                    [x, self.const(p + conv + "_w", w), self.const(p + conv + "_b", bias)],
+                    [p + conv],
+                    kernel_shape=ks,
+                )
+            )
+            cfg = layer.get_config()["activation"]
+            kind = _ONNX_ACT[cfg if isinstance(cfg, str) else cfg["config"]["name"]]
+            x = self.act(p + conv, kind, p + conv + "_a", 0.2)
+            if pool is not None:
+                size = int(m.get_layer(pool).pool_size[0])
+                ps = [size] if not self.conv2d else [1, size]
+                self.nodes.append(
+                    helper.make_node("MaxPool", [x], [p + pool], kernel_shape=ps, strides=ps)
+                )
+                x = p + pool
+        return x
+
+    def dense(
+        self, m: keras.Model, p: str, x: str, lname: str, kern_rows: np.ndarray | None = None
+    ) -> str:
+        """A Dense layer as Gemm (rows of its kernel permuted by ``kern_rows``), and its
+        LeakyReLU when it has one."""
+        from onnx import helper
+
+        layer = m.get_layer(lname)
+        kern, bias = (np.asarray(w) for w in layer.get_weights())
+        if kern_rows is not None:
+            kern = kern[kern_rows]
+        self.nodes.append(
+            helper.make_node(
+                "Gemm",
+                [x, self.const(p + lname + "_w", kern), self.const(p + lname + "_b", bias)],
+                [p + lname],
+            )
         )
-        for n, t in zip(names, models[0].inputs, strict=True)
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "rvs_cnn_ensemble",
-        inputs,
-        [helper.make_tensor_value_info("labels", TensorProto.FLOAT, [len(models), "batch", 5])],
-        initializer=inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
+        try:
+            slope = float(m.get_layer(lname + "_lrelu").negative_slope)
+        except ValueError:
+            return p + lname
+        return self.act(p + lname, "LeakyRelu", p + lname + "_a", slope)
 
 
 @dataclass

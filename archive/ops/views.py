@@ -157,7 +157,7 @@ def version_compare(request: HttpRequest) -> HttpResponse:
     import numpy as np
     from django.db import connection
 
-    from labeling.labels import DISPLAY, LABELS, UNITS
+    from labeling.labels import BY_NAME, DISPLAY, LABELS
     from labeling.validation import compare_versions, plot_label_differences
 
     versions = ModelVersion.objects.filter(status="ready")
@@ -194,7 +194,7 @@ def version_compare(request: HttpRequest) -> HttpResponse:
     star_rows = [
         {
             "label": DISPLAY[k],
-            "unit": UNITS[k],
+            "unit": BY_NAME[k].unit,
             "values": [stats[k].get(m) for m, _ in STAR_COLUMNS],
         }
         for k in LABELS

@@ -167,10 +167,10 @@ def to_array(
     """``(n, length)`` float array; a missing cell becomes a row of NaN.
 
     Any other number of values than ``length`` raises :class:`ReadError`.
-    ``rows`` overrides the row numbers used in errors.
+    ``rows`` overrides the row numbers used in errors. Three stages by what the cells are:
+    numeric 2-D arrays, arrays per cell (FITS/VOTable), text (JSON or parenthesised lists).
     """
     n = len(raw)
-    row_of = (lambda i: int(rows[i])) if rows is not None else (lambda i: first_row + i)
     data = np.ma.getdata(raw)
     if (
         data.ndim == 2
@@ -183,44 +183,64 @@ def to_array(
     out = np.full((n, length), np.nan, dtype=dtype)
     if n == 0:
         return out
+    where = _Where(path, field, first_row, rows)
     cell_mask = _mask_of(raw)
     if data.dtype.kind in "fiub" and data.ndim == 2:
-        if data.shape[1] != length:
-            raise ReadError(
-                path,
-                f"expected {length} values, found {data.shape[1]}",
-                row=row_of(0),
-                field=field,
-            )
-        out[:] = data
-        elem_mask = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
-        if elem_mask is not None and elem_mask.ndim == 2 and elem_mask.any():
-            out[elem_mask] = np.nan
-        out[cell_mask] = np.nan
-        return out
-    if data.dtype.kind == "O" and not any(isinstance(v, str) for v in data[:1]):
-        for i, cell in enumerate(data):
-            if cell_mask[i] or cell is None:
-                continue
-            values = np.ma.asarray(cell)
-            if values.size == 0:
-                continue  # a zero-length VLA is how FITS/VOTable say "no spectrum"
-            if values.size != length:
-                raise ReadError(
-                    path,
-                    f"expected {length} values, found {values.size}",
-                    row=row_of(i),
-                    field=field,
-                )
-            try:
-                out[i] = np.ma.filled(values.astype(dtype).ravel(), np.nan)
-            except (TypeError, ValueError) as exc:
-                raise ReadError(path, f"not numeric: {exc}", row=row_of(i), field=field) from exc
-        return out
-    # Text cells: "[1.0,2.0,null]" (bulk ECSV / JSON) or "(1.0, 2.0)" (DataLink CSV).
+        _from_numeric(out, raw, data, cell_mask, where)
+    elif data.dtype.kind == "O" and not any(isinstance(v, str) for v in data[:1]):
+        _from_cell_arrays(out, data, cell_mask, dtype, where)
+    else:
+        _from_text(out, data, cell_mask, where)
+    return out
+
+
+class _Where:
+    """Where a cell of ``to_array`` is, for its errors: file, field and row."""
+
+    def __init__(self, path: str, field: str, first_row: int, rows: np.ndarray | None) -> None:
+        self.path, self.field, self.first_row, self.rows = path, field, first_row, rows
+
+    def row(self, i: int) -> int:
+        return int(self.rows[i]) if self.rows is not None else self.first_row + i
+
+    def error(self, message: str, i: int) -> ReadError:
+        return ReadError(self.path, message, row=self.row(i), field=self.field)
+
+
+def _from_numeric(out: np.ndarray, raw, data: np.ndarray, cell_mask, where: _Where) -> None:
+    """A numeric (n, k) column: copied, masked elements and cells NaN."""
+    length = out.shape[1]
+    if data.shape[1] != length:
+        raise where.error(f"expected {length} values, found {data.shape[1]}", 0)
+    out[:] = data
+    elem_mask = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
+    if elem_mask is not None and elem_mask.ndim == 2 and elem_mask.any():
+        out[elem_mask] = np.nan
+    out[cell_mask] = np.nan
+
+
+def _from_cell_arrays(out: np.ndarray, data: np.ndarray, cell_mask, dtype, where: _Where) -> None:
+    """One array per cell (FITS/VOTable variable-length arrays)."""
+    length = out.shape[1]
+    for i, cell in enumerate(data):
+        if cell_mask[i] or cell is None:
+            continue
+        values = np.ma.asarray(cell)
+        if values.size == 0:
+            continue  # a zero-length VLA is how FITS/VOTable say "no spectrum"
+        if values.size != length:
+            raise where.error(f"expected {length} values, found {values.size}", i)
+        try:
+            out[i] = np.ma.filled(values.astype(dtype).ravel(), np.nan)
+        except (TypeError, ValueError) as exc:
+            raise where.error(f"not numeric: {exc}", i) from exc
+
+
+def _from_text(out: np.ndarray, data: np.ndarray, cell_mask, where: _Where) -> None:
+    """Text cells: "[1.0,2.0,null]" (bulk ECSV / JSON) or "(1.0, 2.0)" (DataLink CSV)."""
+    length = out.shape[1]
     # Work on Python str objects (1 byte/char) rather than numpy's 4-byte unicode.
     strings = data.astype(str).tolist() if data.dtype.kind != "O" else [str(v) for v in data]
-    del data
     present_idx: list[int] = []
     cells: list[str] = []
     for i, cell in enumerate(strings):
@@ -228,7 +248,7 @@ def to_array(
             continue
         cell = cell.strip()
         if cell.startswith("[") and cell.endswith("]"):
-            json_row(out[i], cell, path, row_of(i), field)  # JSON: orjson, not numpy
+            json_row(out[i], cell, where.path, where.row(i), where.field)  # JSON: orjson
             continue
         cell = cell.strip(" \t\r\n[]()")
         if cell and cell not in ("null", "NULL"):
@@ -236,16 +256,11 @@ def to_array(
             cells.append(cell)
     del strings
     if not cells:
-        return out
+        return
     for j, cell in enumerate(cells):
         count = cell.count(",") + 1
         if count != length:
-            raise ReadError(
-                path,
-                f"expected {length} values, found {count}",
-                row=row_of(present_idx[j]),
-                field=field,
-            )
+            raise where.error(f"expected {length} values, found {count}", present_idx[j])
     # JSON null (Gaia bulk) and the literal NaN spellings all become NaN.
     joined = ",".join(cells).replace("null", "nan").replace("NULL", "nan")
     try:
@@ -254,22 +269,21 @@ def to_array(
         values = None
     del joined
     if values is None or values.size != len(cells) * length:
-        for j, cell in enumerate(cells):
-            try:
-                parsed = np.fromstring(cell.replace("null", "nan"), dtype=np.float64, sep=",")
-            except ValueError:
-                parsed = None
-            if parsed is None or parsed.size != length:
-                bad = next((v for v in cell.split(",") if not _is_number(v)), cell[:40])
-                raise ReadError(
-                    path,
-                    f"not a number: {bad.strip()[:40]!r}",
-                    row=row_of(present_idx[j]),
-                    field=field,
-                )
-        raise ReadError(path, "cannot decode array values", row=row_of(0), field=field)
+        _raise_first_bad(cells, present_idx, length, where)
     out[np.asarray(present_idx)] = values.reshape(len(cells), length)
-    return out
+
+
+def _raise_first_bad(cells: list[str], present_idx: list[int], length: int, where: _Where):
+    """The text cells did not decode as a whole: name the first cell that does not."""
+    for j, cell in enumerate(cells):
+        try:
+            parsed = np.fromstring(cell.replace("null", "nan"), dtype=np.float64, sep=",")
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.size != length:
+            bad = next((v for v in cell.split(",") if not _is_number(v)), cell[:40])
+            raise where.error(f"not a number: {bad.strip()[:40]!r}", present_idx[j])
+    raise where.error("cannot decode array values", 0)
 
 
 def json_row(dest: np.ndarray, text: str, path: str, row: int, field: str) -> bool:

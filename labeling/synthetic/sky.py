@@ -97,78 +97,109 @@ def generate_chunk(
 
     Deterministic for (rng state, n, first_index, config). The order of the steps follows the
     paper: labels (Sect. 2.4), photometry/astrometry (2.2), RVS spectra (2.1), XP (2.3),
-    APOGEE subset (2.4).
+    APOGEE subset (2.4). Each stage draws from ``rng`` in the same order as ever, so a seed
+    gives the sky it always gave.
     """
     lab = sample_labels(rng, n, config)
     phot = sample_photometry(rng, lab.population, lab.teff, lab.logg, lab.m_h, lab.mass, config)
-    lon, lat = phot.lon, phot.lat
-    ra, dec = galactic_to_icrs(lon, lat)
+    ra, dec = galactic_to_icrs(phot.lon, phot.lat)
     source_id = make_source_ids(ra, dec, first_index + np.arange(n))
-    anomaly = lab.anomaly
-    bad_astro = anomaly == "bad_astrometry"
-    binary = anomaly == "binary"
-    variable = anomaly == "variable"
-
-    # --- astrometry: RUWE ~1 with a tail; bad astrometry and binaries push it up
     g = rng.standard_normal((8, n))
     u = rng.random((6, n))
+    kin = _astrometry(rng, g, u, lab, phot, config)
+    quality = _quality(rng, u, lab, phot, config)
+    offsets = sample_abundance_offsets(side_stream(rng, _CHEMISTRY_STREAM), n, config.chemistry)
+    flux, flux_error, _ = synthesize(
+        rng, lab.teff, lab.logg, lab.m_h, lab.alpha_m, lab.vbroad, kin["rv_residual"], phot.snr,
+        lab.anomaly, config.spectrum, offsets,
+    )  # fmt: skip
+    xp_cols = xp_coefficients(
+        rng, lab.teff, lab.m_h, lab.alpha_m, phot.a_v, phot.bp, phot.rp, lab.anomaly, config.xp
+    )
+    truth = _truth(source_id, ra, dec, lab, phot, kin, offsets, quality["no_xp"])
+    apogee, truth["in_apogee"] = apogee_subset(rng, truth, first_index, config)
+    keep = ~quality["no_xp"]
+    return SyntheticChunk(
+        truth=truth,
+        gaia_source=_gaia_source(source_id, ra, dec, lab, phot, kin, quality),
+        astrophysical_parameters={
+            "source_id": source_id,
+            "classlabel_espels": _espels(lab.anomaly, lab.teff, u[3]),
+        },
+        rvs={
+            "source_id": source_id,
+            "flux": flux,
+            "flux_error": flux_error,
+            "combined_transits": quality["transits"],
+            "combined_ccds": quality["ccds"],
+            "deblended_ccds": quality["deblended"],
+        },
+        xp={"source_id": source_id[keep]} | {k: v[keep] for k, v in xp_cols.items()},
+        apogee=apogee,
+    )
+
+
+def _astrometry(rng, g: np.ndarray, u: np.ndarray, lab, phot, config: SkyConfig) -> dict:
+    """RUWE (~1 with a tail; bad astrometry and binaries push it up), parallax, proper motions
+    and radial velocity, from the normal draws ``g`` and uniform ``u``."""
+    n = len(lab.teff)
+    bad_astro = lab.anomaly == "bad_astrometry"
     ruwe = np.exp(0.06 * g[0]) * (1.0 + 0.05 * rng.exponential(1.0, n))
     ruwe = np.where(bad_astro, 1.4 + rng.exponential(1.5, n), ruwe)
-    ruwe = np.where(binary, ruwe + 0.6 * u[0], ruwe)
+    ruwe = np.where(lab.anomaly == "binary", ruwe + 0.6 * u[0], ruwe)
     plx_true = 1000.0 / phot.distance_pc
     plx_err = parallax_error(phot.g) * np.exp(0.15 * g[1]) * np.maximum(ruwe, 1.0)
-    parallax = plx_true + plx_err * g[2] * np.where(bad_astro, 2.0, 1.0)
     sig_v = np.array([_VELOCITY_DISPERSION[p] for p in lab.population]) if n else np.zeros(0)
     d_kpc = phot.distance_pc / 1000.0
-    pmra = sig_v * g[3] / (4.74 * d_kpc)
-    pmdec = sig_v * g[4] / (4.74 * d_kpc)
     hot = lab.teff > 7000.0
-    radial_velocity = sig_v * g[5] - 8.0
-    rv_error = (0.12 + 0.9 * 10.0 ** (0.35 * (phot.grvs - 12.0))) * np.where(hot, 4.0, 1.0)
-    rv_residual = config.spectrum.rv_residual_sigma * g[6] * np.where(hot, 3.0, 1.0)
+    return {
+        "ruwe": ruwe,
+        "plx_err": plx_err,
+        "parallax": plx_true + plx_err * g[2] * np.where(bad_astro, 2.0, 1.0),
+        "pmra": sig_v * g[3] / (4.74 * d_kpc),
+        "pmdec": sig_v * g[4] / (4.74 * d_kpc),
+        "radial_velocity": sig_v * g[5] - 8.0,
+        "rv_error": (0.12 + 0.9 * 10.0 ** (0.35 * (phot.grvs - 12.0))) * np.where(hot, 4.0, 1.0),
+        "rv_residual": config.spectrum.rv_residual_sigma * g[6] * np.where(hot, 3.0, 1.0),
+    }
 
-    nss = np.where(binary, rng.integers(1, 5, n), 0).astype(np.int16)
+
+def _quality(rng, u: np.ndarray, lab, phot, config: SkyConfig) -> dict:
+    """Non-single-star flags, XP availability, flux-over-error and the RVS combination counts."""
+    n = len(lab.teff)
+    variable = lab.anomaly == "variable"
+    nss = np.where(lab.anomaly == "binary", rng.integers(1, 5, n), 0).astype(np.int16)
     no_xp = u[1] < config.no_xp_share
-    foe_g = flux_over_error(rng, phot.g, 3.6, 0.10, variable)
-    foe_bp = flux_over_error(rng, phot.bp, 3.45, 0.13, variable)
-    foe_rp = flux_over_error(rng, phot.rp, 3.4, 0.12, variable)
+    foe = {
+        band: flux_over_error(rng, mag, *shape, variable)
+        for band, mag, shape in (
+            ("g", phot.g, (3.6, 0.10)),
+            ("bp", phot.bp, (3.45, 0.13)),
+            ("rp", phot.rp, (3.4, 0.12)),
+        )
+    }
     transits = (5 + rng.poisson(18.0, n)).astype(np.int16)
     ccds = (3 * transits - rng.binomial(4, 0.3, n)).astype(np.int16)
     deblended = np.where(u[2] < 0.05, rng.integers(1, 6, n), 0).astype(np.int16)
+    return {"nss": nss, "no_xp": no_xp, "foe": foe, "transits": transits, "ccds": ccds,
+            "deblended": deblended}  # fmt: skip
 
-    offsets = sample_abundance_offsets(side_stream(rng, _CHEMISTRY_STREAM), n, config.chemistry)
-    flux, flux_error, _ = synthesize(
-        rng,
-        lab.teff,
-        lab.logg,
-        lab.m_h,
-        lab.alpha_m,
-        lab.vbroad,
-        rv_residual,
-        phot.snr,
-        anomaly,
-        config.spectrum,
-        offsets,
-    )
-    xp_cols = xp_coefficients(
-        rng, lab.teff, lab.m_h, lab.alpha_m, phot.a_v, phot.bp, phot.rp, anomaly, config.xp
-    )
 
-    espels = np.where(
-        anomaly == "emission",
-        np.where(
-            lab.teff > 9000.0,
-            _ESPELS_HOT[(4 * u[3]).astype(int)],
-            _ESPELS_COOL[(4 * u[3]).astype(int)],
-        ),
-        "",
+def _espels(anomaly: np.ndarray, teff: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """ESP-ELS classes of the emission-line stars (hot or cool kinds), empty for the others."""
+    kind = (4 * u).astype(int)
+    return np.where(
+        anomaly == "emission", np.where(teff > 9000.0, _ESPELS_HOT[kind], _ESPELS_COOL[kind]), ""
     ).astype(str)
 
-    truth: dict[str, np.ndarray] = {
+
+def _truth(source_id, ra, dec, lab, phot, kin: dict, offsets: dict, no_xp) -> dict:
+    """What the synthetic sky knows of each star (labels, populations, extinction, S/N)."""
+    return {
         "source_id": source_id,
         "population": lab.population,
         "stage": lab.stage,
-        "anomaly": anomaly,
+        "anomaly": lab.anomaly,
         "teff": lab.teff,
         "logg": lab.logg,
         "m_h": lab.m_h,
@@ -182,64 +213,54 @@ def generate_chunk(
         "a_g": phot.a_g,
         "e_bp_rp": phot.e_bp_rp,
         "abs_g": phot.abs_g,
-        "rv_residual": rv_residual,
+        "rv_residual": kin["rv_residual"],
         "snr": phot.snr,
         "ra": ra,
         "dec": dec,
-        "l": lon,
-        "b": lat,
+        "l": phot.lon,
+        "b": phot.lat,
         "has_xp": ~no_xp,
     }
-    apogee, in_apogee = apogee_subset(rng, truth, first_index, config)
-    truth["in_apogee"] = in_apogee
 
-    gaia_source = {
+
+def _gaia_source(source_id, ra, dec, lab, phot, kin: dict, quality: dict) -> dict:
+    """The gaia_source columns, typed as the Gaia DR3 data model has them."""
+    f32 = np.float32
+    n = len(source_id)
+    anomaly = lab.anomaly
+    foe = quality["foe"]
+    return {
         "source_id": source_id,
         "ra": ra,
         "dec": dec,
-        "parallax": parallax,
-        "parallax_error": plx_err.astype(np.float32),
-        "parallax_over_error": (parallax / plx_err).astype(np.float32),
-        "pmra": pmra,
-        "pmdec": pmdec,
-        "ruwe": ruwe.astype(np.float32),
-        "phot_g_mean_flux_over_error": foe_g.astype(np.float32),
-        "phot_g_mean_mag": phot.g.astype(np.float32),
-        "phot_bp_mean_flux_over_error": foe_bp.astype(np.float32),
-        "phot_bp_mean_mag": phot.bp.astype(np.float32),
-        "phot_rp_mean_flux_over_error": foe_rp.astype(np.float32),
-        "phot_rp_mean_mag": phot.rp.astype(np.float32),
-        "bp_rp": (phot.bp - phot.rp).astype(np.float32),
-        "radial_velocity": radial_velocity.astype(np.float32),
-        "radial_velocity_error": rv_error.astype(np.float32),
-        "rvs_spec_sig_to_noise": phot.snr.astype(np.float32),
-        "phot_variable_flag": np.where(variable, "VARIABLE", "NOT_AVAILABLE").astype(str),
-        "l": lon,
-        "b": lat,
+        "parallax": kin["parallax"],
+        "parallax_error": kin["plx_err"].astype(f32),
+        "parallax_over_error": (kin["parallax"] / kin["plx_err"]).astype(f32),
+        "pmra": kin["pmra"],
+        "pmdec": kin["pmdec"],
+        "ruwe": kin["ruwe"].astype(f32),
+        "phot_g_mean_flux_over_error": foe["g"].astype(f32),
+        "phot_g_mean_mag": phot.g.astype(f32),
+        "phot_bp_mean_flux_over_error": foe["bp"].astype(f32),
+        "phot_bp_mean_mag": phot.bp.astype(f32),
+        "phot_rp_mean_flux_over_error": foe["rp"].astype(f32),
+        "phot_rp_mean_mag": phot.rp.astype(f32),
+        "bp_rp": (phot.bp - phot.rp).astype(f32),
+        "radial_velocity": kin["radial_velocity"].astype(f32),
+        "radial_velocity_error": kin["rv_error"].astype(f32),
+        "rvs_spec_sig_to_noise": phot.snr.astype(f32),
+        "phot_variable_flag": np.where(anomaly == "variable", "VARIABLE", "NOT_AVAILABLE").astype(
+            str
+        ),
+        "l": phot.lon,
+        "b": phot.lat,
         "in_qso_candidates": anomaly == "qso_candidate",
         "in_galaxy_candidates": anomaly == "galaxy_candidate",
-        "non_single_star": nss,
-        "has_xp_continuous": ~no_xp,
+        "non_single_star": quality["nss"],
+        "has_xp_continuous": ~quality["no_xp"],
         "has_rvs": np.ones(n, dtype=bool),
-        "grvs_mag": phot.grvs.astype(np.float32),
+        "grvs_mag": phot.grvs.astype(f32),
     }
-    keep = ~no_xp
-    xp = {"source_id": source_id[keep]} | {k: v[keep] for k, v in xp_cols.items()}
-    return SyntheticChunk(
-        truth=truth,
-        gaia_source=gaia_source,
-        astrophysical_parameters={"source_id": source_id, "classlabel_espels": espels},
-        rvs={
-            "source_id": source_id,
-            "flux": flux,
-            "flux_error": flux_error,
-            "combined_transits": transits,
-            "combined_ccds": ccds,
-            "deblended_ccds": deblended,
-        },
-        xp=xp,
-        apogee=apogee,
-    )
 
 
 def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
