@@ -13,7 +13,9 @@ import numpy as np
 from django.db import connection, transaction
 
 from archive.pgcopy import Column, copy_columns
-from labeling.labels import LABELS
+from labeling.labels import LABELS, STORAGE_DTYPE
+
+from .label_fields import storage_pgtype
 
 if TYPE_CHECKING:  # labeling.pipeline loads TensorFlow; the web process must not
     from labeling.pipeline import Labelled
@@ -39,13 +41,14 @@ def write_labels(version_id: int, labelled: Labelled) -> int:
         Column("model_version_id", "int8", np.full(n, version_id, dtype=np.int64)),
         Column("source_id", "int8", np.asarray(labelled.source_id, dtype=np.int64)),
     ]
+    pgtype = storage_pgtype()
     for block, prefix in ((labelled.labels, ""), (labelled.e, "e_"), (labelled.sigma, "sigma_")):
         for j, name in enumerate(LABELS):
             columns.append(
                 Column(
                     f"{prefix}{name}",
-                    "float8",
-                    np.asarray(block[:, j], float),
+                    pgtype,
+                    np.asarray(block[:, j], STORAGE_DTYPE),
                     null=np.zeros(n, dtype=bool),
                 )
             )

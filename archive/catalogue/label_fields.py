@@ -21,11 +21,24 @@ from .vo import vo
 EXTRAPOLATION = "an extrapolation where its flag_boundary digit is 1"
 
 
+#: how ``labeling.labels.STORAGE_DTYPE`` is stored: the model field and the binary COPY type
+_STORAGE = {np.dtype("float64"): (models.FloatField, "float8")}
+
+
+def _storage() -> tuple[type[models.Field], str]:
+    if STORAGE_DTYPE not in _STORAGE:
+        raise TypeError(f"no database column type for labels stored as {STORAGE_DTYPE}")
+    return _STORAGE[STORAGE_DTYPE]
+
+
 def storage_field(**options) -> models.Field:
     """A column holding a CNN label or error as ``labeling.labels.STORAGE_DTYPE``."""
-    if STORAGE_DTYPE.type is np.float64:
-        return models.FloatField(**options)
-    raise TypeError(f"no database column type for labels stored as {STORAGE_DTYPE}")
+    return _storage()[0](**options)
+
+
+def storage_pgtype() -> str:
+    """The COPY type the label writer sends a label or error column as."""
+    return _storage()[1]
 
 
 def _value(field: models.Field, x: Label, description: str) -> models.Field:
