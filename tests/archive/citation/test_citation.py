@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.archive.web.sky import build
+from tests.archive.web.sky import sky_fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -20,17 +20,7 @@ DATACITE = "{http://datacite.org/schema/kernel-4}"
 PAPER_DOI = "10.1051/0004-6361/202347122"
 
 
-@pytest.fixture(scope="module")
-def sky(
-    django_db_setup, django_db_blocker, worker_dirs, reader_connections_closed, tmp_path_factory
-):
-    with django_db_blocker.unblock():
-        data, teardown = build(
-            tmp_path_factory.mktemp("citesky"), worker_dirs["RVS_SPECTRUM_STORE_URL"]
-        )
-    yield data
-    with django_db_blocker.unblock():
-        teardown()
+sky = sky_fixture("citesky")
 
 
 def test_datacite_json_names_version_paper_training_and_predecessor(client, sky):

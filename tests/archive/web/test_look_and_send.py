@@ -1,6 +1,6 @@
 """Look before you download: the quick plot of a search's results (a 2-D histogram past 10 000
-rows), and the SAMP buttons that send a result to TOPCAT/Aladin through a real SAMP hub (pyvo.samp's,
-with its Web Profile) — clicked in headless Chromium against gunicorn."""
+rows), and the SAMP buttons that send a result to TOPCAT/Aladin through a real SAMP hub
+(pyvo.samp's, with its Web Profile) — clicked in headless Chromium against gunicorn."""
 
 from __future__ import annotations
 
@@ -16,22 +16,12 @@ from matplotlib.collections import PathCollection, QuadMesh
 
 from archive.web import plots
 
-from .sky import build
+from .sky import sky_fixture
 
 pytestmark = [pytest.mark.django_db]
 
 
-@pytest.fixture(scope="module")
-def sky(
-    django_db_setup, django_db_blocker, worker_dirs, reader_connections_closed, tmp_path_factory
-):
-    with django_db_blocker.unblock():
-        data, teardown = build(
-            tmp_path_factory.mktemp("looksky"), worker_dirs["RVS_SPECTRUM_STORE_URL"]
-        )
-    yield data
-    with django_db_blocker.unblock():
-        teardown()
+sky = sky_fixture("looksky")
 
 
 def test_quick_figure_is_a_scatter_up_to_10000_points_then_a_2d_histogram():
