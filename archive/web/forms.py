@@ -145,7 +145,7 @@ class SearchForm(forms.Form):
         self.range_names = range_names(labels)
         self.bounds = bounds(labels)
         self.digits = digits
-        choices = [(q.name, q.title) for q in self.quantities.values()]
+        choices = [(q.name, q.label) for q in self.quantities.values()]
         self.fields["columns"].choices = choices
         self.fields["sort"].choices = choices
         self.fields["clean_digits"].choices = [(str(i), d.name) for i, d in enumerate(digits)]
@@ -154,7 +154,7 @@ class SearchForm(forms.Form):
             unit = f" ({q.unit})" if q.unit else ""
             for end in ("min", "max"):
                 self.fields[f"{name}_{end}"] = forms.FloatField(
-                    label=f"{q.title}{unit} {end}", required=False
+                    label=f"{q.label}{unit} {end}", required=False
                 )
 
     def full_clean(self) -> None:

@@ -18,13 +18,13 @@ from labeling.labels import BY_NAME, LABEL_SPECS, LABELS, Label, format_error, f
 @dataclass(frozen=True)
 class Quantity:
     """A column the form can filter, sort or show: its ADQL, label and unit (as people read
-    it); ``label`` names the label a value or error belongs to, for rounding."""
+    it); ``of_label`` names the CNN label a value or error belongs to, for rounding."""
 
     name: str
     expr: str  # ADQL over r (rvs_cnn) and g (gaia_source)
-    title: str
+    label: str
     unit: str = ""
-    label: str = ""
+    of_label: str = ""
     error: bool = False
 
     @property
@@ -34,8 +34,8 @@ class Quantity:
     def shown(self, value: float) -> str:
         """A number of this column as the page shows it: labels to their precision, errors
         to two significant digits (files and TAP keep every digit)."""
-        if self.label and self.label in BY_NAME:
-            return format_error(value) if self.error else format_label(self.label, value)
+        if self.of_label in BY_NAME:
+            return format_error(value) if self.error else format_label(self.of_label, value)
         return f"{value:.6g}"
 
 
