@@ -20,7 +20,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -161,14 +161,44 @@ def finalize_version(
     extra_config: dict | None = None,
     progress: Callable[[str], None] = lambda msg: None,
 ) -> LoadedVersion:
-    """Turn trained members into a complete, immutable model version at ``path``."""
+    """Turn trained members into a complete, immutable model version at ``path``: the running
+    dispersion on cross-validated predictions, the Table 1 ranges, the t-SNE reference, σ_*
+    calibrated on the held-out stars, the validation report, then the version's files."""
     from .ensemble import load_member
 
     train, prep = stars.subset(the_plan.train), the_plan.preprocessor
     members = [load_member(p) for p in member_paths]
     progress("cross-validated predictions of the training sample")
+    cv, cv_spread, dispersion = _fit_dispersion(members, train, the_plan, config)
+    ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
+    progress("t-SNE reference of the training spectra")
+    tsne = _tsne_reference(train, prep, config)
+    labeller = Labeller(CompiledEnsemble(members), prep, dispersion, ranges, tsne)
+    # the held-out stars are labelled once: they calibrate σ_* and go into the report
+    progress("labelling the held-out stars")
+    hold = stars.subset(the_plan.holdout)
+    held = labeller.label(hold, return_members=True)
+    calibration = _calibrate_on_heldout(labeller, hold, held, the_plan, config, progress)
+    labeller = calibration.labeller
+    progress("validation report")
+    in_sample = cross_validated_labelled(labeller.label(train), cv, cv_spread, train.phot, labeller)
+    parts = [("training", train, in_sample, None, labeller.dispersion)] + [
+        ("heldout", hold.subset(rows), held.subset(rows), None, d or labeller.dispersion)
+        for rows, d in calibration.validation_dispersion
+    ]
+    # σ_* without APOGEE's noise is checked against APOGEE with that noise added back
+    data = _validation_data(parts, config.dispersion_without_label_errors)
+    return _save_version(
+        path, stars, the_plan, config, member_paths, labeller, calibration, data, extra_config
+    )
+
+
+def _fit_dispersion(
+    members: list, train: StarSet, the_plan: Plan, config: PipelineConfig
+) -> tuple[np.ndarray, np.ndarray, DispersionModel]:
+    """(cross-validated predictions, their spread, the running dispersion fitted on them)."""
     cv, cv_spread = cross_validated(
-        members, train, prep, the_plan.splits, config.ensemble.n_members
+        members, train, the_plan.preprocessor, the_plan.splits, config.ensemble.n_members
     )
     known = cv_spread
     if config.dispersion_without_label_errors and train.label_errors is not None:
@@ -181,59 +211,86 @@ def finalize_version(
         against=config.dispersion_against,
         spread=known[ok],
     )
-    ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
-    progress("t-SNE reference of the training spectra")
+    return cv, cv_spread, dispersion
+
+
+def _tsne_reference(train: StarSet, prep: Preprocessor, config: PipelineConfig) -> TsneReference:
+    """The t-SNE reference of (up to ``tsne_max_stars``) training spectra."""
     rng = np.random.default_rng(config.seed)
     pick = np.sort(rng.permutation(len(train))[: config.tsne_max_stars])
     spectra = prep.inputs(train, pick)["spectrum"][..., 0]
-    tsne = TsneReference.fit(
+    return TsneReference.fit(
         spectra, perplexities=config.tsne_perplexities, seed=config.seed, snr=train.snr[pick]
     )
-    labeller = Labeller(CompiledEnsemble(members), prep, dispersion, ranges, tsne)
 
-    # the held-out stars are labelled once: they calibrate σ_* and go into the report
-    progress("labelling the held-out stars")
-    hold = stars.subset(the_plan.holdout)
-    held = labeller.label(hold, return_members=True)
+
+@dataclass
+class _Calibration:
+    """σ_* calibrated on the held-out stars, and how each held-out half is validated."""
+
+    labeller: Labeller  # with the calibrated dispersion
+    folds: list[np.ndarray]
+    #: (held-out rows, the dispersion their σ_* is validated with; None: the labeller's)
+    validation_dispersion: list[tuple[np.ndarray, DispersionModel | None]]
+    fold_scales: list | None
+
+
+def _calibrate_on_heldout(
+    labeller: Labeller,
+    hold: StarSet,
+    held: Labelled,
+    the_plan: Plan,
+    config: PipelineConfig,
+    progress: Callable[[str], None],
+) -> _Calibration:
+    """σ_* scaled on the held-out stars; each half's σ_* in the report is scaled on the other
+    half (no calibration folds: σ_* as is)."""
     folds = the_plan.calibration_folds(config)
-    # σ_* of each held-out half in the report: scaled on the other half (no calibration: as is)
-    validation_dispersion = [(np.arange(len(hold)), None)]
-    fold_scales = None
-    if folds and len(hold):
-        progress("calibrating sigma on held-out stars")
-        errors = hold.label_errors if config.dispersion_without_label_errors else None
+    if not folds or not len(hold):
+        return _Calibration(labeller, folds, [(np.arange(len(hold)), None)], None)
+    progress("calibrating sigma on held-out stars")
+    errors = hold.label_errors if config.dispersion_without_label_errors else None
 
-        def calibrated_on(rows: np.ndarray) -> DispersionModel:
-            err = None if errors is None else errors[rows]
-            return labeller.dispersion.calibrated(
-                hold.labels[rows], held.labels[rows], held.e[rows], err
-            )
+    def calibrated_on(rows: np.ndarray) -> DispersionModel:
+        err = None if errors is None else errors[rows]
+        return labeller.dispersion.calibrated(
+            hold.labels[rows], held.labels[rows], held.e[rows], err
+        )
 
-        halves = [np.searchsorted(the_plan.holdout, f) for f in folds]
-        by_half = [calibrated_on(rows) for rows in halves]
-        validation_dispersion = [(halves[0], by_half[1]), (halves[1], by_half[0])]
-        fold_scales = [d.scale for d in by_half]
-        dispersion = calibrated_on(np.arange(len(hold)))
-        labeller = Labeller(labeller.ensemble, prep, dispersion, ranges, tsne)
+    halves = [np.searchsorted(the_plan.holdout, f) for f in folds]
+    by_half = [calibrated_on(rows) for rows in halves]
+    dispersion = calibrated_on(np.arange(len(hold)))
+    return _Calibration(
+        replace(labeller, dispersion=dispersion),
+        folds,
+        [(halves[0], by_half[1]), (halves[1], by_half[0])],
+        [d.scale for d in by_half],
+    )
 
-    progress("validation report")
-    in_sample = cross_validated_labelled(labeller.label(train), cv, cv_spread, train.phot, labeller)
-    parts = [("training", train, in_sample, None, dispersion)] + [
-        ("heldout", hold.subset(rows), held.subset(rows), None, d or dispersion)
-        for rows, d in validation_dispersion
-    ]
-    # σ_* without APOGEE's noise is checked against APOGEE with that noise added back
-    data = _validation_data(parts, config.dispersion_without_label_errors)
+
+def _save_version(
+    path: Path,
+    stars: StarSet,
+    the_plan: Plan,
+    config: PipelineConfig,
+    member_paths: list[Path],
+    labeller: Labeller,
+    calibration: _Calibration,
+    data: ValidationData,
+    extra_config: dict | None,
+) -> LoadedVersion:
+    """The validation report and every artefact, written as one immutable version."""
+    dispersion, folds = labeller.dispersion, calibration.folds
     work = Path(tempfile.mkdtemp(prefix="version-"))
     try:
-        tsne_dir = tsne.save(work / "tsne")
+        tsne_dir = labeller.tsne.save(work / "tsne")
         report = work / "validation"
         full_config = {"pipeline": config.to_dict(), **(extra_config or {})}
         calibration_figures = {
             "sigma_calibration_stars": int(sum(f.size for f in folds)),
             "sigma_scale": dispersion.scale,  # None: the paper's σ_*, not calibrated
             # the scales that σ_* of each held-out half is validated with
-            "sigma_scale_cross_fitted": fold_scales,
+            "sigma_scale_cross_fitted": calibration.fold_scales,
         }
         write_report(
             report,
@@ -246,9 +303,9 @@ def finalize_version(
             path,
             members=member_paths,
             artifacts={
-                "preprocessing": prep.to_dict(),
+                "preprocessing": the_plan.preprocessor.to_dict(),
                 "dispersion": dispersion.to_dict(),
-                "ranges": ranges.to_dict(),
+                "ranges": labeller.ranges.to_dict(),
                 "samples": {
                     "train": the_plan.train.tolist(),
                     "holdout": the_plan.holdout.tolist(),

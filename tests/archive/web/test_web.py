@@ -124,3 +124,32 @@ def test_published_report_is_public_and_linked_from_home(client, tmp_path):
     assert numbers.status_code == 200
     for bad in ("../../../../etc/passwd", "missing.png"):
         assert client.get(reverse("web:validation-file", args=[bad])).status_code == 404
+
+
+def test_home_validation_table_is_rounded_as_people_read_it(client, tmp_path):
+    """Issue 27, rough edge 4: the home page's validation table gives biases to the label's
+    precision (Teff 1 K, the others 0.01 dex) and spreads to two significant digits, with log
+    g's unit as people read it; report.json keeps every digit."""
+    import json
+    import re
+    from pathlib import Path
+
+    from labeling.labels import BY_NAME, format_error
+
+    version = published_version_with_report(tmp_path, "v-round")
+    report = Path(version.path) / "files" / "validation" / "report.json"
+    held = json.loads(report.read_text())["figures"]["accuracy"]["heldout"]
+    home = client.get(reverse("web:home")).content.decode()
+    table = home[home.index('id="validation-figures"') :]
+    rows = re.findall(r"<tr><td>(.*?)</td>.*?</tr>", table, re.S)
+    assert len(rows) >= 5
+    for k in ("teff", "logg", "m_h"):
+        x = BY_NAME[k]
+        row = re.search(rf"<tr><td>{re.escape(x.display)} .*?</tr>", table, re.S).group(0)
+        cells = re.findall(r'<td class="num">(.*?)</td>', row)
+        assert cells[1] == x.format(held[k]["bias"]) and cells[2] == format_error(
+            held[k]["robust_sigma"]
+        )
+        assert cells[3] == format_error(held[k]["median_sigma"])
+        assert f"{held[k]['bias']:.3f}" not in row
+    assert "(log(cm s⁻²))" in table
