@@ -28,7 +28,10 @@ from archive.metadata.operations import PublishSchema, load_snapshot
 
 
 class Migration(migrations.Migration):
-    dependencies = [("metadata", "0003_flag_boundary_uncast"), ("catalogue", "0006_label_columns_from_declaration")]
+    dependencies = [
+        ("metadata", "0003_flag_boundary_uncast"),
+        ("catalogue", "0006_label_columns_from_declaration"),
+    ]
 
     operations = [
         PublishSchema(
