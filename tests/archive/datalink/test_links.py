@@ -136,8 +136,10 @@ def test_pyvo_datalinks_from_a_tap_result(web_service, catalogue):
     seen = 0
     # preserve_order: one request per row. pyvo's batched mode matches the echoed ID (char, as
     # DataLink requires) against the rows' source_id values (int64) and never finds them
-    for links in result.iter_datalinks(preserve_order=True):
+    # (docs/datalink.md)
+    for row, links in zip(result, result.iter_datalinks(preserve_order=True), strict=True):
         assert isinstance(links, pyvo.dal.adhoc.DatalinkResults)
+        assert set(links["ID"]) == {str(row["source_id"])}  # the row's own links
         # (bysemantics() would fetch the vocabulary from the network)
         spectra = [r for r in links if r.semantics == "#progenitor"]
         fits_link = next(
