@@ -10,21 +10,19 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+from django.conf import settings
 
-matplotlib.use("Agg")
+from archive.catalogue.models import ModelVersion
+from labeling.synthetic.spectra import WAVELENGTH_NM, air_to_vacuum
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from django.conf import settings  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from . import queries
+from .search import FLAG_DIGITS
 
-from archive.catalogue.models import ModelVersion  # noqa: E402
-from labeling.synthetic.spectra import WAVELENGTH_NM, air_to_vacuum  # noqa: E402
-
-from . import queries  # noqa: E402
-from .search import FLAG_DIGITS  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 OVERVIEW = ("kiel", "alpha_mh", "snr", "flags")
 #: the Ca II triplet (air nm, as the paper names them) and the paper's main weaker lines
@@ -43,15 +41,32 @@ ACCENT = "#1f5fa8"
 KIEL = (3300, 7500, -0.5, 5.5)  # Teff and log g extent of the Kiel diagrams
 _lock = threading.Lock()  # one writer of a cache file at a time in a process
 
-plt.rcParams.update(
-    {
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 10,
-        "figure.dpi": 110,
-    }
-)
+_STYLE = {
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+    "figure.dpi": 110,
+}
+
+
+class _Pyplot:
+    """matplotlib.pyplot (Agg, the site's style), imported when the first figure is drawn:
+    every gunicorn worker imports this module with the URL map, and ~30 MB of matplotlib is
+    more than a worker that serves only TAP and DataLink needs (docs/benchmarks.md)."""
+
+    def __getattr__(self, name: str):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+
+        pyplot.rcParams.update(_STYLE)
+        globals()["plt"] = pyplot  # later calls go straight to pyplot
+        return getattr(pyplot, name)
+
+
+plt = _Pyplot()
 
 
 def vacuum_nm(air_nm: float) -> float:
