@@ -24,6 +24,7 @@ from archive.metadata.fields import VOField
 from archive.pgcopy import Column, copy_columns
 
 from .adql import ColumnInfo, TableInfo
+from .binary_votable import decode as decode_binary
 from .limits import Limits
 
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -152,10 +153,15 @@ def read_votable(name: str, data: bytes, limits: Limits) -> UploadTable:
             f"upload {name}: {len(data)} bytes, more than the {limits.upload_bytes} allowed"
         )
     try:
-        table = parse_single_table(io.BytesIO(data), verify="warn")
+        decoded = decode_binary(data)
+        if decoded is None:
+            table = parse_single_table(io.BytesIO(data), verify="warn")
+            values = table.array
+        else:
+            table, values = decoded
     except Exception as exc:  # astropy raises many kinds for a broken document
         raise UsageError(f"upload {name} is not a readable VOTable: {exc}") from None
-    rows = len(table.array)  # table.nrows is None for BINARY/BINARY2 (the attribute is optional)
+    rows = len(values[table.fields[0].ID]) if table.fields else 0
     if rows > limits.upload_rows:
         raise LimitExceeded(
             f"upload {name}: {rows} rows, more than the {limits.upload_rows} allowed"
@@ -181,10 +187,7 @@ def read_votable(name: str, data: bytes, limits: Limits) -> UploadTable:
                 description=str(f.description or ""),
             )
         )
-    array = table.array
-    columns = [
-        _copy_column(f, array[v.name or v.ID]) for f, v in zip(fields, table.fields, strict=True)
-    ]
+    columns = [_copy_column(f, values[v.ID]) for f, v in zip(fields, table.fields, strict=True)]
     return UploadTable(name, fields, columns)
 
 
