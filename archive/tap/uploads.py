@@ -233,6 +233,25 @@ def read_uploads(
     return tables
 
 
+_NUMERIC = {"short", "int", "long", "float", "double"}
+
+
+def position_columns(fields: list[VOField]) -> tuple[str, str] | None:
+    """The (ra, dec) columns of an upload: by UCD (``pos.eq.ra``/``pos.eq.dec``, the main ones
+    first), else by name; None when it has none."""
+    scalars = [f for f in fields if f.datatype in _NUMERIC and not f.is_array]
+    for ra_ucd, dec_ucd in (("pos.eq.ra;meta.main", "pos.eq.dec;meta.main"),
+                            ("pos.eq.ra", "pos.eq.dec")):  # fmt: skip
+        ra = next((f for f in scalars if f.ucd.lower() == ra_ucd), None)
+        dec = next((f for f in scalars if f.ucd.lower() == dec_ucd), None)
+        if ra and dec:
+            return ra.name, dec.name
+    names = {f.name.lower(): f.name for f in scalars}
+    if "ra" in names and "dec" in names:
+        return names["ra"], names["dec"]
+    return None
+
+
 def load(connection, tables: list[UploadTable]) -> None:
     """Create and fill the session's temporary tables (one read-write transaction: the role's
     transactions are read-only by default, and temporary tables are all it may write)."""
@@ -242,9 +261,24 @@ def load(connection, tables: list[UploadTable]) -> None:
         cur.execute("SET TRANSACTION READ WRITE")
         for t in tables:
             columns = ", ".join(f'"{f.name}" {_pg_type(f)}' for f in t.fields)
+            name = t.sql_name[len("pg_temp.") :]
             cur.execute(f"DROP TABLE IF EXISTS {t.sql_name}")
-            cur.execute(f"CREATE TEMPORARY TABLE {t.sql_name[len('pg_temp.') :]} ({columns})")
-            copy_columns(cur, t.sql_name, t.columns)
+            position = position_columns(t.fields)
+            if position is None:
+                cur.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
+                copy_columns(cur, t.sql_name, t.columns)
+            else:
+                # rows in the order of q3c's curve: a cross-match probes the catalogue's index
+                # once per row, and neighbouring probes then read neighbouring index pages
+                # (1.4x faster for 100 000 rows, bench/xmatch.py)
+                cur.execute(f"CREATE TEMPORARY TABLE {name}_in ({columns})")
+                copy_columns(cur, f"pg_temp.{name}_in", t.columns)
+                ra, dec = position
+                cur.execute(
+                    f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM pg_temp.{name}_in "
+                    f'ORDER BY q3c_ang2ipix("{ra}", "{dec}")'
+                )
+                cur.execute(f"DROP TABLE pg_temp.{name}_in")
             # the planner knows nothing of a temporary table until it is analysed: a large
             # upload joined as if it had a few rows gets the wrong join order
             cur.execute(f"ANALYZE {t.sql_name}")

@@ -145,3 +145,40 @@ def test_a_large_upload_is_loaded_whole_and_joined(client, published):
     )
     table = result(post(client, query, {"b": out.getvalue()}, UPLOAD="big,param:b"))
     assert table["n"][0] == n // 2
+
+
+def test_an_upload_with_positions_is_loaded_in_q3c_order(published, reader_conn):
+    from archive.tap.limits import ANONYMOUS
+    from archive.tap.uploads import load, position_columns, read_votable
+
+    rng = np.random.default_rng(5)
+    t = Table(
+        {"id": np.arange(500), "RA": rng.uniform(0, 360, 500), "Dec": rng.uniform(-90, 90, 500)}
+    )
+    t["RA"][7] = np.nan  # a row without a position stays, at the end
+    out = io.BytesIO()
+    t.write(out, format="votable", tabledata_format="binary2")
+    upload = read_votable("pos", out.getvalue(), ANONYMOUS)
+    assert position_columns(upload.fields) == ("ra", "dec")
+    load(reader_conn, [upload])
+    rows = reader_conn.execute(
+        "SELECT id, q3c_ang2ipix(ra, dec) FROM pg_temp.tap_upload_pos"
+    ).fetchall()
+    assert len(rows) == 500 and rows[-1][0] == 7
+    ipix = [p for _, p in rows[:-1]]
+    assert ipix == sorted(ipix)
+
+
+def test_position_columns_by_ucd_first():
+    from archive.metadata.fields import VOField
+    from archive.tap.uploads import position_columns
+
+    fields = [
+        VOField(name="ra", datatype="double"),
+        VOField(name="dec", datatype="double"),
+        VOField(name="alpha", datatype="double", ucd="pos.eq.ra;meta.main"),
+        VOField(name="delta", datatype="double", ucd="pos.eq.dec;meta.main"),
+    ]
+    assert position_columns(fields) == ("alpha", "delta")
+    assert position_columns(fields[:2]) == ("ra", "dec")
+    assert position_columns([VOField(name="ra", datatype="char")]) is None
