@@ -297,8 +297,7 @@ def quick_figure(x: np.ndarray, y: np.ndarray | None, xname: str, yname: str | N
     else:
         ok = np.isfinite(x) & np.isfinite(y)
         if ok.sum() > SCATTER_MAX:
-            *_, mesh = ax.hist2d(x[ok], y[ok], bins=120, cmap="Blues", cmin=1,
-                                 norm=matplotlib.colors.LogNorm())  # fmt: skip
+            *_, mesh = ax.hist2d(x[ok], y[ok], bins=120, cmap="Blues", cmin=1, norm="log")
             fig.colorbar(mesh, ax=ax, label="rows")
         else:
             ax.scatter(x[ok], y[ok], s=6 if ok.sum() < 5000 else 1, color=ACCENT, alpha=0.7)
