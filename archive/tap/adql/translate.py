@@ -19,6 +19,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
 from . import geometry as geo
+from . import strict, udf
 from .catalog import SQL_TYPES, ColumnInfo, TableCatalog, TableInfo, as_catalog
 from .dialect import ADQL, PgSphere
 from .errors import (
@@ -68,8 +69,13 @@ def translate(adql: str, tables: TableCatalog | Mapping[str, Mapping[str, Any]])
 
 def _translate(adql: str, catalog: TableCatalog) -> Translation:
     tokens = _tokenize(adql)
+    strict.check_tokens(adql, tokens)
     tree = _parse(adql, tokens)
     _check_nodes(tree, adql, tokens)
+    refused = strict.check_tree(tree)
+    if refused is not None:
+        message, node, word = refused
+        raise UnsupportedError(message, **_locate(adql, node, word))
     used = _resolve_tables(tree, catalog, adql)
     _name_expressions(tree)
     xtypes = _geometry_outputs(tree)
@@ -218,7 +224,7 @@ def _locate(adql: str, node: exp.Expression, word: str | None = None) -> dict:
 def _check_nodes(tree: exp.Expression, adql: str, tokens: list) -> None:
     for node in tree.walk():
         if isinstance(node, exp.Anonymous):
-            if str(node.this).upper() not in ADQL_NAMES:
+            if str(node.this).upper() not in ADQL_NAMES | udf.NAMES:
                 raise UnsupportedError(
                     f"{node.this} is not an ADQL function", **_locate(adql, node)
                 )
@@ -328,9 +334,7 @@ def _geometry_outputs(tree: exp.Expression) -> dict[str, str]:
     for e in _outer_select(tree).expressions:
         inner = e.this if isinstance(e, exp.Alias) else e
         if geo.is_shape_call(inner):
-            name = str(inner.this).upper()
-            kind = {"POINT": "point", "CIRCLE": "circle", "CENTROID": "point"}.get(name, "polygon")
-            xtypes[e.alias_or_name.lower()] = kind
+            xtypes[e.alias_or_name.lower()] = geo.XTYPES[str(inner.this).upper()]
     return xtypes
 
 
@@ -504,6 +508,8 @@ def _points(name: str, args: list) -> tuple[geo.Point, geo.Point]:
 
 def _predicate(node: exp.Expression) -> exp.Expression:
     name = _name(node)
+    if name in udf.PREDICATES:
+        return udf.predicate(name, node, _value)
     args = node.expressions
     if len(args) != 2:
         raise UnsupportedError(f"{name} takes two geometries, got {len(args)} arguments")
@@ -519,7 +525,7 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
     # CONTAINS(...) = 1 and friends: a boolean the planner can hand to an index
     if isinstance(node, exp.EQ | exp.NEQ):
         for call, other in ((node.this, node.expression), (node.expression, node.this)):
-            if _name(call) in _PREDICATES and _flag(other) is not None:
+            if _name(call) in _PREDICATES.keys() | udf.PREDICATES and _flag(other) is not None:
                 pred = _predicate(call)
                 positive = (_flag(other) == 1) == isinstance(node, exp.EQ)
                 return pred if positive else exp.Not(this=exp.Paren(this=pred))
@@ -557,7 +563,7 @@ def _function(name: str, node: exp.Anonymous) -> exp.Expression:
         return exp.Cast(this=exp.Paren(this=_predicate(node)), to=exp.DataType.build("INT"))
     if name == "DISTANCE":
         return geo.distance(*_points(name, args))
-    if name in geo.SHAPES:
+    if geo.is_shape_call(node):
         return geo.dali_value(_shape(node))
     if name in ("COORD1", "COORD2", "AREA", "COORDSYS"):
         if len(args) != 1:
@@ -570,7 +576,7 @@ def _function(name: str, node: exp.Anonymous) -> exp.Expression:
         return point.ra if name == "COORD1" else point.dec
     if name == "IN_UNIT":
         return _in_unit(node)
-    raise AssertionError(name)
+    return udf.function(name, node, _value, _shape)
 
 
 def _in_unit(node: exp.Anonymous) -> exp.Expression:
