@@ -86,6 +86,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     FROM (SELECT {SCHEMA}.ivo_epoch_prop($1, $2, $3, $4, $5, $6, $7, $8) AS p) AS e
 $$;
 
+-- pg_sphere's cell centre may have a negative longitude (cells across ra = 0); DALI's [0, 360)
+CREATE FUNCTION {SCHEMA}.ivo_healpix_center(hpx_order integer, hpx_index bigint)
+RETURNS public.spoint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT public.spoint(public.long(c), public.lat(c))
+    FROM public.center_of_healpix_nest(hpx_order, hpx_index) AS c
+$$;
+
 -- gavo_histogram: nbins + 2 counts (underflow, the bins, overflow), as width_bucket numbers them
 CREATE FUNCTION {SCHEMA}.histogram_step(
     counts integer[], val double precision, lower double precision, upper double precision,

@@ -311,7 +311,9 @@ def _build_udf(name: str, args: list[exp.Expression], rewrite, node) -> Shape:
         if n != 2:
             _arity(name, node, n, "an order and a HEALPix index")
         order, index = (rewrite(a) for a in args)
-        return _spoint_point(fn("center_of_healpix_nest", _int(order), _int(index, "BIGINT")))
+        return _spoint_point(
+            fn(f"{UDF_SCHEMA}.ivo_healpix_center", _int(order), _int(index, "BIGINT"))
+        )
     if name == "IVO_EPOCH_PROP_POS":
         if n != 8:
             _arity(
