@@ -8,6 +8,7 @@ translate functions and geometry, and write PostgreSQL.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ def _translate(adql: str, catalog: TableCatalog) -> Translation:
     tokens = _tokenize(adql)
     strict.check_tokens(adql, tokens)
     tree = _parse(adql, tokens)
+    _geometry_casts(tree, adql)
     _check_nodes(tree, adql, tokens)
     refused = strict.check_tree(tree)
     if refused is not None:
@@ -255,6 +257,37 @@ def _check_nodes(tree: exp.Expression, adql: str, tokens: list) -> None:
             )
         elif isinstance(node, exp.Select) and node.args.get("into"):
             raise UnsupportedError("SELECT INTO is not allowed", **_locate(adql, node))
+
+
+#: CAST targets that make a geometry from its DALI text, and how many numbers each takes
+_GEOMETRY_CASTS = {"POINT": (2,), "CIRCLE": (3,), "POLYGON": None}
+
+
+def _geometry_casts(tree: exp.Expression, adql: str) -> None:
+    """``CAST('12.3 45.6' AS POINT)`` (ADQL 2.1 Sect. 4.6: CAST from DALI's serialisation to
+    POINT, CIRCLE or POLYGON) as the constructor call it denotes, for the geometry code."""
+    for cast in list(tree.find_all(exp.Cast)):
+        to = cast.to
+        name = to.this.name if to.this is exp.DataType.Type.POINT else None
+        if to.this is exp.DataType.Type.USERDEFINED:
+            name = str(to.args.get("kind") or "").upper()
+        if name not in _GEOMETRY_CASTS:
+            continue
+        value = cast.this
+        where = _locate(adql, cast, "CAST")
+        if not (isinstance(value, exp.Literal) and value.is_string):
+            raise UnsupportedError(f"CAST to {name} takes a string literal (DALI)", **where)
+        try:
+            numbers = [float(x) for x in value.this.split()]
+        except ValueError:
+            numbers = []
+        sizes = _GEOMETRY_CASTS[name]
+        fits = len(numbers) in sizes if sizes else len(numbers) >= 6 and len(numbers) % 2 == 0
+        if not fits or not all(map(math.isfinite, numbers)):
+            raise UnsupportedError(
+                f"CAST to {name}: {value.this!r} is not a DALI {name.lower()}", **where
+            )
+        cast.replace(exp.Anonymous(this=name, expressions=[geo.number(x) for x in numbers]))
 
 
 def _count(e: exp.Expression | None) -> bool:

@@ -364,6 +364,13 @@ CORPUS = [
         [([10.5, 20.0], [10.5, 20.0, 1.0])],
     ),
     (
+        "CAST to geometries",
+        f"SELECT CAST('12.5 -45.25' AS POINT), CAST('1 2 0.5' AS CIRCLE), source_id FROM {R} "
+        "WHERE CONTAINS(POINT(ra, dec), CAST('10 20 1' AS CIRCLE)) = 1 AND CONTAINS(POINT(ra, "
+        "dec), CAST('9 19 11 19 11 21 9 21' AS POLYGON)) = 1 ORDER BY source_id",
+        [([12.5, -45.25], [1.0, 2.0, 0.5], 1), ([12.5, -45.25], [1.0, 2.0, 0.5], 2)],
+    ),
+    (
         "CONTAINS as a value",
         f"SELECT source_id, CONTAINS(POINT(ra, dec), CIRCLE(10, 20, 1)) "
         f"FROM {R} WHERE source_id IN (1, 4)",

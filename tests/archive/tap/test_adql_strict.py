@@ -85,6 +85,9 @@ def test_adql_and_the_declared_features_pass(adql):
             "make both MOCs",
         ),
         (f"SELECT ivo_nothing(ra) FROM {R}", "not an ADQL function"),
+        (f"SELECT CAST(model_version AS POINT) FROM {R}", "takes a string literal"),
+        (f"SELECT CAST('1 2 3' AS POINT) FROM {R}", "not a DALI point"),
+        (f"SELECT CAST('1 2 3 4' AS POLYGON) FROM {R}", "not a DALI polygon"),
     ],
 )
 def test_udf_misuse_is_refused(adql, message):

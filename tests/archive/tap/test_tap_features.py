@@ -106,7 +106,10 @@ QUERIES = {
         f"SELECT source_id FROM {R} WHERE source_id < 3 INTERSECT SELECT source_id {ONE}",
         lambda r: r == [(1,)],
     ),
-    ("adql-type", "CAST"): (f"SELECT CAST(teff AS INTEGER) {ONE}", lambda r: r == [(4000,)]),
+    ("adql-type", "CAST"): (
+        f"SELECT CAST(teff AS INTEGER), CAST('12.5 -45.25' AS POINT) {ONE}",
+        lambda r: r[0][0] == 4000 and near(r[0][1], [12.5, -45.25]),
+    ),
     ("adql-conditional", "COALESCE"): (
         f"SELECT COALESCE(parallax_error, -1) FROM {G} WHERE source_id = 1",
         lambda r: r == [(-1.0,)],
