@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "archive.ops",
     "archive.web",
     "archive.accounts",
+    "archive.citation",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +148,15 @@ PUBLISHED_SCHEMA = env("RVS_PUBLISHED_SCHEMA", "gaiadr3_rvs_cnn")
 # The site's public base URL (e.g. https://archive.example.org): async TAP results, written by
 # a worker with no request at hand, link to DataLink through it; empty: they carry no link.
 RVS_PUBLIC_URL = env("RVS_PUBLIC_URL", "").rstrip("/")
+# Who publishes the catalogue, as citations (DataCite, BibTeX) and the VO registry records
+# (OAI-PMH at /oai) name them; archive/citation/resource.toml holds what does not vary.
+RVS_PUBLISHER = env("RVS_PUBLISHER", "RVS-CNN Archive")
+RVS_CITATION_CREATORS = [
+    c.strip() for c in env("RVS_CITATION_CREATORS", "RVS-CNN Archive team").split(";")
+]
+RVS_IVOID_AUTHORITY = env("RVS_IVOID_AUTHORITY", "rvs-cnn.archive")
+RVS_CONTACT_NAME = env("RVS_CONTACT_NAME", "RVS-CNN Archive operators")
+RVS_CONTACT_EMAIL = env("RVS_CONTACT_EMAIL", "rvs-cnn-archive@example.org")
 # Bulk exports of the published versions (archive.exports): one directory per version; unset:
 # "exports" beside RVS_RUNS_DIR (as the jobs' files are).
 RVS_EXPORTS_DIR = env("RVS_EXPORTS_DIR", "") or None

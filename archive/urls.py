@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("archive.datalink.urls")),
     path("exports/", include("archive.exports.urls")),
+    path("", include("archive.citation.urls")),
     path("", include("archive.web.urls")),
 ]

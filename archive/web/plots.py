@@ -268,15 +268,30 @@ def _spectrum_axes(ax, wl, flux, error, labels: bool) -> None:
             )  # fmt: skip
 
 
-def quick_plot(x: np.ndarray, y: np.ndarray | None, xname: str, yname: str | None) -> bytes:
-    """A scatter of two columns, or a histogram of one (the query page's quick look)."""
+#: past this many points a quick plot of two columns is a 2-D histogram, not a scatter
+SCATTER_MAX = 10_000
+
+
+def quick_figure(x: np.ndarray, y: np.ndarray | None, xname: str, yname: str | None) -> Figure:
+    """A histogram of one column, a scatter of two, or their 2-D histogram past
+    :data:`SCATTER_MAX` rows (a scatter of more only hides where the rows are)."""
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     if y is None:
         ax.hist(x[np.isfinite(x)], bins=40, color=ACCENT)
         ax.set_ylabel("rows")
     else:
         ok = np.isfinite(x) & np.isfinite(y)
-        ax.scatter(x[ok], y[ok], s=6 if ok.sum() < 5000 else 1, color=ACCENT, alpha=0.7)
+        if ok.sum() > SCATTER_MAX:
+            *_, mesh = ax.hist2d(x[ok], y[ok], bins=120, cmap="Blues", cmin=1,
+                                 norm=matplotlib.colors.LogNorm())  # fmt: skip
+            fig.colorbar(mesh, ax=ax, label="rows")
+        else:
+            ax.scatter(x[ok], y[ok], s=6 if ok.sum() < 5000 else 1, color=ACCENT, alpha=0.7)
         ax.set_ylabel(yname)
     ax.set_xlabel(xname)
-    return png(fig)
+    return fig
+
+
+def quick_plot(x: np.ndarray, y: np.ndarray | None, xname: str, yname: str | None) -> bytes:
+    """:func:`quick_figure` as PNG (the query page's and the search results' quick look)."""
+    return png(quick_figure(x, y, xname, yname))

@@ -26,6 +26,7 @@ from archive.tap.limits import limits_for
 from archive.tap.service import prepare, reader_connection, result_fields
 
 from . import plots
+from .samp import table_url
 from .search_views import DOWNLOADS
 
 KIND = "tap_query"
@@ -190,10 +191,21 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
             "x": request.GET.get("x") or (numeric[0] if numeric else ""),
             "y": request.GET.get("y", numeric[1] if len(numeric) > 1 else ""),
             "downloads": DOWNLOADS,
+            "samp_url": table_url(
+                request,
+                job.parameters.get("QUERY", ""),
+                job.parameters.get("LANG", "ADQL"),
+                maxrec=_int_or_none(job.parameters.get("MAXREC")),
+            ),
+            "samp_name": f"rvs_cnn job {job.pk}",
             "preview_rows": PREVIEW_ROWS,
             "active": job.phase in (*ACTIVE, Phase.PENDING),
         },
     )
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 def _cell(value) -> str:

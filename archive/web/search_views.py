@@ -14,12 +14,16 @@ from archive.results.http import error_response, result_response
 from archive.tap.limits import limits_for
 from archive.tap.service import prepare_adql, reader_connection, result_fields
 
-from . import queries
+from . import plots, queries
 from .forms import PAGE_SIZES, SearchForm
+from .samp import table_url
 from .search import COUNT_CAP, QUANTITIES
 
 #: the formats offered as buttons (every format the service writes stays reachable by name)
 DOWNLOADS = ("csv", "fits", "votable", "parquet", "ecsv", "tsv")
+#: what the quick plot of a search's results can draw (numbers, not ids or strings)
+PLOTTABLE = tuple(n for n in QUANTITIES if n not in ("source_id", "flag_boundary", "model_version"))
+PLOT_PARAMS = ("plot_x", "plot_y")
 
 
 def cell(value) -> tuple[str, bool]:
@@ -129,8 +133,55 @@ def search(request: HttpRequest) -> HttpResponse:
                 rows=[[cell(v) for v in row] for row in page.rows],
                 id_column=s.columns.index("source_id") if "source_id" in s.columns else None,
                 maxrec=limits.maxrec_default,
+                samp_url=table_url(request, page.adql, maxrec=limits.maxrec_default),
+                **_plot_context(request, s),
             )
     return render(request, "web/search.html", context)
+
+
+def _plot_context(request: HttpRequest, s) -> dict:
+    """The quick-plot form of the results: two columns (a Kiel diagram unless chosen)."""
+    shown = [c for c in s.columns if c in PLOTTABLE]
+    x = request.GET.get("plot_x") or (shown[0] if shown else "teff")
+    y = request.GET.get("plot_y", "logg" if "plot_x" not in request.GET else "")
+    x = x if x in PLOTTABLE else "teff"
+    y = y if y in PLOTTABLE else ""
+    return {
+        "plottable": [(n, QUANTITIES[n].label) for n in PLOTTABLE],
+        "plot_x": x,
+        "plot_y": y,
+        "plot_keep": [
+            (k, v)
+            for k in request.GET
+            if k not in (*PLOT_PARAMS, "page")
+            for v in request.GET.getlist(k)
+        ],
+        "plot_query": _query_string(request.GET, page=None, plot_x=None, plot_y=None),
+    }
+
+
+def _axis(name: str) -> str:
+    q = QUANTITIES[name]
+    return f"{q.label} ({q.unit})" if q.unit else q.label
+
+
+def plot(request: HttpRequest) -> HttpResponse:
+    """A quick look at a search's result: a histogram of ``x``, or ``y`` against ``x``
+    (a 2-D histogram past plots.SCATTER_MAX rows), over its first QUICK_PLOT_ROWS rows."""
+    form = SearchForm(_params(request))
+    x, y = request.GET.get("x", ""), request.GET.get("y", "")
+    if not form.is_valid() or x not in PLOTTABLE or (y and y not in PLOTTABLE):
+        return HttpResponse("a valid search and plottable x (and y) are required",
+                            status=400, content_type="text/plain")  # fmt: skip
+    names = [x, y] if y else [x]
+    try:
+        columns = queries.search_columns(
+            form.search(), names, limits_for(request.user).sync_timeout_s
+        )
+    except ArchiveError as exc:
+        return error_response(exc)
+    body = plots.quick_plot(columns[0], columns[1] if y else None, _axis(x), y and _axis(y))
+    return HttpResponse(body, content_type="image/png")
 
 
 def download(request: HttpRequest) -> HttpResponse:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("validation/<path:name>", views.validation_report, name="validation-file"),
     path("search/", search_views.search, name="search"),
     path("search/download", search_views.download, name="search-download"),
+    path("search/plot.png", search_views.plot, name="search-plot"),
     path("star/<int:source_id>/", star_views.star, name="star"),
     path("star/<int:source_id>/spectrum.png", star_views.spectrum_png, name="star-spectrum"),
     path("star/<int:source_id>/planes.png", star_views.planes_png, name="star-planes"),

@@ -147,3 +147,23 @@ def build(tmp: Path, store_url: str):
         store.rollback(mark)
 
     return sky, teardown
+
+
+def sky_fixture(name: str):
+    """A module-scoped ``sky`` fixture: the catalogue built once for the module, torn down
+    after it (``sky = sky_fixture("websky")`` in a test module)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def sky(
+        django_db_setup, django_db_blocker, worker_dirs, reader_connections_closed, tmp_path_factory
+    ):
+        with django_db_blocker.unblock():
+            data, teardown = build(
+                tmp_path_factory.mktemp(name), worker_dirs["RVS_SPECTRUM_STORE_URL"]
+            )
+        yield data
+        with django_db_blocker.unblock():
+            teardown()
+
+    return sky

@@ -14,24 +14,14 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from .sky import build
+from .sky import sky_fixture
 
 # django_db: the test database is created only for a session that has a django_db test
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 SHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def sky(
-    django_db_setup, django_db_blocker, worker_dirs, reader_connections_closed, tmp_path_factory
-):
-    with django_db_blocker.unblock():
-        data, teardown = build(
-            tmp_path_factory.mktemp("websky"), worker_dirs["RVS_SPECTRUM_STORE_URL"]
-        )
-    yield data
-    with django_db_blocker.unblock():
-        teardown()
+sky = sky_fixture("websky")
 
 
 @pytest.fixture(scope="module")
