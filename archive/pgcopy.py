@@ -18,7 +18,14 @@ import numpy as np
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 _TRAILER = (-1).to_bytes(2, "big", signed=True)
 _FLOAT8_OID = 701
-_SCALAR = {"int8": ">i8", "int4": ">i4", "int2": ">i2", "float8": ">f8", "bool": "?"}
+_SCALAR = {
+    "int8": ">i8",
+    "int4": ">i4",
+    "int2": ">i2",
+    "float8": ">f8",
+    "float4": ">f4",
+    "bool": "?",
+}
 
 
 @dataclass(frozen=True)

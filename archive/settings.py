@@ -126,7 +126,7 @@ DATABASE_ROUTERS = ["archive.routers.OwnerOnlyRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MIGRATION_MODULES = {
     app: f"migrations.{app}"
-    for app in ("catalogue", "ingest", "metadata", "jobs", "ops", "accounts")
+    for app in ("catalogue", "ingest", "metadata", "jobs", "ops", "accounts", "tap")
 }
 
 # Spectrum store (Zarr v3): a local directory or any fsspec URL, e.g. s3://bucket/spectra.zarr;

@@ -174,14 +174,27 @@ class Service:
         ).stdout
         return [int(p) for p in out.split()]
 
-    def peak_rss_mb(self) -> float:
-        """The largest VmHWM (peak resident memory) of the gunicorn workers, in MB."""
-        peaks = []
+    def _status_mb(self, key: str) -> float:
+        values = []
         for pid in self.worker_pids():
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]) / 1024)
-        return max(peaks, default=float("nan"))
+                if line.startswith(key):
+                    values.append(int(line.split()[1]) / 1024)
+        return max(values, default=float("nan"))
+
+    def peak_rss_mb(self) -> float:
+        """The largest VmHWM (peak resident memory) of the gunicorn workers, in MB."""
+        return self._status_mb("VmHWM:")
+
+    def rss_mb(self) -> float:
+        """The largest VmRSS (resident memory now) of the gunicorn workers, in MB."""
+        return self._status_mb("VmRSS:")
+
+    def reset_peak_rss(self) -> None:
+        """Start the workers' VmHWM again from their RSS now (Linux: clear_refs 5), so that a
+        download's peak is its own, not the largest of every request before it."""
+        for pid in self.worker_pids():
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
 
     def stop(self) -> None:
         for p in (self.web, self.worker):
@@ -300,7 +313,11 @@ def downloads(service: Service, schema: str, rows: int) -> dict:
     import requests
 
     out = {}
+    requests.post(f"{service.url}/sync", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS one"})
+    out["rss_before_mb"] = service.rss_mb()  # the serving process, warm, before any download
+    print(f"  worker RSS before the downloads: {out['rss_before_mb']:.0f} MB", file=sys.stderr)
     for fmt in ["votable", "votable/td", "csv", "tsv", "fits", "parquet", "ecsv"]:
+        service.reset_peak_rss()
         t0 = time.perf_counter()
         r = requests.post(
             f"{service.url}/sync",
@@ -326,7 +343,9 @@ def downloads(service: Service, schema: str, rows: int) -> dict:
             "peak_rss_mb": service.peak_rss_mb(),
         }
         print(
-            f"  {fmt:11s} {rows / total:>10,.0f} rows/s  first byte {first:.3f} s", file=sys.stderr
+            f"  {fmt:11s} {rows / total:>10,.0f} rows/s  first byte {first:.3f} s  "
+            f"peak RSS {out[fmt]['peak_rss_mb']:.0f} MB",
+            file=sys.stderr,
         )
     return out
 
@@ -380,6 +399,7 @@ def main() -> None:
     ap.add_argument("--load-seconds", type=float, default=60)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--skip-downloads", action="store_true")
+    ap.add_argument("--only-downloads", action="store_true", help="no latency, async or load")
     args = ap.parse_args()
 
     import django
@@ -394,13 +414,15 @@ def main() -> None:
     service = Service()
     try:
         result = {"rows": args.rows}
-        result["latency"] = latency(service.url, schema, args.reps)
-        print(json.dumps(result["latency"], indent=1), file=sys.stderr)
-        result["async"] = async_job(service.url, schema, max(5, args.reps // 3))
-        print(json.dumps(result["async"]), file=sys.stderr)
+        if not args.only_downloads:
+            result["latency"] = latency(service.url, schema, args.reps)
+            print(json.dumps(result["latency"], indent=1), file=sys.stderr)
+            result["async"] = async_job(service.url, schema, max(5, args.reps // 3))
+            print(json.dumps(result["async"]), file=sys.stderr)
         if not args.skip_downloads:
             result["downloads"] = downloads(service, schema, args.rows)
-        result["load"] = load(service.url, schema, args.clients, args.load_seconds)
+        if not args.only_downloads:
+            result["load"] = load(service.url, schema, args.clients, args.load_seconds)
     finally:
         service.stop()
     print(json.dumps(result, indent=1))

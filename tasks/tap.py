@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 
 import psycopg
-from django.conf import settings
 
-from archive.datalink.descriptor import descriptors_for
 from archive.errors import ArchiveError
 from archive.jobs import lifecycle
 from archive.jobs.models import Job, JobResult
+from archive.results.descriptor import datalink_descriptors
 from archive.results.formats import resolve
 from archive.results.query import archive_error
 from archive.results.stream import stream_result
@@ -50,9 +49,8 @@ def run_query(self, job_id: int, attempt: int) -> None:
         dedicated = connection if own else None
         fields = result_fields(connection, prepared)
         lifecycle.register_backend(job_id, attempt, connection.info.backend_pid)
-        # the DataLink descriptor needs the site's address, which only settings give a worker
-        links = f"{settings.RVS_PUBLIC_URL}/datalink/links" if settings.RVS_PUBLIC_URL else ""
-        descriptors = descriptors_for(fields, links) if links else []
+        # the site's address is the request's that created the job (a worker has no request)
+        descriptors = datalink_descriptors(fields, job.site_url)
         with partial.open("wb") as out:
             blocks = stream_result(connection, prepared.sql, fields, fmt, query.maxrec, descriptors)
             for block in blocks:

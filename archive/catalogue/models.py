@@ -17,11 +17,14 @@ from .label_fields import apogee_label_fields, cnn_label_fields, columns, traini
 from .vo import gaia_vo, vo
 
 N_XP_COEFFICIENTS = 55  # per band, Gaia DR3 XP continuous (Sect. 2 of the paper)
+#: the off-diagonal correlations of one band's 55 coefficients, packed as Gaia DR3 packs them
+N_XP_CORRELATIONS = N_XP_COEFFICIENTS * (N_XP_COEFFICIENTS - 1) // 2
 
 
-def xp_array() -> ArrayField:
-    """55 coefficients of one band; null when the band is missing (e.g. no BP)."""
-    return ArrayField(models.FloatField(), size=N_XP_COEFFICIENTS, null=True)
+def xp_array(size: int = N_XP_COEFFICIENTS) -> ArrayField:
+    """The 55 coefficients (or their 1485 correlations) of one band; null when the band is
+    missing (e.g. no BP)."""
+    return ArrayField(models.FloatField(), size=size, null=True)
 
 
 def sky_indexes(table: str) -> list[models.Index]:
@@ -264,6 +267,18 @@ class XpCoefficients(models.Model):
         unit="e-.s**-1",
         ucd="stat.error;spect.continuum;em.opt.R",
         description="Errors of the RP coefficients",
+    )
+    bp_coefficient_correlations = vo(
+        xp_array(N_XP_CORRELATIONS),
+        ucd="stat.correlation;em.opt.B",
+        description="Correlations of the BP coefficients: the 1485 off-diagonal elements of "
+        "the 55x55 matrix, packed as in Gaia DR3",
+    )
+    rp_coefficient_correlations = vo(
+        xp_array(N_XP_CORRELATIONS),
+        ucd="stat.correlation;em.opt.R",
+        description="Correlations of the RP coefficients: the 1485 off-diagonal elements of "
+        "the 55x55 matrix, packed as in Gaia DR3",
     )
     bp_standard_deviation = vo(
         models.FloatField(null=True),

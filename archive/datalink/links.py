@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlencode
 
-import numpy as np
 from django.conf import settings
 
+from . import products
 from .ids import ParsedId
 
 
@@ -46,36 +45,6 @@ class Urls:
     validation: str
 
 
-@lru_cache(maxsize=4)
-def fits_length(product: str) -> int:
-    """Bytes of a FITS product: FITS cards are fixed-width, so every source's file has the same
-    size; measured once on a product of zeros."""
-    from . import products
-
-    if product == "rvs_spectrum":
-        zeros = np.zeros(len(products.WAVELENGTH_A), dtype=np.float32)
-        columns = (products.WAVELENGTH_A, zeros, zeros)
-        keys = _dummy_keywords(
-            ["OBJECT", "SOURCEID", "RA", "DEC", "TELESCOP", "INSTRUME", "SNR", "WAVEMIN"]
-            + ["WAVEMAX", "WAVESTEP", "NPIX", "NNANPIX", "NTRANS", "NCCD", "FLUXNORM", "VACUUM"]
-        )
-        fields = products.RVS_FIELDS
-    else:
-        xp = np.zeros(products.N_XP)
-        columns = (np.arange(products.N_XP, dtype=np.int16), xp, xp, xp, xp)
-        keys = _dummy_keywords(
-            ["OBJECT", "SOURCEID", "TELESCOP", "INSTRUME", "BPSTD", "RPSTD", "BPNREL", "RPNREL"]
-            + ["CORRMAT"]
-        )
-        fields = products.XP_FIELDS
-    dummy = products.Product(product, 0, fields, columns, keys)
-    return len(products.to_fits(dummy))
-
-
-def _dummy_keywords(names: list[str]) -> tuple:
-    return tuple((n, 0, "") for n in names)
-
-
 def _adql(table: str, source_id: int) -> str:
     return f"SELECT * FROM {settings.PUBLISHED_SCHEMA}.{table} WHERE source_id = {source_id}"
 
@@ -91,13 +60,17 @@ def _known(ids: list[int]) -> dict[str, set[int] | dict]:
 
     found: dict = {}
     with connection.cursor() as cur:
-        for key, table in (
-            ("source", "gaia_source"),
-            ("rvs", "rvs_spectrum"),
-            ("xp", "xp_coefficients"),
-        ):
+        for key, table in (("source", "gaia_source"), ("xp", "xp_coefficients")):
             cur.execute(f"SELECT source_id FROM {table} WHERE source_id = ANY(%s)", [ids])
             found[key] = {r[0] for r in cur.fetchall()}
+        # what the spectrum product's header (and so its size) holds
+        cur.execute(
+            "SELECT r.source_id, g.ra, g.dec, g.rvs_spec_sig_to_noise, r.combined_transits, "
+            "r.combined_ccds, r.n_nan_pixels FROM rvs_spectrum r "
+            "JOIN gaia_source g ON g.source_id = r.source_id WHERE r.source_id = ANY(%s)",
+            [ids],
+        )
+        found["rvs"] = {r[0]: products.rvs_keywords(*r) for r in cur.fetchall()}
         cur.execute(
             "SELECT l.source_id, v.name FROM cnn_label l JOIN model_version v "
             "ON v.id = l.model_version_id AND v.is_published WHERE l.source_id = ANY(%s)",
@@ -116,7 +89,8 @@ def _known(ids: list[int]) -> dict[str, set[int] | dict]:
 
 
 def _has_report() -> bool:
-    """Whether the published version has the validation report /validation/ serves."""
+    """Whether the published version has the validation report /validation/ serves (its page
+    is put together as it is served, so its size is not known ahead)."""
     from pathlib import Path
 
     from archive.catalogue.models import ModelVersion
@@ -166,10 +140,8 @@ def _source_links(text: str, sid: int, known: dict, urls: Urls) -> list[Link]:
         )
     rows = [this]
     if sid in known["rvs"]:
-        for fmt, ctype, length in (
-            ("fits", "application/fits", fits_length("rvs_spectrum")),
-            ("votable", votable, None),
-        ):
+        for fmt, ctype in (("fits", "application/fits"), ("votable", votable)):
+            length = products.content_length("rvs_spectrum", fmt, known["rvs"][sid])
             rows.append(
                 Link(
                     text,
@@ -184,18 +156,16 @@ def _source_links(text: str, sid: int, known: dict, urls: Urls) -> list[Link]:
                 )
             )
     if sid in known["xp"]:
-        for fmt, ctype, length in (
-            ("fits", "application/fits", fits_length("xp_coefficients")),
-            ("votable", votable, None),
-        ):
+        for fmt, ctype in (("fits", "application/fits"), ("votable", votable)):
+            length = products.content_length("xp_continuous", fmt, products.xp_keywords(sid))
             rows.append(
                 Link(
                     text,
                     "#progenitor",
                     urls.product("xp", sid, fmt),
-                    description="Gaia DR3 XP continuous coefficients (55 BP, 55 RP, with "
-                    "errors) the hybrid CNN used; the correlation matrices are not stored in "
-                    f"this archive (get them from the Gaia archive) - as {fmt.upper()}",
+                    description="Gaia DR3 XP continuous mean spectrum the hybrid CNN used (55 "
+                    "BP and 55 RP coefficients with their errors and correlations, as the Gaia "
+                    f"archive's XP_CONTINUOUS) as {fmt.upper()}",
                     content_type=ctype,
                     content_length=length,
                     local_semantics="xp-coefficients",

@@ -136,10 +136,13 @@ XP_CONTINUOUS = Product(
     key=("source_id",),
     fields=model_fields(XpCoefficients, required=("source_id",)),
     needs_known_source=True,
-    # the CNN reads the 55 + 55 coefficients only (Sect. 3.1)
+    # the CNN reads the 55 + 55 coefficients only (Sect. 3.1); the rest is served as the XP
+    # DataLink product (the correlations are absent from some reduced files)
     optional=(
         "bp_coefficient_errors",
         "rp_coefficient_errors",
+        "bp_coefficient_correlations",
+        "rp_coefficient_correlations",
         "bp_standard_deviation",
         "rp_standard_deviation",
         "bp_n_relevant_bases",

@@ -54,8 +54,10 @@ def create(
     execution_duration: int = 0,
     destruction_time: datetime | None = None,
     quote: datetime | None = None,
+    site_url: str = "",
 ) -> Job:
-    """A PENDING job of a registered kind (nothing runs until :func:`enqueue`)."""
+    """A PENDING job of a registered kind (nothing runs until :func:`enqueue`); ``site_url``:
+    the site's address as the request creating it reached it, for links in its results."""
     registry.kind(kind)
     return Job.objects.create(
         kind=kind,
@@ -65,6 +67,7 @@ def create(
         execution_duration=execution_duration,
         destruction_time=destruction_time,
         quote=quote,
+        site_url=site_url,
     )
 
 

@@ -78,6 +78,12 @@ class Job(models.Model):
         default=1, help_text="Raised by each resume; tasks sent for an earlier attempt stop"
     )
     celery_task_id = models.CharField(max_length=255, blank=True)
+    site_url = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The site's address as the request that created it reached it: the links in "
+        "its results (a TAP result's DataLink descriptor) point there",
+    )
     backend_pid = models.IntegerField(
         null=True, blank=True, help_text="PostgreSQL backend running its query, while it runs"
     )

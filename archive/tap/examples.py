@@ -97,6 +97,23 @@ EXAMPLES = (
         ") AS b\nGROUP BY snr_bin",
     ),
     Example(
+        "sky-density",
+        "Stars per HEALPix cell",
+        "Star counts in the HEALPix cells of order 5 (NESTED, about 1.8 degrees across), with "
+        "each cell's centre: a sky map (ivo_healpix_index, ivo_healpix_center).",
+        "SELECT hpx, ivo_healpix_center(5, hpx) AS centre, n\n"
+        "FROM (SELECT hpx, COUNT(*) AS n\n"
+        "      FROM (SELECT ivo_healpix_index(5, ra, dec) AS hpx FROM {s}.rvs_cnn) AS s\n"
+        "      GROUP BY hpx) AS cells",
+    ),
+    Example(
+        "teff-histogram",
+        "A histogram of Teff in one row",
+        "Teff counted in 40 bins of 100 K from 3000 to 7000 K (gavo_histogram: the first of "
+        "the 42 counts is below 3000 K, the last at or above 7000 K).",
+        "SELECT gavo_histogram(teff, 3000, 7000, 40) AS counts\nFROM {s}.rvs_cnn",
+    ),
+    Example(
         "versions",
         "The model versions",
         "Every ready model version and which one the catalogue publishes.",

@@ -97,9 +97,24 @@ def prepare_adql(query: str, uploads: Sequence[UploadTable] = ()) -> PreparedQue
 
     fields: list[VOField | None] = []
     for out in translation.columns:
+        if out.xtype:
+            fields.append(geometry_field(out.name, out.xtype))
+            continue
         known = known_field(out.source) if out.source else None
         fields.append(None if known is None else replace(known, name=out.name))
     return PreparedQuery(translation.sql, fields)
+
+
+#: DALI 1.1 shapes: double arrays in degrees, of fixed length for a point and a circle
+_SHAPE_SIZES = {"point": "2", "circle": "3", "polygon": "*"}
+
+
+def geometry_field(name: str, xtype: str) -> VOField:
+    """The field of a geometry in a SELECT list: DALI's double array with its xtype, or a MOC
+    as DALI 1.2's ASCII serialisation (char, xtype moc)."""
+    if xtype == "moc":
+        return VOField(name, "char", arraysize="*", xtype="moc")
+    return VOField(name, "double", arraysize=_SHAPE_SIZES[xtype], xtype=xtype, unit="deg")
 
 
 def result_fields(connection: psycopg.Connection, prepared: PreparedQuery) -> list[VOField]:

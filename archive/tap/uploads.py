@@ -21,8 +21,10 @@ from astropy.io.votable import parse_single_table
 
 from archive.errors import BadParameter, LimitExceeded, UsageError
 from archive.metadata.fields import VOField
+from archive.pgcopy import Column, copy_columns
 
 from .adql import ColumnInfo, TableInfo
+from .binary_votable import decode as decode_binary
 from .limits import Limits
 
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -50,7 +52,11 @@ class UploadSource:
 class UploadTable:
     name: str
     fields: list[VOField]
-    rows: list[tuple]
+    columns: list[Column]  # the values, as COPY loads them
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.columns[0].values) if self.columns else 0
 
     @property
     def sql_name(self) -> str:
@@ -90,22 +96,54 @@ def _pg_type(field: VOField) -> str:
     return f"{base}[]" if field.is_array else base
 
 
-def _python(value, field: VOField):
-    if value is np.ma.masked or value is None:
+#: VOTable datatype -> the archive.pgcopy type its values COPY as (binary, built by numpy)
+_COPY_TYPES = {
+    "boolean": "bool",
+    "bit": "bool",
+    "unsignedByte": "int2",
+    "short": "int2",
+    "int": "int4",
+    "long": "int8",
+    "float": "float4",
+    "double": "float8",
+    "char": "text",
+    "unicodeChar": "text",
+}
+
+
+def _item(value, null: bool):
+    """One variable-size value as psycopg adapts it (lists, not numpy arrays)."""
+    if null:
         return None
     if isinstance(value, np.ma.MaskedArray):
-        return [
-            None if m else v for v, m in zip(value.data.tolist(), value.mask.tolist(), strict=True)
-        ]
+        mask = np.ma.getmaskarray(value).tolist()
+        return [None if m else v for v, m in zip(value.data.tolist(), mask, strict=True)]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and np.isnan(value) and field.datatype in ("float", "double"):
-        return None
     return value
+
+
+def _copy_column(field: VOField, col: np.ma.MaskedArray | np.ndarray) -> Column:
+    """One uploaded column as a COPY column: numbers stay numpy arrays (masked or NaN: NULL),
+    text and arrays other than double become Python values, one a row."""
+    name = f'"{field.name}"'
+    data = np.ma.getdata(col)
+    mask = np.ma.getmaskarray(col)
+    null = mask.all(axis=tuple(range(1, mask.ndim))) if mask.ndim > 1 else mask
+    kind = _COPY_TYPES[field.datatype]
+    if field.is_array:
+        if kind == "float8" and data.ndim == 2:
+            return Column(name, "float8[]", np.where(mask, np.nan, data), null)
+        kind += "[]"
+    elif kind != "text":
+        return Column(name, kind, data, null | np.isnan(data) if data.dtype.kind == "f" else null)
+    rows = list(col) if data.ndim > 1 else data.tolist()  # a fixed array's rows keep their masks
+    items = np.empty(len(data), dtype=object)
+    for i, (v, n) in enumerate(zip(rows, null.tolist(), strict=True)):
+        items[i] = _item(v, n)  # one by one: numpy would make lists of lists a 2-D array
+    return Column(name, kind, items, null)
 
 
 def read_votable(name: str, data: bytes, limits: Limits) -> UploadTable:
@@ -115,12 +153,18 @@ def read_votable(name: str, data: bytes, limits: Limits) -> UploadTable:
             f"upload {name}: {len(data)} bytes, more than the {limits.upload_bytes} allowed"
         )
     try:
-        table = parse_single_table(io.BytesIO(data), verify="warn")
+        decoded = decode_binary(data)
+        if decoded is None:
+            table = parse_single_table(io.BytesIO(data), verify="warn")
+            values = table.array
+        else:
+            table, values = decoded
     except Exception as exc:  # astropy raises many kinds for a broken document
         raise UsageError(f"upload {name} is not a readable VOTable: {exc}") from None
-    if table.nrows > limits.upload_rows:
+    rows = len(values[table.fields[0].ID]) if table.fields else 0
+    if rows > limits.upload_rows:
         raise LimitExceeded(
-            f"upload {name}: {table.nrows} rows, more than the {limits.upload_rows} allowed"
+            f"upload {name}: {rows} rows, more than the {limits.upload_rows} allowed"
         )
     fields = []
     for f in table.fields:
@@ -143,13 +187,8 @@ def read_votable(name: str, data: bytes, limits: Limits) -> UploadTable:
                 description=str(f.description or ""),
             )
         )
-    array = table.array
-    rows = (
-        [tuple(_python(array[f.name][i], f) for f in fields) for i in range(len(array))]
-        if fields
-        else []
-    )
-    return UploadTable(name, fields, rows)
+    columns = [_copy_column(f, values[v.ID]) for f, v in zip(fields, table.fields, strict=True)]
+    return UploadTable(name, fields, columns)
 
 
 def _local_result(url: str, host: str, result_file) -> bytes:
@@ -194,6 +233,25 @@ def read_uploads(
     return tables
 
 
+_NUMERIC = {"short", "int", "long", "float", "double"}
+
+
+def position_columns(fields: list[VOField]) -> tuple[str, str] | None:
+    """The (ra, dec) columns of an upload: by UCD (``pos.eq.ra``/``pos.eq.dec``, the main ones
+    first), else by name; None when it has none."""
+    scalars = [f for f in fields if f.datatype in _NUMERIC and not f.is_array]
+    for ra_ucd, dec_ucd in (("pos.eq.ra;meta.main", "pos.eq.dec;meta.main"),
+                            ("pos.eq.ra", "pos.eq.dec")):  # fmt: skip
+        ra = next((f for f in scalars if f.ucd.lower() == ra_ucd), None)
+        dec = next((f for f in scalars if f.ucd.lower() == dec_ucd), None)
+        if ra and dec:
+            return ra.name, dec.name
+    names = {f.name.lower(): f.name for f in scalars}
+    if "ra" in names and "dec" in names:
+        return names["ra"], names["dec"]
+    return None
+
+
 def load(connection, tables: list[UploadTable]) -> None:
     """Create and fill the session's temporary tables (one read-write transaction: the role's
     transactions are read-only by default, and temporary tables are all it may write)."""
@@ -203,12 +261,27 @@ def load(connection, tables: list[UploadTable]) -> None:
         cur.execute("SET TRANSACTION READ WRITE")
         for t in tables:
             columns = ", ".join(f'"{f.name}" {_pg_type(f)}' for f in t.fields)
+            name = t.sql_name[len("pg_temp.") :]
             cur.execute(f"DROP TABLE IF EXISTS {t.sql_name}")
-            cur.execute(f"CREATE TEMPORARY TABLE {t.sql_name[len('pg_temp.') :]} ({columns})")
-            names = ", ".join(f'"{f.name}"' for f in t.fields)
-            with cur.copy(f"COPY {t.sql_name} ({names}) FROM STDIN") as copy:
-                for row in t.rows:
-                    copy.write_row(row)
+            position = position_columns(t.fields)
+            if position is None:
+                cur.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
+                copy_columns(cur, t.sql_name, t.columns)
+            else:
+                # rows in the order of q3c's curve: a cross-match probes the catalogue's index
+                # once per row, and neighbouring probes then read neighbouring index pages
+                # (1.4x faster for 100 000 rows, bench/xmatch.py)
+                cur.execute(f"CREATE TEMPORARY TABLE {name}_in ({columns})")
+                copy_columns(cur, f"pg_temp.{name}_in", t.columns)
+                ra, dec = position
+                cur.execute(
+                    f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM pg_temp.{name}_in "
+                    f'ORDER BY q3c_ang2ipix("{ra}", "{dec}")'
+                )
+                cur.execute(f"DROP TABLE pg_temp.{name}_in")
+            # the planner knows nothing of a temporary table until it is analysed: a large
+            # upload joined as if it had a few rows gets the wrong join order
+            cur.execute(f"ANALYZE {t.sql_name}")
 
 
 def result_file(job_id: int, result_id: str) -> bytes:

@@ -22,7 +22,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from archive.datalink.descriptor import descriptors_for
 from archive.errors import ArchiveError, BadParameter, LimitExceeded, NotFound, UsageError
 from archive.jobs import lifecycle
 from archive.jobs.models import Job
@@ -30,6 +29,7 @@ from archive.jobs.phases import ACTIVE, Phase
 from archive.metadata import vosi
 from archive.metadata.published import registry
 from archive.metadata.registry import RegistryError
+from archive.results.descriptor import datalink_descriptors, site_url
 from archive.results.formats import resolve
 from archive.results.http import ERROR_CONTENT_TYPE, error_response, result_response
 from archive.results.query import archive_error
@@ -98,14 +98,13 @@ def sync(request: HttpRequest) -> HttpResponse:
         connection, own = query_connection(uploads, limits.sync_timeout_s)
         dedicated = connection if own else None
         fields = result_fields(connection, prepared)
-        links_url = request.build_absolute_uri(reverse("datalink:links"))
         response = result_response(
             connection,
             prepared.sql,
             fields,
             fmt,
             params.maxrec,
-            service_descriptors=descriptors_for(fields, links_url),
+            service_descriptors=datalink_descriptors(fields, site_url(request)),
         )
     except (ArchiveError, psycopg.Error) as exc:
         response = error_response(archive_error(exc))
@@ -215,6 +214,7 @@ def _create(request: HttpRequest) -> HttpResponse:
         run_id=params.get("RUNID", "")[:64],
         execution_duration=limits.async_timeout_s,
         destruction_time=timezone.now() + timedelta(seconds=limits.retention_s),
+        site_url=site_url(request),
     )
     if request.FILES:  # the parts UPLOAD names, read when the job runs
         size = sum(f.size for f in request.FILES.values())

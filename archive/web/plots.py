@@ -10,22 +10,20 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+from django.conf import settings
 
-matplotlib.use("Agg")
+from archive.catalogue.models import ModelVersion
+from labeling.flags import FLAG_DIGITS, FLAG_LENGTH
+from labeling.labels import BY_NAME
+from labeling.wavelength import WAVELENGTH_NM, air_to_vacuum_nm
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from django.conf import settings  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from . import queries
 
-from archive.catalogue.models import ModelVersion  # noqa: E402
-from labeling.flags import FLAG_DIGITS, FLAG_LENGTH  # noqa: E402
-from labeling.labels import BY_NAME  # noqa: E402
-from labeling.wavelength import WAVELENGTH_NM, air_to_vacuum_nm  # noqa: E402
-
-from . import queries  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 OVERVIEW = ("kiel", "alpha_mh", "snr", "flags")
 #: the Ca II triplet (air nm, as the paper names them) and the paper's main weaker lines
@@ -44,15 +42,32 @@ ACCENT = "#1f5fa8"
 KIEL = (3300, 7500, -0.5, 5.5)  # Teff and log g extent of the Kiel diagrams
 _lock = threading.Lock()  # one writer of a cache file at a time in a process
 
-plt.rcParams.update(
-    {
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 10,
-        "figure.dpi": 110,
-    }
-)
+_STYLE = {
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+    "figure.dpi": 110,
+}
+
+
+class _Pyplot:
+    """matplotlib.pyplot (Agg, the site's style), imported when the first figure is drawn:
+    every gunicorn worker imports this module with the URL map, and ~30 MB of matplotlib is
+    more than a worker that serves only TAP and DataLink needs (docs/benchmarks.md)."""
+
+    def __getattr__(self, name: str):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+
+        pyplot.rcParams.update(_STYLE)
+        globals()["plt"] = pyplot  # later calls go straight to pyplot
+        return getattr(pyplot, name)
+
+
+plt = _Pyplot()
 
 
 def png(fig: Figure) -> bytes:
@@ -279,8 +294,7 @@ def quick_figure(x: np.ndarray, y: np.ndarray | None, xname: str, yname: str | N
     else:
         ok = np.isfinite(x) & np.isfinite(y)
         if ok.sum() > SCATTER_MAX:
-            *_, mesh = ax.hist2d(x[ok], y[ok], bins=120, cmap="Blues", cmin=1,
-                                 norm=matplotlib.colors.LogNorm())  # fmt: skip
+            *_, mesh = ax.hist2d(x[ok], y[ok], bins=120, cmap="Blues", cmin=1, norm="log")
             fig.colorbar(mesh, ax=ax, label="rows")
         else:
             ax.scatter(x[ok], y[ok], s=6 if ok.sum() < 5000 else 1, color=ACCENT, alpha=0.7)

@@ -19,6 +19,7 @@ from archive.jobs import lifecycle
 from archive.jobs.models import Job
 from archive.jobs.phases import ACTIVE, Phase
 from archive.metadata.published import registry
+from archive.results.descriptor import datalink_descriptors, site_url
 from archive.results.formats import resolve
 from archive.results.http import error_response, result_response
 from archive.tap import examples
@@ -136,6 +137,7 @@ def submit(request: HttpRequest, lang: str, query: str, maxrec: str) -> Job:
         parameters=params,
         execution_duration=limits.async_timeout_s,
         destruction_time=timezone.now() + timedelta(seconds=limits.retention_s),
+        site_url=site_url(request),
     )
     if owner is None:
         request.session[SESSION_JOBS] = [*request.session.get(SESSION_JOBS, []), job.pk][-200:]
@@ -259,7 +261,10 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     except ArchiveError as exc:
         return error_response(exc)
     rows = int(maxrec) if maxrec and maxrec.isdigit() else limits.maxrec_default
-    return result_response(conn, prepared.sql, fields, fmt, rows, filename=f"job{job.pk}")
+    links = datalink_descriptors(fields, site_url(request))
+    return result_response(
+        conn, prepared.sql, fields, fmt, rows, service_descriptors=links, filename=f"job{job.pk}"
+    )
 
 
 @require_POST

@@ -34,6 +34,16 @@ ICRS_TO_GALACTIC = np.array(
 ICRS_FRAMES = {"", "ICRS", "ICRS GEOCENTER", "ICRS BARYCENTER", "ICRS TOPOCENTER"}
 GALACTIC_FRAMES = {"GALACTIC", "GALACTIC_II", "GALACTIC GEOCENTER", "GALACTIC BARYCENTER"}
 SHAPES = frozenset({"POINT", "CIRCLE", "BOX", "POLYGON", "CENTROID"})
+#: functions beyond ADQL's that make a geometry (udf.py declares them): points and MOCs
+UDF_SHAPES = frozenset({"MOC", "IVO_HEALPIX_CENTER", "IVO_EPOCH_PROP_POS"})
+#: the DALI xtype of each constructor's value in a SELECT list
+XTYPES = {
+    "POINT": "point", "CENTROID": "point", "IVO_HEALPIX_CENTER": "point",
+    "IVO_EPOCH_PROP_POS": "point", "CIRCLE": "circle", "BOX": "polygon", "POLYGON": "polygon",
+    "MOC": "moc",
+}  # fmt: skip
+#: the schema of the SQL functions the translator calls (migrations/tap: owner-defined)
+UDF_SCHEMA = "adql_udf"
 
 
 def fn(name: str, *args: exp.Expression) -> exp.Anonymous:
@@ -165,7 +175,21 @@ class Polygon:
         return [c for v in self.vertices for c in v.dali()]
 
 
-Shape = Point | Circle | Polygon
+@dataclass
+class Moc:
+    """A pg_sphere ``smoc`` (HEALPix multi-order coverage), as an SQL expression."""
+
+    expr: exp.Expression
+
+    @property
+    def is_constant(self) -> bool:
+        return False
+
+    def sphere(self) -> exp.Expression:
+        return self.expr.copy()
+
+
+Shape = Point | Circle | Polygon | Moc
 
 
 def float_array(items: list[exp.Expression]) -> exp.Expression:
@@ -173,6 +197,10 @@ def float_array(items: list[exp.Expression]) -> exp.Expression:
 
 
 def dali_value(shape: Shape) -> exp.Expression:
+    """A shape as a SELECT value: DALI's double array, or a MOC as pg_sphere writes it (ASCII
+    MOC, DALI 1.2's serialisation for xtype moc)."""
+    if isinstance(shape, Moc):
+        return shape.sphere()
     return float_array(shape.dali())
 
 
@@ -180,7 +208,7 @@ def dali_value(shape: Shape) -> exp.Expression:
 
 
 def is_shape_call(node: exp.Expression) -> bool:
-    return isinstance(node, exp.Anonymous) and str(node.this).upper() in SHAPES
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() in SHAPES | UDF_SHAPES
 
 
 def build(node: exp.Expression, rewrite) -> Shape:
@@ -192,6 +220,12 @@ def build(node: exp.Expression, rewrite) -> Shape:
         )
     name = str(node.this).upper()
     args = list(node.expressions)
+    if name in UDF_SHAPES:
+        try:
+            return _build_udf(name, args, rewrite, node)
+        except UnsupportedError as exc:
+            exc.token = exc.token or name
+            raise
     frame, literal = "", None
     if args and isinstance(args[0], exp.Literal) and args[0].is_string:
         literal = args.pop(0)
@@ -253,6 +287,46 @@ def _build(name: str, args: list[exp.Expression], rewrite, node) -> Shape:
     raise AssertionError(name)
 
 
+def _int(e: exp.Expression, kind: str = "INT") -> exp.Expression:
+    return exp.Cast(this=e, to=exp.DataType.build(kind))
+
+
+def _spoint_point(sphere: exp.Expression) -> Point:
+    """A Point whose coordinates (degrees) are those of a pg_sphere spoint expression."""
+    return Point(fn("degrees", fn("long", sphere)), fn("degrees", fn("lat", sphere.copy())))
+
+
+def _build_udf(name: str, args: list[exp.Expression], rewrite, node) -> Shape:
+    n = len(args)
+    if name == "MOC":
+        if n == 1 and isinstance(args[0], exp.Literal) and args[0].is_string:
+            return Moc(exp.Cast(this=args[0].copy(), to=exp.DataType.build("smoc", udt=True)))
+        if n == 2:
+            order, shape = _int(rewrite(args[0])), build(args[1], rewrite)
+            if isinstance(shape, Moc):
+                return Moc(fn("smoc_degrade", order, shape.sphere()))
+            return Moc(fn("smoc", order, shape.sphere()))
+        _arity(name, node, n, "an order and a geometry, or an ASCII MOC string")
+    if name == "IVO_HEALPIX_CENTER":
+        if n != 2:
+            _arity(name, node, n, "an order and a HEALPix index")
+        order, index = (rewrite(a) for a in args)
+        return _spoint_point(
+            fn(f"{UDF_SCHEMA}.ivo_healpix_center", _int(order), _int(index, "BIGINT"))
+        )
+    if name == "IVO_EPOCH_PROP_POS":
+        if n != 8:
+            _arity(
+                name,
+                node,
+                n,
+                "ra, dec, parallax, pmra, pmdec, radial_velocity, ref_epoch, out_epoch",
+            )
+        values = [_int(rewrite(a), "DOUBLE PRECISION") for a in args]
+        return _spoint_point(fn(f"{UDF_SCHEMA}.ivo_epoch_prop_pos", *values))
+    raise AssertionError(name)
+
+
 def box(center: Point, width: exp.Expression, height: exp.Expression) -> Polygon:
     """The polygon through the four corners center ± (width/2, height/2), great-circle edges."""
     corners = ((-1, -1), (-1, 1), (1, 1), (1, -1))
@@ -284,6 +358,8 @@ def _angles(v: np.ndarray) -> tuple[float, float]:
 
 
 def centroid(shape: Shape) -> Point:
+    if isinstance(shape, Moc):
+        raise UnsupportedError("CENTROID of a MOC is not supported")
     if isinstance(shape, Point):
         return shape
     if isinstance(shape, Circle):
@@ -326,6 +402,8 @@ def to_icrs(shape: Shape, frame: str, name: str) -> Shape:
 
     if isinstance(shape, Point):
         return rotate(shape)
+    if isinstance(shape, Moc):
+        raise FrameError(f"{name}: a MOC is ICRS; its geometry cannot be converted")
     if isinstance(shape, Circle):
         return Circle(rotate(shape.center), shape.radius)
     return Polygon([rotate(v) for v in shape.vertices])
@@ -334,8 +412,25 @@ def to_icrs(shape: Shape, frame: str, name: str) -> Shape:
 # -- predicates and functions -------------------------------------------------------------------
 
 
+def _with_moc(a: Shape, b: Shape, what: str) -> exp.Expression:
+    """CONTAINS/INTERSECTS where a MOC takes part: pg_sphere compares a MOC with a point or
+    another MOC only."""
+    if isinstance(a, Point | Moc) and isinstance(b, Moc):
+        op = "&&" if what == "INTERSECTS" and isinstance(a, Moc) else "<@"
+        return sphere_op(a.sphere(), op, b.sphere())
+    if what == "INTERSECTS" and isinstance(a, Moc) and isinstance(b, Point):
+        return sphere_op(b.sphere(), "<@", a.sphere())
+    if isinstance(b, Point):
+        return exp.false()  # a MOC's cells have an area: never inside a point
+    raise UnsupportedError(
+        f"{what} of a MOC and a CIRCLE or POLYGON: make both MOCs, e.g. MOC(10, CIRCLE(...))"
+    )
+
+
 def contains(a: Shape, b: Shape) -> exp.Expression:
     """ADQL CONTAINS(a, b) = 1 as a boolean that an index can serve."""
+    if isinstance(a, Moc) or isinstance(b, Moc):
+        return _with_moc(a, b, "CONTAINS")
     if isinstance(a, Point):
         if isinstance(b, Circle):
             # a point in a circle is a distance no larger than the radius, either way round
@@ -352,6 +447,8 @@ def contains(a: Shape, b: Shape) -> exp.Expression:
 
 def intersects(a: Shape, b: Shape) -> exp.Expression:
     """ADQL INTERSECTS: with a point it is CONTAINS (the standard says so), else pg_sphere &&."""
+    if isinstance(a, Moc) or isinstance(b, Moc):
+        return _with_moc(a, b, "INTERSECTS")
     if isinstance(a, Point):
         return contains(a, b)
     if isinstance(b, Point):

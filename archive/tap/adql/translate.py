@@ -8,6 +8,7 @@ translate functions and geometry, and write PostgreSQL.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
 from . import geometry as geo
+from . import strict, udf
 from .catalog import SQL_TYPES, ColumnInfo, TableCatalog, TableInfo, as_catalog
 from .dialect import ADQL, PgSphere
 from .errors import (
@@ -68,8 +70,14 @@ def translate(adql: str, tables: TableCatalog | Mapping[str, Mapping[str, Any]])
 
 def _translate(adql: str, catalog: TableCatalog) -> Translation:
     tokens = _tokenize(adql)
+    strict.check_tokens(adql, tokens)
     tree = _parse(adql, tokens)
+    _geometry_casts(tree, adql)
     _check_nodes(tree, adql, tokens)
+    refused = strict.check_tree(tree)
+    if refused is not None:
+        message, node, word = refused
+        raise UnsupportedError(message, **_locate(adql, node, word))
     used = _resolve_tables(tree, catalog, adql)
     _name_expressions(tree)
     xtypes = _geometry_outputs(tree)
@@ -218,7 +226,7 @@ def _locate(adql: str, node: exp.Expression, word: str | None = None) -> dict:
 def _check_nodes(tree: exp.Expression, adql: str, tokens: list) -> None:
     for node in tree.walk():
         if isinstance(node, exp.Anonymous):
-            if str(node.this).upper() not in ADQL_NAMES:
+            if str(node.this).upper() not in ADQL_NAMES | udf.NAMES:
                 raise UnsupportedError(
                     f"{node.this} is not an ADQL function", **_locate(adql, node)
                 )
@@ -249,6 +257,37 @@ def _check_nodes(tree: exp.Expression, adql: str, tokens: list) -> None:
             )
         elif isinstance(node, exp.Select) and node.args.get("into"):
             raise UnsupportedError("SELECT INTO is not allowed", **_locate(adql, node))
+
+
+#: CAST targets that make a geometry from its DALI text, and how many numbers each takes
+_GEOMETRY_CASTS = {"POINT": (2,), "CIRCLE": (3,), "POLYGON": None}
+
+
+def _geometry_casts(tree: exp.Expression, adql: str) -> None:
+    """``CAST('12.3 45.6' AS POINT)`` (ADQL 2.1 Sect. 4.6: CAST from DALI's serialisation to
+    POINT, CIRCLE or POLYGON) as the constructor call it denotes, for the geometry code."""
+    for cast in list(tree.find_all(exp.Cast)):
+        to = cast.to
+        name = to.this.name if to.this is exp.DataType.Type.POINT else None
+        if to.this is exp.DataType.Type.USERDEFINED:
+            name = str(to.args.get("kind") or "").upper()
+        if name not in _GEOMETRY_CASTS:
+            continue
+        value = cast.this
+        where = _locate(adql, cast, "CAST")
+        if not (isinstance(value, exp.Literal) and value.is_string):
+            raise UnsupportedError(f"CAST to {name} takes a string literal (DALI)", **where)
+        try:
+            numbers = [float(x) for x in value.this.split()]
+        except ValueError:
+            numbers = []
+        sizes = _GEOMETRY_CASTS[name]
+        fits = len(numbers) in sizes if sizes else len(numbers) >= 6 and len(numbers) % 2 == 0
+        if not fits or not all(map(math.isfinite, numbers)):
+            raise UnsupportedError(
+                f"CAST to {name}: {value.this!r} is not a DALI {name.lower()}", **where
+            )
+        cast.replace(exp.Anonymous(this=name, expressions=[geo.number(x) for x in numbers]))
 
 
 def _count(e: exp.Expression | None) -> bool:
@@ -328,9 +367,7 @@ def _geometry_outputs(tree: exp.Expression) -> dict[str, str]:
     for e in _outer_select(tree).expressions:
         inner = e.this if isinstance(e, exp.Alias) else e
         if geo.is_shape_call(inner):
-            name = str(inner.this).upper()
-            kind = {"POINT": "point", "CIRCLE": "circle", "CENTROID": "point"}.get(name, "polygon")
-            xtypes[e.alias_or_name.lower()] = kind
+            xtypes[e.alias_or_name.lower()] = geo.XTYPES[str(inner.this).upper()]
     return xtypes
 
 
@@ -504,6 +541,8 @@ def _points(name: str, args: list) -> tuple[geo.Point, geo.Point]:
 
 def _predicate(node: exp.Expression) -> exp.Expression:
     name = _name(node)
+    if name in udf.PREDICATES:
+        return udf.predicate(name, node, _value)
     args = node.expressions
     if len(args) != 2:
         raise UnsupportedError(f"{name} takes two geometries, got {len(args)} arguments")
@@ -519,7 +558,7 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
     # CONTAINS(...) = 1 and friends: a boolean the planner can hand to an index
     if isinstance(node, exp.EQ | exp.NEQ):
         for call, other in ((node.this, node.expression), (node.expression, node.this)):
-            if _name(call) in _PREDICATES and _flag(other) is not None:
+            if _name(call) in _PREDICATES.keys() | udf.PREDICATES and _flag(other) is not None:
                 pred = _predicate(call)
                 positive = (_flag(other) == 1) == isinstance(node, exp.EQ)
                 return pred if positive else exp.Not(this=exp.Paren(this=pred))
@@ -557,7 +596,7 @@ def _function(name: str, node: exp.Anonymous) -> exp.Expression:
         return exp.Cast(this=exp.Paren(this=_predicate(node)), to=exp.DataType.build("INT"))
     if name == "DISTANCE":
         return geo.distance(*_points(name, args))
-    if name in geo.SHAPES:
+    if geo.is_shape_call(node):
         return geo.dali_value(_shape(node))
     if name in ("COORD1", "COORD2", "AREA", "COORDSYS"):
         if len(args) != 1:
@@ -570,7 +609,7 @@ def _function(name: str, node: exp.Anonymous) -> exp.Expression:
         return point.ra if name == "COORD1" else point.dec
     if name == "IN_UNIT":
         return _in_unit(node)
-    raise AssertionError(name)
+    return udf.function(name, node, _value, _shape)
 
 
 def _in_unit(node: exp.Anonymous) -> exp.Expression:

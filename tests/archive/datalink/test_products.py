@@ -12,10 +12,11 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.units import UnitsWarning
 
-from archive.catalogue.models import XpCoefficients
 from archive.catalogue.spectra import read_spectrum
+from archive.datalink import products
+from labeling.io import iter_xp_continuous
 
-from .conftest import RVS_STARS, XP_STARS
+from .conftest import RVS_STARS, XP_STARS, read_table
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,21 +91,70 @@ def catalogue_snr(sid: int) -> float:
     return GaiaSource.objects.get(pk=sid).rvs_spec_sig_to_noise
 
 
-@pytest.mark.parametrize("fmt", ["fits", "votable", "ecsv"])
-def test_xp_coefficients_product(web_service, catalogue, fmt):
-    for sid in XP_STARS:
-        stored = XpCoefficients.objects.filter(pk=sid).first()
-        if stored is None:
-            continue
-        status, _, body = get(f"{web_service}/datalink/xp/{sid}?RESPONSEFORMAT={fmt}")
+XP_FILE = "gaiaxpy_XP_CONTINUOUS_RAW.ecsv"  # the catalogue's XP stars, in Gaia's own layout
+BANDS = ("bp", "rp")
+
+
+def xp_read_back(body: bytes, tmp_path, name: str) -> dict:
+    """The product read by the reader that ingests Gaia's own XP_CONTINUOUS files."""
+    path = tmp_path / name
+    path.write_bytes(body)
+    (chunk,) = iter_xp_continuous(path)
+    return {k: np.ma.masked_array(v, chunk.masks.get(k, False)) for k, v in chunk.columns.items()}
+
+
+@pytest.mark.parametrize("fmt", ["fits", "votable", "csv", "ecsv"])
+def test_xp_product_is_gaias_xp_continuous_with_the_correlations(
+    web_service, catalogue, data_dir, tmp_path, fmt
+):
+    reference = read_table(data_dir / "xp_continuous" / XP_FILE)
+    served = 0
+    for row in reference:
+        sid = int(row["source_id"])
+        status, headers, body = get(f"{web_service}/datalink/xp/{sid}?RESPONSEFORMAT={fmt}")
         assert status == 200, body[:300]
-        t = table(body, fmt)
-        assert len(t) == 55 and str(t["rp_coefficient"].unit) == "e-/s"
-        np.testing.assert_array_equal(np.asarray(t["rp_coefficient"]), stored.rp_coefficients)
-        if stored.bp_coefficients is None:
-            assert np.isnan(np.ma.asarray(t["bp_coefficient"]).filled(np.nan)).all()
-        else:
-            np.testing.assert_array_equal(np.asarray(t["bp_coefficient"]), stored.bp_coefficients)
+        assert f"xp_continuous_{sid}" in headers["Content-Disposition"]
+        got = xp_read_back(body, tmp_path, f"{sid}.{fmt}")
+        assert got["source_id"].tolist() == [sid]
+        for band in BANDS:
+            np.testing.assert_array_equal(
+                got[f"{band}_coefficients"][0], row[f"{band}_coefficients"]
+            )
+            for name in ("coefficient_errors", "coefficient_correlations"):  # float32 in DR3
+                expected = np.asarray(row[f"{band}_{name}"], dtype=np.float32)
+                assert same_bits(got[f"{band}_{name}"][0], expected), (band, name)
+            assert got[f"{band}_coefficient_correlations"].shape == (1, 1485)
+            assert np.float32(got[f"{band}_standard_deviation"][0]) == np.float32(
+                row[f"{band}_standard_deviation"]
+            )
+            assert got[f"{band}_n_relevant_bases"][0] == row[f"{band}_n_relevant_bases"]
+        if fmt != "csv":  # CSV carries no units
+            t = table(body, fmt)
+            assert len(t) == 1 and str(t["rp_coefficients"].unit) == "e-/s"
+            assert t["bp_n_parameters"][0] == 55
+        served += 1
+    assert served == 2
+
+
+@pytest.mark.parametrize("fmt", ["fits", "votable", "csv", "ecsv"])
+def test_xp_product_of_a_source_without_bp(fmt, tmp_path):
+    rp = np.linspace(-1, 1, 55)
+    stored = {
+        "rp_coefficients": rp.tolist(),
+        "rp_coefficient_errors": [0.5] * 55,
+        "rp_coefficient_correlations": [0.25] * 1485,
+        "rp_standard_deviation": 1.5,
+        "rp_n_relevant_bases": 40,
+    }
+    product = products.xp_product_of(5405570973190252288, stored)
+    body = products.render(product, products.PRODUCT_FORMATS[fmt])
+    got = xp_read_back(body, tmp_path, f"xp.{fmt}")
+    assert np.isnan(got["bp_coefficients"].filled(np.nan)).all()
+    assert np.ma.is_masked(got["bp_n_relevant_bases"][0])
+    np.testing.assert_array_equal(got["rp_coefficients"][0], rp)
+    assert (got["rp_coefficient_correlations"][0] == np.float32(0.25)).all()
+    if fmt == "fits":  # every source's FITS file has one size, given as content_length
+        assert len(body) == products.content_length("xp_continuous", "fits")
 
 
 def test_product_errors_are_dali_documents(web_service, catalogue):

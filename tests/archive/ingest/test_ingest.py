@@ -156,10 +156,17 @@ def test_real_xp_files(data_dir, name):
             stored.rp_coefficient_errors, row["rp_coefficient_errors"], rtol=1e-6
         )
         assert stored.rp_n_relevant_bases == int(row["rp_n_relevant_bases"])
+        for band in ("bp", "rp"):  # float32 in DR3, stored exactly
+            name = f"{band}_coefficient_correlations"
+            stored_values = np.asarray(getattr(stored, name))
+            assert stored_values.shape == (1485,)
+            np.testing.assert_array_equal(stored_values, np.asarray(row[name], dtype=np.float32))
     assert XpCoefficients.objects.exists()
     if "missing_BP" in name:
         star = XpCoefficients.objects.get(pk=5405570973190252288)
         assert star.bp_coefficients is None and star.rp_coefficients is not None
+        assert star.bp_coefficient_correlations is None
+        assert len(star.rp_coefficient_correlations) == 1485
 
 
 def allstar_rows(n=3, **overrides):

@@ -105,3 +105,80 @@ def test_an_upload_over_the_limit_is_refused(client, published, settings):
         client, "SELECT * FROM TAP_UPLOAD.t", {"x": votable_bytes(my_stars())}, UPLOAD="t,param:x"
     )
     assert response.status_code == 413 and b"3 rows" in response.content
+
+
+def test_a_binary2_upload_without_nrows_and_its_nulls(client, published):
+    """BINARY2 VOTables (astropy's and TOPCAT's) carry no nrows: once a 500 here."""
+    t = my_stars()
+    t["mag"] = np.ma.masked_array(t["mag"], mask=[False, True, False])
+    t["k"] = np.ma.masked_array(t["k"], mask=[True, False, False])
+    t["ra"][2] = np.nan
+    out = io.BytesIO()
+    t.write(out, format="votable", tabledata_format="binary2")
+    assert b"nrows" not in out.getvalue()
+    table = result(
+        post(
+            client,
+            "SELECT * FROM TAP_UPLOAD.t ORDER BY source_id",
+            {"x": out.getvalue()},
+            UPLOAD="t,param:x",
+        )
+    )
+    assert table["source_id"].tolist() == [1, 3, 99]
+    assert np.ma.getmaskarray(table["mag"]).tolist() == [False, True, False]
+    assert np.ma.getmaskarray(table["k"]).tolist() == [True, False, False]
+    assert table["k"][1:].tolist() == [20, 30]
+    assert table["label"].tolist() == ["first", "thïrd", "absent"]
+    assert np.isnan(np.ma.filled(table["ra"], np.nan)[2])
+
+
+def test_a_large_upload_is_loaded_whole_and_joined(client, published):
+    n = 50_000
+    t = Table({"id": np.arange(n, dtype=np.int64), "ra": np.full(n, 10.0), "dec": np.full(n, 20.0)})
+    t["ra"][1::2] = 200.0  # half of them on a catalogue star, half far from any
+    out = io.BytesIO()
+    t.write(out, format="votable", tabledata_format="binary2")
+    query = (
+        "SELECT COUNT(*) AS n FROM TAP_UPLOAD.big AS u "
+        f"JOIN {S}.rvs_cnn AS c ON 1 = CONTAINS(POINT('ICRS', c.ra, c.dec), "
+        "CIRCLE('ICRS', u.ra, u.dec, 0.0001))"
+    )
+    table = result(post(client, query, {"b": out.getvalue()}, UPLOAD="big,param:b"))
+    assert table["n"][0] == n // 2
+
+
+def test_an_upload_with_positions_is_loaded_in_q3c_order(published, reader_conn):
+    from archive.tap.limits import ANONYMOUS
+    from archive.tap.uploads import load, position_columns, read_votable
+
+    rng = np.random.default_rng(5)
+    t = Table(
+        {"id": np.arange(500), "RA": rng.uniform(0, 360, 500), "Dec": rng.uniform(-90, 90, 500)}
+    )
+    t["RA"][7] = np.nan  # a row without a position stays, at the end
+    out = io.BytesIO()
+    t.write(out, format="votable", tabledata_format="binary2")
+    upload = read_votable("pos", out.getvalue(), ANONYMOUS)
+    assert position_columns(upload.fields) == ("ra", "dec")
+    load(reader_conn, [upload])
+    rows = reader_conn.execute(
+        "SELECT id, q3c_ang2ipix(ra, dec) FROM pg_temp.tap_upload_pos"
+    ).fetchall()
+    assert len(rows) == 500 and rows[-1][0] == 7
+    ipix = [p for _, p in rows[:-1]]
+    assert ipix == sorted(ipix)
+
+
+def test_position_columns_by_ucd_first():
+    from archive.metadata.fields import VOField
+    from archive.tap.uploads import position_columns
+
+    fields = [
+        VOField(name="ra", datatype="double"),
+        VOField(name="dec", datatype="double"),
+        VOField(name="alpha", datatype="double", ucd="pos.eq.ra;meta.main"),
+        VOField(name="delta", datatype="double", ucd="pos.eq.dec;meta.main"),
+    ]
+    assert position_columns(fields) == ("alpha", "delta")
+    assert position_columns(fields[:2]) == ("ra", "dec")
+    assert position_columns([VOField(name="ra", datatype="char")]) is None

@@ -6,7 +6,7 @@ import io
 import pytest
 from astropy.io.votable import parse
 
-from archive.datalink.descriptor import STANDARD_ID, descriptors_for
+from archive.results.descriptor import STANDARD_ID, descriptors_for
 from archive.results.stream import stream_result
 
 pytestmark = pytest.mark.django_db
