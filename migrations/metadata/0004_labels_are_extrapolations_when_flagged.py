@@ -30,7 +30,7 @@ from archive.metadata.operations import PublishSchema, load_snapshot
 class Migration(migrations.Migration):
     dependencies = [
         ("metadata", "0003_flag_boundary_uncast"),
-        ("catalogue", "0006_label_columns_from_declaration"),
+        ("catalogue", "0007_label_columns_from_declaration"),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalogue", "0005_training_star"),
+        ("catalogue", "0006_xp_coefficient_correlations"),
     ]
 
     operations = [
