@@ -10,14 +10,15 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from archive.catalogue.models import ModelVersion
+from archive.results import descriptor
 
 from . import oai
 from .record import bibtex, citation, datacite_json, datacite_xml, neighbours
 
 
 def site_url(request: HttpRequest) -> str:
-    """The site's public URL: RVS_PUBLIC_URL when set, else the request's own scheme and host."""
-    return settings.RVS_PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
+    """The site's public URL: RVS_PUBLIC_URL when set, else the address the client reached."""
+    return settings.RVS_PUBLIC_URL or descriptor.site_url(request)
 
 
 def _ready(name: str) -> ModelVersion:
