@@ -81,6 +81,9 @@ class Job(models.Model):
     site_url = models.CharField(
         max_length=500,
         blank=True,
+        default="",
+        # a database default too: rows written by SQL (the runs-to-jobs migration) have none
+        db_default="",
         help_text="The site's address as the request that created it reached it: the links in "
         "its results (a TAP result's DataLink descriptor) point there",
     )
