@@ -6,6 +6,7 @@ import os
 
 import psycopg
 
+from archive.citation.infos import result_infos
 from archive.errors import ArchiveError
 from archive.jobs import lifecycle
 from archive.jobs.models import Job, JobResult
@@ -52,7 +53,10 @@ def run_query(self, job_id: int, attempt: int) -> None:
         # the site's address is the request's that created the job (a worker has no request)
         descriptors = datalink_descriptors(fields, job.site_url)
         with partial.open("wb") as out:
-            blocks = stream_result(connection, prepared.sql, fields, fmt, query.maxrec, descriptors)
+            infos = result_infos(job.site_url)
+            blocks = stream_result(
+                connection, prepared.sql, fields, fmt, query.maxrec, descriptors, infos
+            )
             for block in blocks:
                 out.write(block)
         os.replace(partial, directory / name)

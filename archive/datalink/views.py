@@ -13,7 +13,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from archive.citation.infos import result_infos
 from archive.errors import ArchiveError, LimitExceeded, UnknownFormat, UsageError
+from archive.results.descriptor import site_url
 from archive.results.http import error_response, result_response
 from archive.results.query import archive_error
 from archive.tap.service import reader_connection
@@ -129,7 +131,13 @@ def cone_search(request: HttpRequest) -> HttpResponse:
         selected = scs.fields(cone.verb)
         connection = reader_connection(SCS_TIMEOUT_S)
         return result_response(
-            connection, scs.sql(cone, selected), selected, "votable", cone.maxrec, "cone"
+            connection,
+            scs.sql(cone, selected),
+            selected,
+            "votable",
+            cone.maxrec,
+            "cone",
+            infos=result_infos(site_url(request)),
         )
     except (ArchiveError, psycopg.Error) as exc:
         return error_response(archive_error(exc))

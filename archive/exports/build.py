@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection as django_connection
 from psycopg import sql as pgsql
 
+from archive.citation.infos import result_infos
 from archive.metadata.fields import VOField
 from archive.metadata.published import PAPER, registry
 from archive.results.formats import resolve
@@ -198,7 +199,8 @@ def _write(version, conn, staging: Path, formats, rows_per_file: int, progress):
         for group in groups:
             rel = f"{fmt.directory}/RvsCnn_{group.stem}{fmt.suffix}"
             first, last = group.source_ids
-            blocks = stream_result(conn, select_sql(conn, version.name, first, last), cols, writer)
+            sql = select_sql(conn, version.name, first, last)
+            blocks = stream_result(conn, sql, cols, writer, infos=result_infos("", version))
             size, md5 = write_stream(blocks, staging / rel, fmt.gzip)
             files.append(
                 store.ExportFile(rel, name, group.first, group.last, group.rows, size, md5)

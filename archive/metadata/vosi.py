@@ -6,6 +6,7 @@ document of one table (``/tap/tables/<name>``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from xml.etree import ElementTree as ET
 
 from .registry import Registry, Schema, Table
@@ -65,12 +66,14 @@ def _serialise(root: ET.Element) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def tableset(registry: Registry, detail: str = "max") -> bytes:
+def tableset(registry: Registry, detail: str = "max", notes: Mapping[str, str] = {}) -> bytes:
+    """``notes``: schema name -> a sentence appended to its description (how to cite it)."""
     root = ET.Element(f"{{{VOSI}}}tableset")
     for schema in registry.schemas:
         el = ET.SubElement(root, "schema")
         _text(el, "name", schema.name)
-        _text(el, "description", schema.description)
+        note = notes.get(schema.name, "")
+        _text(el, "description", " ".join(filter(None, [schema.description, note])))
         _text(el, "utype", schema.utype)
         for table in schema.tables:
             _table(el, schema, table, columns=detail != "min")

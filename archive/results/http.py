@@ -32,6 +32,7 @@ def result_response(
     maxrec: int | None = None,
     filename: str = "result",
     service_descriptors: Sequence = (),
+    infos: Sequence = (),
 ) -> HttpResponse:
     """A StreamingHttpResponse of the result; an ArchiveError before the first byte (unknown
     format, a query the database refuses) becomes a DALI error document with its status.
@@ -41,7 +42,7 @@ def result_response(
     """
     try:
         fmt = fmt if isinstance(fmt, Format) else resolve(fmt)
-        stream = stream_result(connection, sql, fields, fmt, maxrec, service_descriptors)
+        stream = stream_result(connection, sql, fields, fmt, maxrec, service_descriptors, infos)
         first = next(stream, b"")  # runs the query up to its first rows
     except ArchiveError as exc:
         return error_response(exc)

@@ -45,9 +45,11 @@ def schema(fields: Sequence[VOField]) -> pa.Schema:
     return pa.schema([pa.field(f.name, arrow_type(f)) for f in fields])
 
 
-def votable_metadata(fields: Sequence[VOField], overflow: bool = False) -> dict[bytes, bytes]:
+def votable_metadata(
+    fields: Sequence[VOField], overflow: bool = False, infos: Sequence = ()
+) -> dict[bytes, bytes]:
     """The VOTable-Parquet key-value metadata: the VOTable with a PARQUET element for DATA."""
-    infos = [("QUERY_STATUS", "OVERFLOW")] if overflow else []
+    infos = [("QUERY_STATUS", "OVERFLOW")] * overflow + list(infos)
     head = votable.header(fields, "TABLEDATA", infos=infos).decode()
     head = head[: head.index("<DATA>")]
     xml = head + '<PARQUET type="Parquet-local-XML"/>\n</TABLE>\n</RESOURCE>\n</VOTABLE>\n'
@@ -159,7 +161,7 @@ def write_parquet(result: Result) -> Iterator[bytes]:
         sink.parts.clear()  # no footer: a Parquet file without one is unreadable, not short
         raise
     fields = _bounded(result.fields, longest)
-    metadata = votable_metadata(fields, overflow=result.overflow)
+    metadata = votable_metadata(fields, overflow=result.overflow, infos=result.infos)
     # astropy sizes its string columns from table::len::<name> in the Arrow schema (it fails
     # on a NULL string without it); the schema is stored in the footer too, so it is final here
     lengths = {

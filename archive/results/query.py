@@ -52,6 +52,9 @@ class Result:
     overflow: bool = False
     rows: int = 0
     names: list[str] = field(init=False)
+    # what a VOTable carries beside the rows: DataLink service descriptors, provenance INFOs
+    service_descriptors: Sequence = ()
+    infos: Sequence = ()
 
     def __post_init__(self) -> None:
         self.names = [f"c{i}" for i in range(len(self.fields))]

@@ -32,13 +32,15 @@ def stream_result(
     fmt: Format | str | None = None,
     maxrec: int | None = None,
     service_descriptors: Sequence = (),
+    infos: Sequence = (),
 ) -> Iterator[bytes]:
     """The bytes of ``sql``'s result in ``fmt``, fetched in one read-only snapshot on
     ``connection`` (a psycopg connection of the read-only role, not in a transaction).
 
     ``fields`` describe the query's columns in order (None: derived from the query's types).
     ``service_descriptors``: the :class:`archive.results.votable.ServiceDescriptor` objects a
-    VOTable carries (DataLink).
+    VOTable carries (DataLink); ``infos``: its provenance INFOs, (name, value, text)
+    (:func:`archive.citation.infos.result_infos`), also in Parquet's VOTable metadata.
     Errors before the first byte are raised as :class:`archive.errors.ArchiveError`; after it,
     a VOTable ends with QUERY_STATUS=ERROR and other formats raise, so the transfer aborts.
     """
@@ -47,5 +49,5 @@ def stream_result(
         if fields is None:
             fields = describe(cursor, sql)
         result = Result(cursor, sql, list(fields), maxrec)
-        result.service_descriptors = service_descriptors  # read by the VOTable writers
+        result.service_descriptors, result.infos = service_descriptors, infos
         yield from fmt.writer(result)

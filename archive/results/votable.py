@@ -112,15 +112,17 @@ def field_element(field: VOField, field_id: str | None = None) -> str:
 def header(
     fields: Sequence[VOField],
     serialization: str,
-    infos: Sequence[tuple[str, str]] = (),
+    infos: Sequence[tuple[str, ...]] = (),
     table_name: str = "result",
     service_descriptors: Sequence[ServiceDescriptor] = (),
 ) -> bytes:
-    """Everything up to the first row; ``serialization`` is "BINARY2" or "TABLEDATA". Fields
-    that ``service_descriptors`` refer to get an XML ID (the descriptors go in the footer)."""
+    """Everything up to the first row; ``serialization`` is "BINARY2" or "TABLEDATA". ``infos``:
+    (name, value) or (name, value, text) of INFOs before the table (provenance, citation).
+    Fields that ``service_descriptors`` refer to get an XML ID (the descriptors go in the
+    footer)."""
     ids = field_ids(fields, service_descriptors)
     parts = [_OPEN, '<RESOURCE type="results">\n', _info("QUERY_STATUS", "OK")]
-    parts += [_info(name, value) for name, value in infos]
+    parts += [_info(*info) for info in infos]
     parts.append(f"<TABLE name={quoteattr(table_name)}>\n")
     parts += [field_element(f, ids.get(f.name)) for f in fields]
     parts.append("<DATA>\n")
@@ -311,8 +313,9 @@ def write_binary2(result: Result) -> Iterator[bytes]:
     chunks = result.chunks()
     first = next(chunks, None)  # the query has started (or failed) before the first byte
     b64 = Base64Lines()
-    descriptors = getattr(result, "service_descriptors", ())
-    yield header(result.fields, "BINARY2", service_descriptors=descriptors) + (
+    descriptors = result.service_descriptors
+    infos = result.infos
+    yield header(result.fields, "BINARY2", infos, service_descriptors=descriptors) + (
         b64.feed(binary2(first, result.fields)) if first else b""
     )
     try:
@@ -331,8 +334,9 @@ def write_tabledata(result: Result) -> Iterator[bytes]:
     batches = result.text_rows(_TABLEDATA, "FORMAT text, NULL ''")
     floats = [i for i, f in enumerate(result.fields) if f.datatype in ("float", "double")]
     first = next(batches, [])
-    descriptors = getattr(result, "service_descriptors", ())
-    yield header(result.fields, "TABLEDATA", service_descriptors=descriptors) + (
+    descriptors = result.service_descriptors
+    infos = result.infos
+    yield header(result.fields, "TABLEDATA", infos, service_descriptors=descriptors) + (
         tabledata(first, floats) if first else b""
     )
     try:

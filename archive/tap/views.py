@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from django.conf import settings
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from archive.citation.infos import cite_text, result_infos
 from archive.errors import ArchiveError, BadParameter, LimitExceeded, NotFound, UsageError
 from archive.jobs import lifecycle
 from archive.jobs.models import Job
@@ -105,6 +107,7 @@ def sync(request: HttpRequest) -> HttpResponse:
             fmt,
             params.maxrec,
             service_descriptors=datalink_descriptors(fields, site_url(request)),
+            infos=result_infos(site_url(request)),
         )
     except (ArchiveError, psycopg.Error) as exc:
         response = error_response(archive_error(exc))
@@ -133,7 +136,8 @@ def tables(request: HttpRequest) -> HttpResponse:
     detail = collect(request).get("DETAIL", "max").lower()
     if detail not in ("min", "max"):
         return error_response(BadParameter("detail", detail, "min or max"))
-    return _xml(vosi.tableset(registry(), detail=detail))
+    notes = {settings.PUBLISHED_SCHEMA: cite_text(site_url(request))}
+    return _xml(vosi.tableset(registry(), detail=detail, notes=notes))
 
 
 def table(request: HttpRequest, name: str) -> HttpResponse:

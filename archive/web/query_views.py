@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from archive.citation.infos import result_infos
 from archive.errors import ArchiveError
 from archive.jobs import lifecycle
 from archive.jobs.models import Job
@@ -263,7 +264,14 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     rows = int(maxrec) if maxrec and maxrec.isdigit() else limits.maxrec_default
     links = datalink_descriptors(fields, site_url(request))
     return result_response(
-        conn, prepared.sql, fields, fmt, rows, service_descriptors=links, filename=f"job{job.pk}"
+        conn,
+        prepared.sql,
+        fields,
+        fmt,
+        rows,
+        service_descriptors=links,
+        infos=result_infos(site_url(request)),
+        filename=f"job{job.pk}",
     )
 
 

@@ -8,7 +8,9 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from archive.citation.infos import result_infos
 from archive.errors import ArchiveError
+from archive.results.descriptor import site_url
 from archive.results.formats import resolve
 from archive.results.http import error_response, result_response
 from archive.tap.limits import limits_for
@@ -223,5 +225,11 @@ def download(request: HttpRequest) -> HttpResponse:
     except ArchiveError as exc:
         return error_response(exc)
     return result_response(
-        conn, prepared.sql, fields, fmt, limits.maxrec_default, filename="rvs_cnn_search"
+        conn,
+        prepared.sql,
+        fields,
+        fmt,
+        limits.maxrec_default,
+        filename="rvs_cnn_search",
+        infos=result_infos(site_url(request)),
     )
