@@ -37,6 +37,7 @@ from archive.ops.models import PipelineRun
 from archive.ops.publishing import publish
 from labeling.pipeline import (
     Labeller,
+    LabelTimes,
     PipelineConfig,
     Plan,
     finalize_version,
@@ -296,23 +297,34 @@ def predict_chunk(run_id: int, attempt: int, version_id: int, lo: int, hi: int) 
         return 0
     ids = _samples(run_id)["catalogue_ids"][lo:hi]
     version = ModelVersion.objects.get(pk=version_id)
-    labelled = _labeller(version.path).label(load_star_set(ids))
+    labeller, times = _labeller(version.path), LabelTimes()
+    t0 = time.perf_counter()
+    stars = load_star_set(ids)
+    times.load = time.perf_counter() - t0
+    labelled = labeller.label(stars, times=times)
+    t0 = time.perf_counter()
     try:
         written = write_labels(version_id, labelled)
     except LabelWriteError:
         if _active(run_id, attempt) is None:  # a stale copy: the run finished meanwhile
             return 0
         raise
-    _chunk_done(run_id)
+    times.write = time.perf_counter() - t0
+    _chunk_done(run_id, times)
     return written
 
 
-def _chunk_done(run_id: int) -> None:
+def _chunk_done(run_id: int, times: LabelTimes) -> None:
+    """Count the chunk and add where its time went to ``counts["label_seconds"]``, whose
+    ``serial / ensemble`` is the labelling stage's cost per star over the ensemble's own."""
     with transaction.atomic():
         run = PipelineRun.objects.select_for_update().get(pk=run_id)
         done = run.counts.get("chunks_done", 0) + 1
         total = max(run.counts.get("chunks", 1), 1)
-        run.counts = {**run.counts, "chunks_done": done}
+        seconds = dict(run.counts.get("label_seconds", {}))
+        for key, value in {**times.as_dict(), "serial": times.serial}.items():
+            seconds[key] = round(seconds.get(key, 0) + value, 4)
+        run.counts = {**run.counts, "chunks_done": done, "label_seconds": seconds}
         run.percent = min(100.0, 100.0 * done / total)
         run.save(update_fields=["counts", "percent"])
 

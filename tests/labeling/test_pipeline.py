@@ -21,6 +21,7 @@ from labeling.ensemble import EnsembleConfig, load_member, predict_ensemble
 from labeling.labels import LABELS
 from labeling.pipeline import (
     Labeller,
+    LabelTimes,
     PipelineConfig,
     cross_validated,
     cross_validated_labelled,
@@ -88,6 +89,21 @@ def test_version_reloads_with_identical_predictions_and_a_report(sky, the_plan, 
     np.testing.assert_array_equal(a.flags, b.flags)
     report = working.files["validation"]
     assert (report / "index.html").exists() and (report / "report.json").exists()
+
+
+def test_prefetched_batches_label_as_one_batch_and_account_their_time(sky, the_plan, working):
+    held = sky.training.subset(the_plan.holdout)
+    labeller = Labeller.from_version(working)
+    whole = labeller.label(held, batch_size=len(held))
+    times = LabelTimes()
+    batched = labeller.label(held, batch_size=97, times=times)  # inputs read a batch ahead
+    np.testing.assert_allclose(batched.labels, whole.labels, rtol=1e-6)
+    np.testing.assert_array_equal(batched.flags, whole.flags)
+    assert times.stars == len(held)
+    assert times.ensemble > 0 and times.inputs > 0 and times.tsne > 0
+    # only the wait for the prefetch thread is on the path, never more than its work
+    assert 0 <= times.waited <= times.inputs + 0.05
+    assert times.serial == pytest.approx(times.waited + times.ensemble + times.tsne + times.flags)
 
 
 def test_shuffled_labels_fail(sky, the_plan, tmp_path):

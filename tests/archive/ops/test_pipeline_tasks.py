@@ -85,6 +85,10 @@ def test_pipeline_labels_every_star_and_publishes(celery_worker_process, worker_
     assert "training" in run.counts and run.counts["chunks_done"] == run.counts["chunks"]
     assert set(run.timings) == {"select", "train", "finalize", "predict"}  # seconds, all of them
     assert all(seconds > 0 for seconds in run.timings.values())
+    # every chunk says where its time went: the stage's cost over the ensemble's own
+    seconds = run.counts["label_seconds"]
+    assert seconds["stars"] == n and seconds["ensemble"] > 0 and seconds["write"] > 0
+    assert seconds["serial"] >= seconds["ensemble"] + seconds["load"]
     report = Path(version.path) / "files" / "validation" / "index.html"
     assert report.read_text().count("<img") >= 3
 
