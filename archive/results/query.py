@@ -55,6 +55,9 @@ class Result:
     # what a VOTable carries beside the rows: DataLink service descriptors, provenance INFOs
     service_descriptors: Sequence = ()
     infos: Sequence = ()
+    # what FITS must know before the rows, when the caller knows it (an export: its file's
+    # rows come from the partition plan), so the query is not run twice
+    known_sizes: Sizes | None = None
 
     def __post_init__(self) -> None:
         self.names = [f"c{i}" for i in range(len(self.fields))]
@@ -105,7 +108,9 @@ class Result:
 
     def sizes(self) -> Sizes:
         """What FITS must write before the first row: one aggregate over the query (MAXREC + 1
-        rows at most) in the same snapshot as the rows."""
+        rows at most) in the same snapshot as the rows, unless ``known_sizes`` says it."""
+        if self.known_sizes is not None:
+            return self.known_sizes
         measures, plan = ["count(*)"], []
         for i, (f, n) in enumerate(zip(self.fields, self.names, strict=True)):
             value = binary_cast(f, n)

@@ -8,7 +8,7 @@ from archive.errors import BadParameter
 from archive.metadata.fields import VOField
 from archive.results.columns import describe
 from archive.results.formats import Format, resolve
-from archive.results.query import Result, snapshot
+from archive.results.query import Result, Sizes, snapshot
 
 
 def parse_maxrec(value: str | int | None, default: int | None, limit: int | None) -> int | None:
@@ -33,6 +33,7 @@ def stream_result(
     maxrec: int | None = None,
     service_descriptors: Sequence = (),
     infos: Sequence = (),
+    sizes: Sizes | None = None,
 ) -> Iterator[bytes]:
     """The bytes of ``sql``'s result in ``fmt``, fetched in one read-only snapshot on
     ``connection`` (a psycopg connection of the read-only role, not in a transaction).
@@ -40,7 +41,9 @@ def stream_result(
     ``fields`` describe the query's columns in order (None: derived from the query's types).
     ``service_descriptors``: the :class:`archive.results.votable.ServiceDescriptor` objects a
     VOTable carries (DataLink); ``infos``: its provenance INFOs, (name, value, text)
-    (:func:`archive.citation.infos.result_infos`), also in Parquet's VOTable metadata.
+    (:func:`archive.citation.infos.result_infos`), also in Parquet's VOTable metadata;
+    ``sizes``: the rows, widths and integer ranges FITS needs first, when the caller knows them
+    (checked: a result whose rows differ fails).
     Errors before the first byte are raised as :class:`archive.errors.ArchiveError`; after it,
     a VOTable ends with QUERY_STATUS=ERROR and other formats raise, so the transfer aborts.
     """
@@ -50,4 +53,5 @@ def stream_result(
             fields = describe(cursor, sql)
         result = Result(cursor, sql, list(fields), maxrec)
         result.service_descriptors, result.infos = service_descriptors, infos
+        result.known_sizes = sizes
         yield from fmt.writer(result)

@@ -11,7 +11,8 @@ from astropy.table import Table, vstack
 from astropy.units import UnitsWarning
 
 from archive.exports import build, store
-from archive.exports.partition import PIXELS, SHIFT, PixelRange, buckets, ranges
+from archive.exports.partition import PIXELS, SHIFT, PixelRange, buckets, cover, ranges
+from archive.results.query import Result, snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,6 +81,21 @@ def test_export_rows_add_up_checksums_verify_and_astropy_reads_every_file(versio
     assert columns["unit"][list(columns["name"]).index("teff")] == "K"
     readme = (root / "README.txt").read_text()
     assert version.name in readme and "md5sum -c MD5SUM" in readme
+
+
+def test_known_file_sizes_are_what_the_database_would_say(version_stars, reader):
+    # FITS exports take their header from file_sizes instead of a second pass of the query
+    version, _ = version_stars
+    cols = build.fields()
+    for group in cover(build.pixel_groups(version.pk, 500)):
+        sql = build.select_sql(reader, version.name, *group.source_ids)
+        with snapshot(reader) as cur:
+            measured = Result(cur, sql, cols).sizes()
+        known = build.file_sizes(cols, version.name, group.rows)
+        assert (known.rows, known.widths) == (measured.rows, measured.widths)
+        assert {i: r[2] for i, r in known.ranges.items()} == {
+            i: r[2] for i, r in measured.ranges.items()
+        }
 
 
 def test_interrupted_export_is_never_served_and_reruns_cleanly(version_stars, reader, monkeypatch):
