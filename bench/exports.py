@@ -100,13 +100,10 @@ def ensure_database(rows: int, small: int) -> None:
         conn.execute("VACUUM ANALYZE cnn_label")
 
 
-def child(fmt: str, version: str, prefetch: bool = True) -> None:
+def child(fmt: str, version: str) -> None:
     import django
 
     django.setup()
-    from archive.results import fetch
-
-    fetch.PREFETCH = prefetch
     from archive.catalogue.models import ModelVersion
     from archive.exports.build import build_export
     from archive.exports.store import export_dir
@@ -129,9 +126,10 @@ def child(fmt: str, version: str, prefetch: bool = True) -> None:
     print(json.dumps({"seconds": seconds, "bytes": size, "raw": raw, "files": len(manifest.files)}))
 
 
-def run_child(fmt: str, version: str, prefetch: bool = True) -> dict:
-    args = [sys.executable, __file__, "--child", fmt, "--version", version]
-    return run_measured([*args] + ([] if prefetch else ["--no-prefetch"]), REPO, env())
+def run_child(fmt: str, version: str) -> dict:
+    return run_measured(
+        [sys.executable, __file__, "--child", fmt, "--version", version], REPO, env()
+    )
 
 
 def export_query(version: str) -> str:
@@ -167,19 +165,9 @@ def main() -> None:
     parser.add_argument("--formats", nargs="*", default=FORMATS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--version", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--no-prefetch",
-        action="store_true",
-        help="the server's rows read in the writer's thread (archive.results.fetch.PREFETCH)",
-    )
-    parser.add_argument(
-        "--side-by-side",
-        action="store_true",
-        help="also each format without prefetching, interleaved with the runs with it",
-    )
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.version, prefetch=not args.no_prefetch)
+        child(args.child, args.version)
         return
     ensure_database(args.rows, args.small)
     query = export_query(f"bench-{args.rows}")
@@ -190,11 +178,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for fmt in args.formats:
         small = run_child(fmt, f"bench-{args.small}")
-        runs, limits, serial = [], [], []
+        runs, limits = [], []
         for _ in range(args.repeat):
             runs.append(run_child(fmt, f"bench-{args.rows}"))
-            if args.side_by_side:
-                serial.append(run_child(fmt, f"bench-{args.rows}", prefetch=False))
             limits.append(copy_limit(LIMIT_OF[fmt], query))
         seconds = statistics.median(r["seconds"] for r in runs)
         limit = statistics.median(limits)
@@ -208,14 +194,6 @@ def main() -> None:
             f"| {small['rss_mib']:.0f} → {r['rss_mib']:.0f} MiB |",
             flush=True,
         )
-        if serial:
-            before = statistics.median(r["seconds"] for r in serial)
-            print(
-                f"|   {fmt} without prefetch | {args.rows} | {before:.1f} | "
-                f"{args.rows / before:,.0f} | | | | {limit / before:.0%} "
-                f"| {serial[0]['rss_mib']:.0f} MiB |",
-                flush=True,
-            )
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ memory of each process and the disk used.
 
     .venv/bin/python bench/rehearsal.py [--stars 1000000] [--epochs 2] [--workers 1]
 
-Needs the test services (``python3 scripts/services.py start test``) and no test run beside it
-(it shares their Redis). Everything lives under ``var/rehearsal/<stars>-<seed>/`` and in the
-database ``rvscnn_rehearsal_<stars>``; run it again to resume: finished stages print the
+Needs the test services (``python3 scripts/services.py start test``); its tasks go through a
+Redis database of their own, so a test run beside it does not take them. Everything lives
+under ``var/rehearsal/<stars>-<seed>/`` and in the database ``rvscnn_rehearsal_<stars>``; run
+it again to resume: finished stages print the
 figures they recorded (``state.json``), generation and ingest are idempotent, and an unfinished
 pipeline run is resumed (``manage.py pipeline resume``) rather than started again. Peak memory:
 ``wait4`` for the stages that are one child process; for the Celery workers, the high-water mark
@@ -79,6 +80,9 @@ class Rehearsal:
             "DJANGO_SETTINGS_MODULE": "archive.settings",
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
+        # a Redis database of its own: a test run's workers on the same server must not take
+        # the rehearsal's tasks (they would run them against the test database)
+        self.env["RVS_REDIS_URL"] = redis_url().rsplit("/", 1)[0] + "/7"
 
     # --- bookkeeping -------------------------------------------------------------------
     def done(self, stage: str) -> Figures | None:
@@ -223,6 +227,8 @@ class Rehearsal:
                     ],
                     cwd=REPO,
                     env={**self.env, "RVS_WORKER_THREADS": str(threads)},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                     start_new_session=True,
                 )
             )
@@ -263,6 +269,14 @@ print(time.perf_counter() - t, len(body))
         seconds, size = out.strip().splitlines()[-1].split()
         figures.rows, figures.extra = 1, {"request_s": float(seconds), "bytes": int(size)}
         return figures
+
+
+def redis_url() -> str:
+    sys.path.insert(0, str(REPO))
+    os.environ.setdefault("RVS_INSTANCE", "test")
+    from archive import settings
+
+    return settings.CELERY_BROKER_URL
 
 
 class Sampler:
