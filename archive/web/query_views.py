@@ -1,21 +1,20 @@
 """The query page: an ADQL / PostgreSQL editor with the TAP examples and the schema browser;
-queries run as async jobs of the TAP service (kind ``tap_query``), listed per user."""
+queries run as async jobs of the TAP service (``archive.tap.submit``), listed per visitor."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, NotFound
 from archive.jobs import lifecycle
+from archive.jobs.access import Caller
 from archive.jobs.models import Job
 from archive.jobs.phases import ACTIVE, Phase
 from archive.metadata.published import registry
@@ -25,14 +24,14 @@ from archive.results.http import error_response, result_response
 from archive.tap import examples
 from archive.tap.limits import limits_for
 from archive.tap.service import prepare, reader_connection, result_fields
+from archive.tap.submit import Via, job_of, jobs_of, result_path
+from archive.tap.submit import submit as tap_submit
 from labeling.flags import CLEAN_FLAG
 
 from . import plots
 from .samp import table_url
 from .search_views import DOWNLOADS
 
-KIND = "tap_query"
-SESSION_JOBS = "web_jobs"  # an anonymous visitor's jobs: only those this session created
 PREVIEW_ROWS = 100
 PREVIEW_MAX_BYTES = 50 * 2**20
 LANGS = ("ADQL", "PostgreSQL")
@@ -48,18 +47,15 @@ READERS = {
 
 
 def visible_jobs(request: HttpRequest):
-    """The visitor's own TAP jobs: a user's, or those this anonymous session created."""
-    jobs = Job.objects.filter(kind=KIND).exclude(phase=Phase.ARCHIVED)
-    if request.user.is_authenticated:
-        return jobs.filter(owner=request.user)
-    return jobs.filter(owner__isnull=True, pk__in=request.session.get(SESSION_JOBS, []))
+    """The visitor's own queries: a user's, or those this anonymous session created."""
+    return jobs_of(Caller.of(request))
 
 
-def _job(request: HttpRequest, job_id: int) -> Job:
-    job = visible_jobs(request).filter(pk=job_id).first()
-    if job is None:
-        raise Http404(f"no job {job_id} of yours")
-    return job
+def _job(request: HttpRequest, job_id: str) -> Job:
+    try:
+        return job_of(Caller.of(request), job_id)
+    except NotFound:
+        raise Http404(f"no job {job_id} of yours") from None
 
 
 def _schema():
@@ -89,7 +85,7 @@ def query_page(request: HttpRequest) -> HttpResponse:
         except ArchiveError as exc:
             error = exc.message
         else:
-            return redirect("web:job", job_id=job.pk)
+            return redirect("web:job", job_id=job.public_id)
     return render(
         request,
         "web/query.html",
@@ -121,41 +117,15 @@ def submit(request: HttpRequest, lang: str, query: str, maxrec: str) -> Job:
     if not query.strip():
         raise ArchiveError("the query is empty")
     prepare(lang, query)  # raises QueryError with where the query is wrong
-    limits = limits_for(request.user)
-    active = visible_jobs(request).filter(phase__in=ACTIVE).count()
-    if active >= limits.active_jobs:
-        raise ArchiveError(
-            f"{active} of your jobs are queued or executing; at most {limits.active_jobs} at once"
-        )
     params = {"LANG": lang, "QUERY": query, "RESPONSEFORMAT": "votable"}
     if maxrec.strip():
         params["MAXREC"] = maxrec.strip()
-    owner = request.user if request.user.is_authenticated else None
-    job = lifecycle.create(
-        KIND,
-        owner=owner,
-        parameters=params,
-        execution_duration=limits.async_timeout_s,
-        destruction_time=timezone.now() + timedelta(seconds=limits.retention_s),
-        site_url=site_url(request),
-    )
-    if owner is None:
-        request.session[SESSION_JOBS] = [*request.session.get(SESSION_JOBS, []), job.pk][-200:]
-    lifecycle.enqueue(job)
-    return job
-
-
-def _result_path(job: Job):
-    found = next((r for r in job.result_list if r.id == "result" and r.path), None)
-    if found is None:
-        return None
-    path = lifecycle.job_dir(job) / found.path
-    return path if path.is_file() else None
+    return tap_submit(request, params, via=Via.WEB, run=True)
 
 
 def _result_table(job: Job):
     """The job's result as an astropy table (None if too large to preview or gone)."""
-    path = _result_path(job)
+    path = result_path(job)
     if path is None or path.stat().st_size > PREVIEW_MAX_BYTES:
         return None
     from astropy.table import Table
@@ -174,7 +144,7 @@ def _result_table(job: Job):
     return table
 
 
-def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_page(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     table = _result_table(job) if job.phase == Phase.COMPLETED else None
     columns, rows, numeric = [], [], []
@@ -200,7 +170,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
                 job.parameters.get("LANG", "ADQL"),
                 maxrec=_int_or_none(job.parameters.get("MAXREC")),
             ),
-            "samp_name": f"rvs_cnn job {job.pk}",
+            "samp_name": f"rvs_cnn job {job.public_id}",
             "preview_rows": PREVIEW_ROWS,
             "active": job.phase in (*ACTIVE, Phase.PENDING),
         },
@@ -221,14 +191,14 @@ def _cell(value) -> str:
     return str(value)
 
 
-def job_status(request: HttpRequest, job_id: int) -> JsonResponse:
+def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
     job = _job(request, job_id)
     return JsonResponse(
         {"phase": job.phase, "seconds": job.execution_seconds, "error": job.error_summary}
     )
 
 
-def job_plot(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_plot(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     table = _result_table(job) if job.phase == Phase.COMPLETED else None
     x, y = request.GET.get("x", ""), request.GET.get("y", "")
@@ -246,7 +216,7 @@ def job_plot(request: HttpRequest, job_id: int) -> HttpResponse:
     return HttpResponse(body, content_type="image/png")
 
 
-def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_download(request: HttpRequest, job_id: str) -> HttpResponse:
     """The job's result in any format: its query run again through the TAP path, streamed."""
     job = _job(request, job_id)
     if job.phase != Phase.COMPLETED:
@@ -263,12 +233,18 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     rows = int(maxrec) if maxrec and maxrec.isdigit() else limits.maxrec_default
     links = datalink_descriptors(fields, site_url(request))
     return result_response(
-        conn, prepared.sql, fields, fmt, rows, service_descriptors=links, filename=f"job{job.pk}"
+        conn,
+        prepared.sql,
+        fields,
+        fmt,
+        rows,
+        service_descriptors=links,
+        filename=f"job-{job.public_id}",
     )
 
 
 @require_POST
-def job_delete(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     lifecycle.destroy(job.pk)
     return redirect(reverse("web:query") + "#jobs")
