@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from archive.errors import ArchiveError, NotFound
+from archive.errors import ArchiveError, NotFound, UsageError
 from archive.jobs import lifecycle
 from archive.jobs.access import Caller
 from archive.jobs.models import Job
@@ -65,7 +65,7 @@ def _schema():
 
 
 def query_page(request: HttpRequest) -> HttpResponse:
-    error = None
+    error, status = None, 200
     lang = "ADQL"
     text = request.GET.get("adql") or (
         f"SELECT TOP 100 source_id, ra, dec, teff, logg, m_h, alpha_m, flag_boundary\n"
@@ -83,7 +83,7 @@ def query_page(request: HttpRequest) -> HttpResponse:
         try:
             job = submit(request, lang, text, request.POST.get("maxrec", ""))
         except ArchiveError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
         else:
             return redirect("web:job", job_id=job.public_id)
     return render(
@@ -100,7 +100,7 @@ def query_page(request: HttpRequest) -> HttpResponse:
             "jobs": visible_jobs(request)[:50],
             "limits": limits_for(request.user),
         },
-        status=400 if error else 200,
+        status=status,
     )
 
 
@@ -113,9 +113,9 @@ def _error_position(error: str | None) -> tuple[int, int] | None:
 def submit(request: HttpRequest, lang: str, query: str, maxrec: str) -> Job:
     """Check the query (so an error shows beside it at once), then queue it as a TAP job."""
     if lang not in LANGS:
-        raise ArchiveError(f"unknown query language {lang!r}")
+        raise UsageError(f"unknown query language {lang!r}")
     if not query.strip():
-        raise ArchiveError("the query is empty")
+        raise UsageError("the query is empty")
     prepare(lang, query)  # raises QueryError with where the query is wrong
     params = {"LANG": lang, "QUERY": query, "RESPONSEFORMAT": "votable"}
     if maxrec.strip():
@@ -132,7 +132,9 @@ def _result_table(job: Job):
 
     reader = READERS.get(path.suffix)
     try:
-        table = Table.read(path, format=reader) if reader else None
+        # a CSV cut by MAXREC ends with a "# QUERY_STATUS=OVERFLOW" line (archive.results.text)
+        options = {"comment": "#"} if reader == "ascii.csv" else {}
+        table = Table.read(path, format=reader, **options) if reader else None
     except Exception:  # noqa: BLE001 -- a result astropy cannot read is downloaded, not shown
         table = None
     if table is None:
