@@ -57,3 +57,26 @@ def test_web_visitors_behind_one_address_have_limits_of_their_own(settings):
     refused = first.post("/query/", form)
     assert refused.status_code == 429 and b"at most 1 run at once" in refused.content
     assert second.post("/query/", form).status_code == 302
+
+
+def test_the_owner_extends_a_jobs_destruction_within_the_limit():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from archive.tap.limits import ANONYMOUS
+
+    client = Client(REMOTE_ADDR="10.4.0.1")
+    url = client.post("/tap/async", QUERY)["Location"]
+    job = Job.objects.get(public_id=url.rsplit("/", 1)[1])
+    first = job.destruction_time
+    later = (first + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert client.post(f"{url}/destruction", {"DESTRUCTION": later}).status_code == 303
+    job.refresh_from_db()
+    assert job.destruction_time > first + timedelta(hours=23)
+    # asked for a year: given the longest the limits allow
+    year = (timezone.now() + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    client.post(f"{url}/destruction", {"DESTRUCTION": year})
+    job.refresh_from_db()
+    most = timezone.now() + timedelta(seconds=ANONYMOUS.retention_max_s)
+    assert most - timedelta(minutes=1) < job.destruction_time <= most
