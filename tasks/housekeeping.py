@@ -10,6 +10,7 @@ from celery.signals import worker_ready
 from django.utils import timezone
 
 from archive.jobs import lifecycle
+from archive.jobs.kinds import Kind
 from archive.jobs.models import Job
 from archive.jobs.phases import Phase
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 #: kinds whose task is short enough to be sure of: an EXECUTING job no live worker runs is lost
 #: (a pipeline run's members may sit in the broker for hours, and resume carries them on)
-REAPED_KINDS = ("tap_query",)
+REAPED_KINDS = (Kind.TAP_QUERY,)
 GRACE = timedelta(seconds=20)  # a task just handed out may not show as active yet
 
 

@@ -9,6 +9,7 @@ import psycopg
 from archive.citation.infos import result_infos
 from archive.errors import ArchiveError
 from archive.jobs import lifecycle
+from archive.jobs.access import Caller
 from archive.jobs.models import Job, JobResult
 from archive.results.descriptor import datalink_descriptors
 from archive.results.formats import resolve
@@ -17,7 +18,8 @@ from archive.results.stream import stream_result
 from archive.tap.limits import limits_for
 from archive.tap.params import QueryParams
 from archive.tap.service import prepare, query_connection, result_fields
-from archive.tap.uploads import read_uploads, result_file
+from archive.tap.submit import RESULT, result_bytes
+from archive.tap.uploads import read_uploads
 
 from .celery import app
 
@@ -41,6 +43,11 @@ def run_query(self, job_id: int, attempt: int) -> None:
         if query.upload:
             stored = directory / "uploads"
             parts = {p.name: p.read_bytes() for p in stored.iterdir()} if stored.is_dir() else {}
+            caller = Caller.of_job(job)  # an upload by URL reads only what its creator may
+
+            def result_file(job_id: str, result_id: str) -> bytes:
+                return result_bytes(caller, job_id, result_id)
+
             uploads = read_uploads(query.upload, parts, limits, result_file=result_file)
         prepared = prepare(query.lang, query.query, uploads)
         name = f"result{fmt.suffix}"
@@ -70,7 +77,7 @@ def run_query(self, job_id: int, attempt: int) -> None:
         if dedicated is not None:
             dedicated.close()
     result = JobResult(
-        id="result",
+        id=RESULT,
         path=name,
         content_type=fmt.content_type,
         size=(directory / name).stat().st_size,

@@ -46,4 +46,4 @@ def catalogue_counts() -> list[dict]:
 
 
 def published_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_published=True).first()
+    return ModelVersion.objects.published().first()

@@ -363,6 +363,21 @@ class ApogeeLabel(columns("ApogeeLabelColumns", apogee_label_fields())):
         return f"{self.apogee_id} ({self.telescope}/{self.field})"
 
 
+def ready_sql(alias: str) -> str:
+    """Raw SQL's spelling of :meth:`ModelVersionQuerySet.ready` for the row ``alias``."""
+    return f"{alias}.status = '{ModelVersion.Status.READY.value}'"
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def ready(self) -> "ModelVersionQuerySet":
+        """Versions whose catalogue is complete (the only ones that may be published)."""
+        return self.filter(status=ModelVersion.Status.READY)
+
+    def published(self) -> "ModelVersionQuerySet":
+        """The published version (one at most, by a constraint)."""
+        return self.filter(is_published=True)
+
+
 class ModelVersion(models.Model):
     """A trained deep ensemble (Sect. 3.2): immutable once ready; at most one is published.
 
@@ -399,6 +414,8 @@ class ModelVersion(models.Model):
     framework_versions = models.JSONField(default=dict, blank=True)
     is_published = models.BooleanField(default=False)
     published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         db_table = "model_version"

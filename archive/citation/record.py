@@ -92,7 +92,7 @@ def version_url(base_url: str, version: ModelVersion) -> str:
 
 def neighbours(version: ModelVersion) -> tuple[ModelVersion | None, ModelVersion | None]:
     """(predecessor, successor): the ready versions created just before and after it."""
-    ready = ModelVersion.objects.filter(status=ModelVersion.Status.READY).exclude(pk=version.pk)
+    ready = ModelVersion.objects.ready().exclude(pk=version.pk)
     before = ready.filter(created_at__lt=version.created_at).order_by("-created_at").first()
     after = ready.filter(created_at__gt=version.created_at).order_by("created_at").first()
     return before, after

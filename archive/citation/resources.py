@@ -58,7 +58,7 @@ class Dates:
 def dates() -> Dates:
     agg = ModelVersion.objects.aggregate(first=Min("created_at"), last=Max("published_at"))
     created = agg["first"] or EPOCH
-    published = ModelVersion.objects.filter(is_published=True).first()
+    published = ModelVersion.objects.published().first()
     return Dates(created, max(agg["last"] or created, created), published.name if published else "")
 
 

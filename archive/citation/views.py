@@ -22,7 +22,7 @@ def site_url(request: HttpRequest) -> str:
 
 
 def _ready(name: str) -> ModelVersion:
-    version = ModelVersion.objects.filter(name=name, status=ModelVersion.Status.READY).first()
+    version = ModelVersion.objects.ready().filter(name=name).first()
     if version is None:
         raise Http404(f"no ready model version {name}")
     return version
@@ -30,7 +30,7 @@ def _ready(name: str) -> ModelVersion:
 
 @require_GET
 def versions(request: HttpRequest) -> HttpResponse:
-    ready = ModelVersion.objects.filter(status=ModelVersion.Status.READY).order_by("-created_at")
+    ready = ModelVersion.objects.ready().order_by("-created_at")
     return render(request, "citation/versions.html", {"versions": ready})
 
 

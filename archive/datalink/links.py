@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
+from archive.catalogue.models import ready_sql
+
 from . import products
 from .ids import ParsedId
 
@@ -79,7 +81,7 @@ def _known(ids: list[int]) -> dict[str, set[int] | dict]:
         found["published"] = dict(cur.fetchall())
         cur.execute(
             "SELECT t.source_id, string_agg(v.name, ', ' ORDER BY v.name) FROM training_star t "
-            "JOIN model_version v ON v.id = t.model_version_id AND v.status = 'ready' "
+            f"JOIN model_version v ON v.id = t.model_version_id AND {ready_sql('v')} "
             "WHERE t.source_id = ANY(%s) GROUP BY t.source_id",
             [ids],
         )
@@ -95,7 +97,7 @@ def _has_report() -> bool:
 
     from archive.catalogue.models import ModelVersion
 
-    path = ModelVersion.objects.filter(is_published=True).values_list("path", flat=True).first()
+    path = ModelVersion.objects.published().values_list("path", flat=True).first()
     return bool(path) and (Path(path) / "files" / "validation" / "index.html").is_file()
 
 

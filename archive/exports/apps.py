@@ -10,11 +10,12 @@ class ExportsConfig(AppConfig):
         from django.db.models.signals import post_delete
 
         from archive.catalogue.models import ModelVersion
+        from archive.jobs.kinds import Kind
         from archive.jobs.registry import register
 
         from .store import remove_export
 
-        register("export", task="exports.build", description="bulk files of a model version")
+        register(Kind.EXPORT, task="exports.build", description="bulk files of a model version")
 
         def version_deleted(sender, instance, **kwargs) -> None:
             remove_export(instance.name)  # an export stays exactly as long as its version

@@ -17,14 +17,12 @@ from .serving import file_response
 
 def _visible() -> dict[str, store.Manifest]:
     """Complete exports of versions that still exist and are ready."""
-    ready = set(
-        ModelVersion.objects.filter(status=ModelVersion.Status.READY).values_list("name", flat=True)
-    )
+    ready = set(ModelVersion.objects.ready().values_list("name", flat=True))
     return {k: m for k, m in store.complete_exports().items() if k in ready}
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    published = ModelVersion.objects.filter(is_published=True).values_list("name", flat=True)
+    published = ModelVersion.objects.published().values_list("name", flat=True)
     published = set(published)
     exports = [
         {
@@ -41,9 +39,7 @@ def index(request: HttpRequest) -> HttpResponse:
     buildable = []
     if request.user.is_staff:  # staff may (re)build the export of any ready version
         buildable = list(
-            ModelVersion.objects.filter(status=ModelVersion.Status.READY)
-            .order_by("name")
-            .values_list("name", flat=True)
+            ModelVersion.objects.ready().order_by("name").values_list("name", flat=True)
         )
     return render(request, "exports/index.html", {"exports": exports, "buildable": buildable})
 
@@ -70,7 +66,7 @@ def export_file(request: HttpRequest, version: str, name: str) -> HttpResponse:
 @require_POST
 @staff_member_required
 def build(request: HttpRequest, version: str) -> HttpResponse:
-    the_version = ModelVersion.objects.filter(name=version, status="ready").first()
+    the_version = ModelVersion.objects.ready().filter(name=version).first()
     if the_version is None:
         raise Http404(f"no ready version {version}")
     request_export(the_version, owner=request.user)

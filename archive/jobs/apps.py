@@ -7,7 +7,8 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self) -> None:
+        from .kinds import Kind
         from .registry import register
 
         # tasks/jobs.py: the jobs layer end to end on a worker (operators' and tests' check)
-        register("probe", task="jobs.probe", description="sleep in PostgreSQL, write a result")
+        register(Kind.PROBE, task="jobs.probe", description="sleep in PostgreSQL, write a result")

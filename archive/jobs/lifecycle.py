@@ -41,7 +41,8 @@ def jobs_dir() -> Path:
 
 
 def job_dir(job: Job | int) -> Path:
-    """The job's own directory: its result files, deleted with it."""
+    """The job's own directory: its result files, deleted with it (by the internal key: the
+    public id is for URLs)."""
     return jobs_dir() / f"job-{getattr(job, 'pk', job):08d}"
 
 
@@ -55,9 +56,12 @@ def create(
     destruction_time: datetime | None = None,
     quote: datetime | None = None,
     site_url: str = "",
+    session: str = "",
+    client: str = "",
 ) -> Job:
     """A PENDING job of a registered kind (nothing runs until :func:`enqueue`); ``site_url``:
-    the site's address as the request creating it reached it, for links in its results."""
+    the site's address as the request creating it reached it, for links in its results;
+    ``session``, ``client``: the anonymous caller that created it (:mod:`.access`)."""
     registry.kind(kind)
     return Job.objects.create(
         kind=kind,
@@ -68,6 +72,8 @@ def create(
         destruction_time=destruction_time,
         quote=quote,
         site_url=site_url,
+        session=session,
+        client=client,
     )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, fields
 
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
 from django.db import models
+from django.db.models.functions import Cast, Replace
 from django.utils import timezone
 
+from .kinds import Kind
 from .phases import ACTIVE, FINAL, Phase
 
 
@@ -36,6 +40,38 @@ class JobResult:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
+def new_public_id() -> str:
+    """A job's public id: 122 random bits, so that knowing a job's URL is the key to it."""
+    return uuid.uuid4().hex
+
+
+#: the same in SQL, for rows written by SQL (the runs-to-jobs migration)
+PUBLIC_ID_SQL = Replace(Cast(RandomUUID(), models.CharField()), models.Value("-"), models.Value(""))
+
+
+class JobQuerySet(models.QuerySet):
+    def of_kind(self, kind: Kind) -> JobQuerySet:
+        return self.filter(kind=kind)
+
+    def active(self) -> JobQuerySet:
+        return self.filter(phase__in=ACTIVE)
+
+    def kept(self) -> JobQuerySet:
+        """Not archived: the jobs whose results still exist or may."""
+        return self.exclude(phase=Phase.ARCHIVED)
+
+    def owned_by(self, user) -> JobQuerySet:
+        return self.filter(owner=user)
+
+    def of_session(self, token: str) -> JobQuerySet:
+        """An anonymous session's jobs (none for an empty token)."""
+        return self.filter(owner__isnull=True, session=token) if token else self.none()
+
+    def of_client(self, address: str) -> JobQuerySet:
+        """The jobs anonymous TAP clients at ``address`` created."""
+        return self.filter(owner__isnull=True, client=address) if address else self.none()
+
+
 class Job(models.Model):
     """The record of one job: its phase, times, parameters, results and the work in flight.
 
@@ -44,7 +80,17 @@ class Job(models.Model):
     others (ADQL queries) keep what they need in ``parameters`` and ``results``.
     """
 
-    kind = models.CharField(max_length=32, db_index=True, help_text="A registered job kind")
+    kind = models.CharField(
+        max_length=32, db_index=True, choices=Kind, help_text="A registered job kind"
+    )
+    public_id = models.CharField(
+        max_length=32,
+        unique=True,
+        editable=False,
+        default=new_public_id,
+        db_default=PUBLIC_ID_SQL,
+        help_text="The job's id in every URL (UWS jobId); the integer key stays internal",
+    )
     run_id = models.CharField(
         max_length=64, blank=True, help_text="UWS runId: the client's own tag for the job"
     )
@@ -87,9 +133,29 @@ class Job(models.Model):
         help_text="The site's address as the request that created it reached it: the links in "
         "its results (a TAP result's DataLink descriptor) point there",
     )
+    session = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        db_index=True,
+        help_text="The anonymous web session (its visitor token) that created it: it alone sees "
+        "the job in its lists, and a web visitor's job is that session's only",
+    )
+    client = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        db_index=True,
+        help_text="The address of the anonymous TAP client that created it (its limits count "
+        "per address); such a job is reached by its public id",
+    )
     backend_pid = models.IntegerField(
         null=True, blank=True, help_text="PostgreSQL backend running its query, while it runs"
     )
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         db_table = "job"
@@ -97,7 +163,7 @@ class Job(models.Model):
         indexes = [models.Index(fields=["owner", "kind", "phase"], name="job_owner_kind_phase")]
 
     def __str__(self) -> str:
-        return f"{self.kind} job {self.pk} ({self.phase})"
+        return f"{self.kind} job {self.public_id} ({self.phase})"
 
     @property
     def is_active(self) -> bool:

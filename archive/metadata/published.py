@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from archive.catalogue.models import CnnLabel, GaiaSource, TrainingStar
+from archive.catalogue.models import CnnLabel, GaiaSource, TrainingStar, ready_sql
 from labeling.labels import LABEL_SPECS, LABELS, Label
 
 from .registry import Column, ForeignKey, Registry, Schema, Table, column_from_field
@@ -133,7 +133,7 @@ def rvs_cnn_versions(schema: str) -> Table:
             *_label_columns("l"),
         ),
         from_sql="FROM public.cnn_label l\n"
-        "JOIN public.model_version v ON v.id = l.model_version_id AND v.status = 'ready'",
+        f"JOIN public.model_version v ON v.id = l.model_version_id AND {ready_sql('v')}",
         foreign_keys=(_source_key(schema), _version_key(schema)),
     )
 
@@ -155,7 +155,7 @@ def training_sample(schema: str) -> Table:
             column_from_field(TrainingStar, "validation_splits", "t"),
         ),
         from_sql="FROM public.training_star t\n"
-        "JOIN public.model_version v ON v.id = t.model_version_id AND v.status = 'ready'",
+        f"JOIN public.model_version v ON v.id = t.model_version_id AND {ready_sql('v')}",
         foreign_keys=(_source_key(schema), _version_key(schema)),
     )
 
@@ -219,7 +219,7 @@ def model_versions(schema: str) -> Table:
                 ucd="time.publiYear",
             ),
         ),
-        from_sql="FROM public.model_version v WHERE v.status = 'ready'",
+        from_sql=f"FROM public.model_version v WHERE {ready_sql('v')}",
     )
 
 

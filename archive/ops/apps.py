@@ -7,7 +7,8 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        from archive.jobs.kinds import Kind
         from archive.jobs.registry import register
 
         # the worker's task names (tasks/pipeline.py); views send them by name
-        register("pipeline", task="pipeline.start", description="re-train, label and publish")
+        register(Kind.PIPELINE, task="pipeline.start", description="re-train, label and publish")

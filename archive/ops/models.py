@@ -6,10 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from archive.jobs.kinds import Kind
 from archive.jobs.models import Job
 from archive.jobs.phases import Phase
-
-KIND = "pipeline"
 
 
 class PipelineRun(Job):
@@ -63,7 +62,7 @@ class PipelineRun(Job):
         return f"run {self.pk} ({self.status}, {self.stage})"
 
     def save(self, *args, **kwargs) -> None:
-        self.kind = KIND
+        self.kind = Kind.PIPELINE
         if self._state.adding and self.phase == Phase.PENDING:
             self.phase = Phase.QUEUED  # created to run: queued until its first task takes it
         super().save(*args, **kwargs)

@@ -59,7 +59,7 @@ def rollback(*, user=None, expected_current: int | None = None) -> Publication:
     """
     list(ModelVersion.objects.select_for_update().order_by("pk"))
     last = Publication.objects.select_related("previous").first()
-    current = ModelVersion.objects.filter(is_published=True).first()
+    current = ModelVersion.objects.published().first()
     if expected_current is not None and (current is None or current.pk != expected_current):
         now = current.name if current is not None else "nothing"
         raise PublishError(f"the published version has changed since (now {now}); not rolled back")

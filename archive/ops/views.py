@@ -34,8 +34,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "runs": PipelineRun.objects.select_related("model_version")[:20],
-            "versions": ModelVersion.objects.filter(status="ready")[:20],
-            "published": ModelVersion.objects.filter(is_published=True).first(),
+            "versions": ModelVersion.objects.ready()[:20],
+            "published": ModelVersion.objects.published().first(),
             "publications": Publication.objects.select_related("model_version")[:10],
         },
     )
@@ -160,7 +160,7 @@ def version_compare(request: HttpRequest) -> HttpResponse:
     from labeling.labels import BY_NAME, DISPLAY, LABELS
     from labeling.validation import compare_versions, plot_label_differences
 
-    versions = ModelVersion.objects.filter(status="ready")
+    versions = ModelVersion.objects.ready()
     if "a" not in request.GET and "b" not in request.GET:
         return render(request, "ops/compare.html", {"versions": versions})
     a, why_a = _compare_choice(request, versions, "a")

@@ -15,13 +15,20 @@ from archive.results.stream import stream_result
 from archive.results.votable import error_document
 
 ERROR_CONTENT_TYPE = "application/x-votable+xml"
+RETRY_AFTER_S = 60
 
 
 def error_response(error: ArchiveError) -> HttpResponse:
-    """A DALI error document with the error's HTTP status."""
-    return HttpResponse(
-        error_document(error.message), status=error.status, content_type=ERROR_CONTENT_TYPE
+    """A DALI error document with the error's HTTP status and kind; a client told to come
+    back later (too many jobs, the service busy) gets a Retry-After too."""
+    response = HttpResponse(
+        error_document(error.message, kind=error.kind),
+        status=error.status,
+        content_type=ERROR_CONTENT_TYPE,
     )
+    if error.status in (429, 503):
+        response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def result_response(

@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 from psycopg import errors as pg
 
-from archive.errors import ArchiveError, LimitExceeded, QueryError, ServiceError
+from archive.errors import ArchiveError, QueryError, QueryTimeout, ServiceError
 from archive.metadata.fields import VOField
 from archive.results.columns import FieldText, binary_cast, is_text, text_cast
 from archive.results.fetch import (
@@ -28,7 +28,7 @@ def archive_error(exc: BaseException) -> ArchiveError:
     if isinstance(exc, ArchiveError):
         return exc
     if isinstance(exc, pg.QueryCanceled):
-        return LimitExceeded(f"the query ran out of time: {exc.diag.message_primary or exc}")
+        return QueryTimeout(f"the query ran out of time: {exc.diag.message_primary or exc}")
     if isinstance(exc, psycopg.Error) and exc.sqlstate:
         message = exc.diag.message_primary or str(exc)
         if exc.sqlstate[:2] in ("22", "42", "2B", "0A", "21", "23", "44", "P0"):

@@ -6,6 +6,10 @@ rewrite would change newlines inside quoted values); NULL is an empty field, an 
 ``""``. TSV is PostgreSQL's text format: a tab, newline or backslash inside a value is written
 ``\\t``, ``\\n``, ``\\\\``; NULL is an empty field. Arrays are space-separated numbers, except in
 ECSV (JSON arrays, as ECSV specifies).
+
+A result that MAXREC cut short ends with one comment line, ``# QUERY_STATUS=OVERFLOW ...``
+(DALI's OVERFLOW; the rows are all written before it is known): ECSV and astropy's TSV reader
+skip it, CSV readers when told to (``comment="#"`` in astropy and pandas).
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ def _rows(result: Result, style: FieldText, options: str, head: bytes) -> Iterat
     yield head + b"".join(first)
     for batch in batches:
         yield b"".join(batch)
+    if result.overflow:
+        yield OVERFLOW_LINE
+
+
+OVERFLOW_LINE = b"# QUERY_STATUS=OVERFLOW: more rows match than MAXREC\n"
 
 
 def write_csv(result: Result) -> Iterator[bytes]:

@@ -153,12 +153,16 @@ def footer(
     return "".join(parts).encode()
 
 
-def error_document(message: str, status: str = "ERROR") -> bytes:
-    """A DALI error document: a results RESOURCE holding only the QUERY_STATUS INFO."""
+def error_document(message: str, status: str = "ERROR", kind: str = "") -> bytes:
+    """A DALI error document: a results RESOURCE holding the QUERY_STATUS INFO and, when
+    known, an ``ERROR_KIND`` INFO (``archive.errors``: timeout, limit, query, usage...) that
+    a program can branch on without parsing the message."""
+    kind_info = _info("ERROR_KIND", kind) if kind else ""
     return (
         _OPEN
         + '<RESOURCE type="results">\n'
         + _info("QUERY_STATUS", status, message)
+        + kind_info
         + "</RESOURCE>\n</VOTABLE>\n"
     ).encode()
 

@@ -8,5 +8,8 @@ class TapConfig(AppConfig):
 
     def ready(self) -> None:
         from archive.jobs import registry
+        from archive.jobs.kinds import Kind
 
-        registry.register("tap_query", "tap.run_query", "An async TAP query (ADQL or PostgreSQL)")
+        registry.register(
+            Kind.TAP_QUERY, "tap.run_query", "An async TAP query (ADQL or PostgreSQL)"
+        )

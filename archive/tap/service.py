@@ -16,6 +16,7 @@ from functools import lru_cache
 import psycopg
 import sqlglot
 from django.db import connections
+from psycopg import sql as pgsql
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
@@ -132,8 +133,8 @@ def result_fields(connection: psycopg.Connection, prepared: PreparedQuery) -> li
     return [d if f is None else f for f, d in zip(prepared.fields, described, strict=True)]
 
 
-#: PostgreSQL functions a user's SQL may not call, though the reader may (Django needs
-#: set_config); the database refuses the rest by its grants (scripts/sql/database.sql).
+#: PostgreSQL functions refused by name, for a friendly message only: the database refuses
+#: them and the rest by its grants, however they are spelled (scripts/sql/database.sql).
 REFUSED_FUNCTIONS = frozenset({"set_config", "pg_sleep_until", "dblink", "query_to_xml"})
 
 
@@ -188,8 +189,9 @@ def open_reader() -> psycopg.Connection:
 
 
 def set_timeout(conn: psycopg.Connection, timeout_s: int) -> None:
+    # SET, a command: the reader may not execute set_config (scripts/sql/database.sql)
     with conn.cursor() as cur:
-        cur.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout_s}s"])
+        cur.execute(pgsql.SQL("SET statement_timeout = {}").format(f"{int(timeout_s)}s"))
 
 
 _local = threading.local()

@@ -200,10 +200,10 @@ def _local_result(url: str, host: str, result_file) -> bytes:
             f"upload from {parts.netloc}: this service reaches no other host; upload the "
             "table inline (param:) or give the URL of a result of this service"
         )
-    match = re.fullmatch(r"/tap/async/(\d+)/results/([A-Za-z0-9_.-]+)", parts.path)
+    match = re.fullmatch(r"/tap/async/([A-Za-z0-9]+)/results/([A-Za-z0-9_.-]+)", parts.path)
     if match is None:
         raise UsageError(f"upload {url}: only results of this service's async jobs")
-    return result_file(int(match.group(1)), match.group(2))
+    return result_file(match.group(1), match.group(2))
 
 
 def read_uploads(
@@ -214,7 +214,8 @@ def read_uploads(
     result_file=None,
 ) -> list[UploadTable]:
     """Every table ``spec`` names, read from ``parts`` (multipart parts by name) or from this
-    service's own results (``result_file(job_id, result_id) -> bytes``)."""
+    service's own results (``result_file(public job id, result_id) -> bytes``, which sees
+    only the jobs the caller may see: ``archive.tap.submit.result_bytes``)."""
     tables, total = [], 0
     for upload in parse_spec(spec):
         if upload.source.startswith("param:"):
@@ -282,15 +283,3 @@ def load(connection, tables: list[UploadTable]) -> None:
             # the planner knows nothing of a temporary table until it is analysed: a large
             # upload joined as if it had a few rows gets the wrong join order
             cur.execute(f"ANALYZE {t.sql_name}")
-
-
-def result_file(job_id: int, result_id: str) -> bytes:
-    """The bytes of a result of one of this service's async jobs (an upload by URL)."""
-    from archive.jobs import lifecycle
-    from archive.jobs.models import Job
-
-    job = Job.objects.filter(pk=job_id, kind="tap_query").first()
-    found = next((r for r in job.result_list if r.id == result_id), None) if job else None
-    if found is None or not found.path:
-        raise UsageError(f"upload: job {job_id} has no result {result_id}")
-    return (lifecycle.job_dir(job) / found.path).read_bytes()

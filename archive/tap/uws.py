@@ -48,7 +48,7 @@ def job_list(jobs: Iterable[Job], href) -> bytes:
     root = ET.Element(f"{{{UWS}}}jobs")
     for job in jobs:
         ref = ET.SubElement(
-            root, f"{{{UWS}}}jobref", {"id": str(job.pk), f"{{{XLINK}}}href": href(job)}
+            root, f"{{{UWS}}}jobref", {"id": job.public_id, f"{{{XLINK}}}href": href(job)}
         )
         _el(ref, "phase", job.phase)
         if job.run_id:
@@ -61,7 +61,7 @@ def job_list(jobs: Iterable[Job], href) -> bytes:
 def job_document(job: Job, result_href) -> bytes:
     """``result_href(job, result_id)``: where a result is served."""
     root = ET.Element(f"{{{UWS}}}job")
-    _el(root, "jobId", str(job.pk))
+    _el(root, "jobId", job.public_id)
     if job.run_id:
         _el(root, "runId", job.run_id)
     _el(root, "ownerId", owner_id(job))

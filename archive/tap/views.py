@@ -26,6 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from archive.citation.infos import cite_text, result_infos
 from archive.errors import ArchiveError, BadParameter, LimitExceeded, NotFound, UsageError
 from archive.jobs import lifecycle
+from archive.jobs.access import Caller, listed
 from archive.jobs.models import Job
 from archive.jobs.phases import ACTIVE, Phase
 from archive.metadata import vosi
@@ -38,13 +39,13 @@ from archive.results.query import archive_error
 from archive.results.votable import error_document
 
 from . import capabilities as caps
-from . import examples, uws
+from . import examples, submit, uws
 from .limits import limits_for
 from .params import QueryParams, collect, job_parameters_of
 from .service import prepare, query_connection, reader_connection, result_fields
-from .uploads import IDENTIFIER, UploadTable, read_uploads, result_file
+from .submit import Via
+from .uploads import UploadTable, read_uploads
 
-KIND = "tap_query"
 XML = "text/xml; charset=utf-8"
 MAX_WAIT_S = 60
 
@@ -75,7 +76,14 @@ def _uploads(request: HttpRequest, spec: str | None, limits) -> list[UploadTable
     if size > limits.upload_bytes:
         raise LimitExceeded(f"uploads of {size} bytes; at most {limits.upload_bytes} in all")
     parts = {name: f.read() for name, f in request.FILES.items()}
-    return read_uploads(spec, parts, limits, host=request.get_host(), result_file=result_file)
+    caller = Caller.of(request)
+    return read_uploads(
+        spec,
+        parts,
+        limits,
+        host=request.get_host(),
+        result_file=lambda job_id, rid: submit.result_bytes(caller, job_id, rid),
+    )
 
 
 def _closing(content, connection):
@@ -154,26 +162,18 @@ def examples_view(request: HttpRequest) -> HttpResponse:
 # --- async (UWS 1.1) ---------------------------------------------------------------------
 
 
-def _visible(request: HttpRequest):
-    jobs = Job.objects.filter(kind=KIND).select_related("owner")
-    if request.user.is_authenticated:
-        return jobs.filter(owner=request.user)
-    return jobs.filter(owner__isnull=True)
-
-
-def _job(request: HttpRequest, job_id: int) -> Job:
-    job = _visible(request).filter(pk=job_id).first()
-    if job is None:
-        raise NotFound(f"no job {job_id}")
-    return job
+def _job(request: HttpRequest, job_id: str) -> Job:
+    return submit.job_of(Caller.of(request), job_id)
 
 
 def _job_url(request: HttpRequest, job: Job) -> str:
-    return request.build_absolute_uri(reverse("tap:job", args=[job.pk]))
+    return request.build_absolute_uri(reverse("tap:job", args=[job.public_id]))
 
 
 def _result_url(request: HttpRequest):
-    return lambda job, rid: request.build_absolute_uri(reverse("tap:result", args=[job.pk, rid]))
+    return lambda job, rid: request.build_absolute_uri(
+        reverse("tap:result", args=[job.public_id, rid])
+    )
 
 
 def _parse_time(name: str, value: str) -> datetime:
@@ -185,16 +185,17 @@ def _parse_time(name: str, value: str) -> datetime:
 
 
 def _job_list(request: HttpRequest) -> HttpResponse:
-    jobs = _visible(request)
+    """The caller's own jobs (UWS 1.1 Sect. 2.2.1.1: PHASE, AFTER, LAST)."""
+    jobs = listed(Caller.of(request), submit.queries())
     phases = [p.upper() for p in request.GET.getlist("PHASE") + request.GET.getlist("phase")]
     unknown = [p for p in phases if p not in Phase.values]
     if unknown:
         raise BadParameter("PHASE", unknown[0], ", ".join(Phase.values))
-    jobs = jobs.filter(phase__in=phases) if phases else jobs.exclude(phase=Phase.ARCHIVED)
+    jobs = jobs.filter(phase__in=phases) if phases else jobs.kept()
     params = collect(request)
     if "AFTER" in params:
         jobs = jobs.filter(creation_time__gt=_parse_time("AFTER", params["AFTER"]))
-    jobs = jobs.order_by("-creation_time", "-id")
+    jobs = jobs.select_related("owner").order_by("-creation_time", "-id")
     if "LAST" in params:
         try:
             last = int(params["LAST"])
@@ -209,42 +210,16 @@ def _job_list(request: HttpRequest) -> HttpResponse:
 def _create(request: HttpRequest) -> HttpResponse:
     """A PENDING job with the parameters as sent: UWS accepts any, and a job whose query or
     parameters are wrong ends in ERROR saying why when it runs (taplint's QAS stage)."""
-    limits = limits_for(request.user)
     params = collect(request)
-    job = lifecycle.create(
-        KIND,
-        owner=request.user if request.user.is_authenticated else None,
-        parameters=job_parameters_of(params),
-        run_id=params.get("RUNID", "")[:64],
-        execution_duration=limits.async_timeout_s,
-        destruction_time=timezone.now() + timedelta(seconds=limits.retention_s),
-        site_url=site_url(request),
+    job = submit.submit(
+        request,
+        job_parameters_of(params),
+        via=Via.TAP,
+        run=params.get("PHASE", "").upper() == "RUN",
+        run_id=params.get("RUNID", ""),
+        files=request.FILES,
     )
-    if request.FILES:  # the parts UPLOAD names, read when the job runs
-        size = sum(f.size for f in request.FILES.values())
-        if size > limits.upload_bytes:
-            lifecycle.destroy(job.pk)
-            raise LimitExceeded(f"uploads of {size} bytes; at most {limits.upload_bytes} in all")
-        directory = lifecycle.job_dir(job) / "uploads"
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, part in request.FILES.items():
-            if IDENTIFIER.match(name):
-                (directory / name).write_bytes(part.read())
-    if params.get("PHASE", "").upper() == "RUN":
-        _run(request, job)
     return HttpResponseRedirect(_job_url(request, job), status=303)
-
-
-def _run(request: HttpRequest, job: Job) -> None:
-    limits = limits_for(request.user)
-    active = _visible(request).filter(phase__in=ACTIVE).count()
-    if active >= limits.active_jobs:
-        raise LimitExceeded(
-            f"{active} of your jobs are queued or executing; at most {limits.active_jobs} run "
-            "at once: wait for one to finish"
-        )
-    if job.phase in (Phase.PENDING, Phase.HELD):
-        lifecycle.enqueue(job)
 
 
 def _dispatch(handler):
@@ -294,7 +269,7 @@ def _wait(request: HttpRequest, job: Job) -> Job:
 
 
 @_dispatch
-def job(request: HttpRequest, job_id: int) -> HttpResponse:
+def job(request: HttpRequest, job_id: str) -> HttpResponse:
     the_job = _job(request, job_id)
     if request.method == "GET":
         the_job = _wait(request, the_job)
@@ -315,7 +290,7 @@ def job(request: HttpRequest, job_id: int) -> HttpResponse:
 def _phase_post(request: HttpRequest, the_job: Job, phase: str) -> HttpResponse:
     phase = phase.upper()
     if phase == "RUN":
-        _run(request, the_job)
+        submit.run(Caller.of(request), Via.TAP, the_job)
     elif phase == "ABORT":
         lifecycle.abort(the_job.pk)
     else:
@@ -325,14 +300,16 @@ def _phase_post(request: HttpRequest, the_job: Job, phase: str) -> HttpResponse:
 
 def _update_parameters(request: HttpRequest, the_job: Job) -> HttpResponse:
     if the_job.phase != Phase.PENDING:
-        raise UsageError(f"job {the_job.pk} is {the_job.phase}: parameters change while PENDING")
+        raise UsageError(
+            f"job {the_job.public_id} is {the_job.phase}: parameters change while PENDING"
+        )
     merged = {**the_job.parameters, **job_parameters_of(collect(request))}
     Job.objects.filter(pk=the_job.pk).update(parameters=merged)
     return HttpResponseRedirect(_job_url(request, the_job), status=303)
 
 
 @_dispatch
-def job_phase(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_phase(request: HttpRequest, job_id: str) -> HttpResponse:
     the_job = _job(request, job_id)
     if request.method == "POST":
         return _phase_post(request, the_job, collect(request).get("PHASE", ""))
@@ -340,7 +317,7 @@ def job_phase(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @_dispatch
-def job_parameters(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_parameters(request: HttpRequest, job_id: str) -> HttpResponse:
     the_job = _job(request, job_id)
     if request.method == "POST":
         return _update_parameters(request, the_job)
@@ -348,7 +325,7 @@ def job_parameters(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @_dispatch
-def job_execution_duration(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_execution_duration(request: HttpRequest, job_id: str) -> HttpResponse:
     the_job = _job(request, job_id)
     if request.method == "POST":
         value = collect(request).get("EXECUTIONDURATION", "")
@@ -367,29 +344,32 @@ def job_execution_duration(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @_dispatch
-def job_destruction(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_destruction(request: HttpRequest, job_id: str) -> HttpResponse:
+    """UWS destruction; POST DESTRUCTION moves it, at most ``retention_max_s`` from now (the
+    service may shorten what is asked: UWS 1.1 Sect. 2.2.3.3)."""
     the_job = _job(request, job_id)
     if request.method == "POST":
         value = collect(request).get("DESTRUCTION", "")
         wanted = _parse_time("DESTRUCTION", value)
-        latest = the_job.creation_time + timedelta(seconds=limits_for(request.user).retention_s)
-        Job.objects.filter(pk=the_job.pk).update(destruction_time=min(wanted, latest))
+        now = timezone.now()
+        latest = now + timedelta(seconds=limits_for(request.user).retention_max_s)
+        Job.objects.filter(pk=the_job.pk).update(destruction_time=max(now, min(wanted, latest)))
         return HttpResponseRedirect(_job_url(request, the_job), status=303)
     return _text(uws.timestamp(the_job.destruction_time) or "")
 
 
 @_dispatch
-def job_quote(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_quote(request: HttpRequest, job_id: str) -> HttpResponse:
     return _text(uws.timestamp(_job(request, job_id).quote) or "")
 
 
 @_dispatch
-def job_owner(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_owner(request: HttpRequest, job_id: str) -> HttpResponse:
     return _text(uws.owner_id(_job(request, job_id)) or "")
 
 
 @_dispatch
-def job_error(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_error(request: HttpRequest, job_id: str) -> HttpResponse:
     the_job = _job(request, job_id)
     if the_job.phase != Phase.ERROR:
         raise NotFound(f"job {job_id} is {the_job.phase}: it has no error")
@@ -397,19 +377,25 @@ def job_error(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @_dispatch
-def job_results(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_results(request: HttpRequest, job_id: str) -> HttpResponse:
     return _xml(uws.results_document(_job(request, job_id), _result_url(request)))
 
 
 @_dispatch
-def job_result(request: HttpRequest, job_id: int, result_id: str) -> HttpResponse:
+def job_result(request: HttpRequest, job_id: str, result_id: str) -> HttpResponse:
     the_job = _job(request, job_id)
     found = next((r for r in the_job.result_list if r.id == result_id), None)
     if found is None:
         raise NotFound(f"job {job_id} has no result {result_id}")
     if found.href:
         return HttpResponseRedirect(found.href, status=303)
-    path = lifecycle.job_dir(the_job) / found.path
-    if not path.is_file():
+    path = submit.result_path(the_job, result_id)
+    if path is None:
         raise NotFound(f"the result of job {job_id} is gone")
     return FileResponse(path.open("rb"), content_type=found.content_type)
+
+
+@_dispatch
+def unknown(request: HttpRequest, rest: str) -> HttpResponse:
+    """Any other path under async: a UWS/DALI error document, not the site's HTML page."""
+    raise NotFound(f"no such job or job resource: async/{rest}")

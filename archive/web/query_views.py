@@ -1,22 +1,21 @@
 """The query page: an ADQL / PostgreSQL editor with the TAP examples and the schema browser;
-queries run as async jobs of the TAP service (kind ``tap_query``), listed per user."""
+queries run as async jobs of the TAP service (``archive.tap.submit``), listed per visitor."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from archive.citation.infos import result_infos
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, NotFound, UsageError
 from archive.jobs import lifecycle
+from archive.jobs.access import Caller
 from archive.jobs.models import Job
 from archive.jobs.phases import ACTIVE, Phase
 from archive.metadata.published import registry
@@ -26,14 +25,14 @@ from archive.results.http import error_response, result_response
 from archive.tap import examples
 from archive.tap.limits import limits_for
 from archive.tap.service import prepare, reader_connection, result_fields
+from archive.tap.submit import Via, job_of, jobs_of, result_path
+from archive.tap.submit import submit as tap_submit
 from labeling.flags import CLEAN_FLAG
 
 from . import plots
 from .samp import table_url
 from .search_views import DOWNLOADS
 
-KIND = "tap_query"
-SESSION_JOBS = "web_jobs"  # an anonymous visitor's jobs: only those this session created
 PREVIEW_ROWS = 100
 PREVIEW_MAX_BYTES = 50 * 2**20
 LANGS = ("ADQL", "PostgreSQL")
@@ -49,18 +48,15 @@ READERS = {
 
 
 def visible_jobs(request: HttpRequest):
-    """The visitor's own TAP jobs: a user's, or those this anonymous session created."""
-    jobs = Job.objects.filter(kind=KIND).exclude(phase=Phase.ARCHIVED)
-    if request.user.is_authenticated:
-        return jobs.filter(owner=request.user)
-    return jobs.filter(owner__isnull=True, pk__in=request.session.get(SESSION_JOBS, []))
+    """The visitor's own queries: a user's, or those this anonymous session created."""
+    return jobs_of(Caller.of(request))
 
 
-def _job(request: HttpRequest, job_id: int) -> Job:
-    job = visible_jobs(request).filter(pk=job_id).first()
-    if job is None:
-        raise Http404(f"no job {job_id} of yours")
-    return job
+def _job(request: HttpRequest, job_id: str) -> Job:
+    try:
+        return job_of(Caller.of(request), job_id)
+    except NotFound:
+        raise Http404(f"no job {job_id} of yours") from None
 
 
 def _schema():
@@ -70,7 +66,7 @@ def _schema():
 
 
 def query_page(request: HttpRequest) -> HttpResponse:
-    error = None
+    error, status = None, 200
     lang = "ADQL"
     text = request.GET.get("adql") or (
         f"SELECT TOP 100 source_id, ra, dec, teff, logg, m_h, alpha_m, flag_boundary\n"
@@ -88,9 +84,9 @@ def query_page(request: HttpRequest) -> HttpResponse:
         try:
             job = submit(request, lang, text, request.POST.get("maxrec", ""))
         except ArchiveError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
         else:
-            return redirect("web:job", job_id=job.pk)
+            return redirect("web:job", job_id=job.public_id)
     return render(
         request,
         "web/query.html",
@@ -105,7 +101,7 @@ def query_page(request: HttpRequest) -> HttpResponse:
             "jobs": visible_jobs(request)[:50],
             "limits": limits_for(request.user),
         },
-        status=400 if error else 200,
+        status=status,
     )
 
 
@@ -118,52 +114,28 @@ def _error_position(error: str | None) -> tuple[int, int] | None:
 def submit(request: HttpRequest, lang: str, query: str, maxrec: str) -> Job:
     """Check the query (so an error shows beside it at once), then queue it as a TAP job."""
     if lang not in LANGS:
-        raise ArchiveError(f"unknown query language {lang!r}")
+        raise UsageError(f"unknown query language {lang!r}")
     if not query.strip():
-        raise ArchiveError("the query is empty")
+        raise UsageError("the query is empty")
     prepare(lang, query)  # raises QueryError with where the query is wrong
-    limits = limits_for(request.user)
-    active = visible_jobs(request).filter(phase__in=ACTIVE).count()
-    if active >= limits.active_jobs:
-        raise ArchiveError(
-            f"{active} of your jobs are queued or executing; at most {limits.active_jobs} at once"
-        )
     params = {"LANG": lang, "QUERY": query, "RESPONSEFORMAT": "votable"}
     if maxrec.strip():
         params["MAXREC"] = maxrec.strip()
-    owner = request.user if request.user.is_authenticated else None
-    job = lifecycle.create(
-        KIND,
-        owner=owner,
-        parameters=params,
-        execution_duration=limits.async_timeout_s,
-        destruction_time=timezone.now() + timedelta(seconds=limits.retention_s),
-        site_url=site_url(request),
-    )
-    if owner is None:
-        request.session[SESSION_JOBS] = [*request.session.get(SESSION_JOBS, []), job.pk][-200:]
-    lifecycle.enqueue(job)
-    return job
-
-
-def _result_path(job: Job):
-    found = next((r for r in job.result_list if r.id == "result" and r.path), None)
-    if found is None:
-        return None
-    path = lifecycle.job_dir(job) / found.path
-    return path if path.is_file() else None
+    return tap_submit(request, params, via=Via.WEB, run=True)
 
 
 def _result_table(job: Job):
     """The job's result as an astropy table (None if too large to preview or gone)."""
-    path = _result_path(job)
+    path = result_path(job)
     if path is None or path.stat().st_size > PREVIEW_MAX_BYTES:
         return None
     from astropy.table import Table
 
     reader = READERS.get(path.suffix)
     try:
-        table = Table.read(path, format=reader) if reader else None
+        # a CSV cut by MAXREC ends with a "# QUERY_STATUS=OVERFLOW" line (archive.results.text)
+        options = {"comment": "#"} if reader == "ascii.csv" else {}
+        table = Table.read(path, format=reader, **options) if reader else None
     except Exception:  # noqa: BLE001 -- a result astropy cannot read is downloaded, not shown
         table = None
     if table is None:
@@ -175,7 +147,7 @@ def _result_table(job: Job):
     return table
 
 
-def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_page(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     table = _result_table(job) if job.phase == Phase.COMPLETED else None
     columns, rows, numeric = [], [], []
@@ -201,7 +173,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
                 job.parameters.get("LANG", "ADQL"),
                 maxrec=_int_or_none(job.parameters.get("MAXREC")),
             ),
-            "samp_name": f"rvs_cnn job {job.pk}",
+            "samp_name": f"rvs_cnn job {job.public_id}",
             "preview_rows": PREVIEW_ROWS,
             "active": job.phase in (*ACTIVE, Phase.PENDING),
         },
@@ -222,14 +194,14 @@ def _cell(value) -> str:
     return str(value)
 
 
-def job_status(request: HttpRequest, job_id: int) -> JsonResponse:
+def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
     job = _job(request, job_id)
     return JsonResponse(
         {"phase": job.phase, "seconds": job.execution_seconds, "error": job.error_summary}
     )
 
 
-def job_plot(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_plot(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     table = _result_table(job) if job.phase == Phase.COMPLETED else None
     x, y = request.GET.get("x", ""), request.GET.get("y", "")
@@ -247,7 +219,7 @@ def job_plot(request: HttpRequest, job_id: int) -> HttpResponse:
     return HttpResponse(body, content_type="image/png")
 
 
-def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_download(request: HttpRequest, job_id: str) -> HttpResponse:
     """The job's result in any format: its query run again through the TAP path, streamed."""
     job = _job(request, job_id)
     if job.phase != Phase.COMPLETED:
@@ -271,12 +243,12 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
         rows,
         service_descriptors=links,
         infos=result_infos(site_url(request)),
-        filename=f"job{job.pk}",
+        filename=f"job-{job.public_id}",
     )
 
 
 @require_POST
-def job_delete(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job(request, job_id)
     lifecycle.destroy(job.pk)
     return redirect(reverse("web:query") + "#jobs")

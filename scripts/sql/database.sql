@@ -21,5 +21,15 @@ SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure),
         OR p.proname IN ('pg_cancel_backend', 'pg_terminate_backend', 'pg_notify',
                          'pg_stat_get_activity', 'lo_import', 'lo_export',
                          'pg_logical_emit_message')) \gexec
+-- Nor what changes state from inside a SELECT, whatever the spelling (U&"set\005fconfig"
+-- is set_config to the parser): settings (set_config: the statement timeout), sequences,
+-- transaction ids. The service sets its sessions' timeout with SET, a command, not a function.
+SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure),
+       format('GRANT EXECUTE ON FUNCTION %s TO %I', p.oid::regprocedure, :'owner')
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'pg_catalog'
+   AND p.proname IN ('set_config', 'nextval', 'setval', 'currval', 'lastval',
+                     'txid_current', 'txid_current_if_assigned', 'pg_current_xact_id',
+                     'pg_current_xact_id_if_assigned') \gexec
 REVOKE SELECT ON pg_catalog.pg_stat_activity FROM PUBLIC;
 GRANT SELECT ON pg_catalog.pg_stat_activity TO :"owner";

@@ -8,6 +8,9 @@ ALTER ROLE :"owner" PASSWORD :'owner_pw';
 ALTER ROLE :"reader" PASSWORD :'reader_pw' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
 ALTER ROLE :"reader" SET default_transaction_read_only = on;
 ALTER ROLE :"reader" SET statement_timeout = :'reader_timeout';
+-- Django's connection setup calls set_config('TimeZone') unless the session is UTC already,
+-- and the reader may not execute set_config (database.sql)
+ALTER ROLE :"reader" SET timezone = 'UTC';
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
 -- the owner cancels the query of an aborted TAP job, which runs as the reader

@@ -14,6 +14,8 @@ from archive import errors
         (errors.QueryError("syntax"), 400),
         (errors.NotFound("no job 7"), 404),
         (errors.LimitExceeded("too long"), 413),
+        (errors.TooManyJobs("5 of 5 running"), 429),
+        (errors.QueryTimeout("ran out of time"), 504),
         (errors.ServiceError("down"), 500),
         (errors.ServiceUnavailable("maintenance"), 503),
     ],

@@ -57,7 +57,7 @@ def test_a_web_query_job_result_links_to_the_site(web_service, catalogue):
         headers={"Referer": f"{web_service}/query/"},
         timeout=30,
     )
-    job = re.search(r"/query/jobs/(\d+)/", posted.url)[1]
+    job = re.search(r"/query/jobs/([0-9a-f]+)/", posted.url)[1]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         download = session.get(f"{web_service}/query/jobs/{job}/download", timeout=30)
@@ -68,7 +68,7 @@ def test_a_web_query_job_result_links_to_the_site(web_service, catalogue):
     expected = (f"{web_service}/datalink/links", "source_id")
     assert descriptor_of(download.content) == expected
     # the result file the worker wrote (the job page's preview) carries it too
-    stored = Job.objects.get(pk=job)
+    stored = Job.objects.get(public_id=job)
     path = lifecycle.job_dir(stored) / stored.result_list[0].path
     assert descriptor_of(path.read_bytes()) == expected
 

@@ -12,6 +12,7 @@ from astropy.table import Table
 from archive.errors import BadParameter, QueryError, ServiceError, UnknownFormat
 from archive.metadata.fields import VOField
 from archive.results.stream import parse_maxrec, stream_result
+from archive.results.text import OVERFLOW_LINE
 from archive.results.votable import error_document
 
 from .conftest import SAMPLE_FIELDS
@@ -61,7 +62,7 @@ def test_maxrec_zero_gives_the_columns_and_the_overflow(reader_conn):
 def test_maxrec_cuts_every_format(reader_conn, tmp_path):
     sql = SERIES.format(rows=5000)
     for fmt, read in [
-        ("csv", lambda d: Table.read(d.decode(), format="ascii.csv")),
+        ("csv", lambda d: Table.read(d.decode(), format="ascii.csv", comment="#")),
         ("tsv", lambda d: Table.read(d.decode(), format="ascii.tab")),
         ("ecsv", lambda d: Table.read(d.decode(), format="ascii.ecsv")),
         ("fits", lambda d: Table.read(io.BytesIO(d), format="fits")),
@@ -70,6 +71,11 @@ def test_maxrec_cuts_every_format(reader_conn, tmp_path):
         data = b"".join(stream_result(reader_conn, sql, None, fmt, maxrec=1500))
         assert len(read(data)) == 1500, fmt
         assert not reader_conn.closed  # the COPY cut at MAXREC left the connection usable
+    for fmt in ("csv", "tsv", "ecsv"):  # the rows, then the overflow as a trailing comment
+        cut = b"".join(stream_result(reader_conn, sql, None, fmt, maxrec=1500))
+        assert cut.endswith(OVERFLOW_LINE), fmt
+        whole = b"".join(stream_result(reader_conn, sql, None, fmt, maxrec=5000))
+        assert b"OVERFLOW" not in whole, fmt
     fits = b"".join(stream_result(reader_conn, sql, None, "fits", maxrec=1500))
     assert pyfits.open(io.BytesIO(fits))[1].header["QUERYSTA"] == "OVERFLOW"
     parquet = b"".join(stream_result(reader_conn, sql, None, "parquet", maxrec=1500))

@@ -22,6 +22,8 @@ def published(django_db_setup, django_db_blocker, reader_connections_closed):
     from django.db import connection
 
     from archive.catalogue.models import CnnLabel, GaiaSource, ModelVersion
+    from archive.jobs.kinds import Kind
+    from archive.jobs.models import Job
     from archive.ops.models import Publication
     from archive.ops.publishing import publish
 
@@ -48,6 +50,8 @@ def published(django_db_setup, django_db_blocker, reader_connections_closed):
             cur.execute("ANALYZE gaia_source; ANALYZE cnn_label; ANALYZE model_version")
         yield v
         Publication.objects.all().delete()
+        # publishing queued an export job, committed here: gone with its version
+        Job.objects.of_kind(Kind.EXPORT).filter(parameters__version=VERSION).delete()
         CnnLabel.objects.filter(model_version=v).delete()
         ModelVersion.objects.filter(pk=v.pk).delete()
         GaiaSource.objects.filter(source_id__in=STARS).delete()

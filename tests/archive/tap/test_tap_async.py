@@ -93,7 +93,7 @@ def test_abort_cancels_the_query_in_the_database(client, tap_worker, reader_conn
 
     url = create(client, "SELECT pg_sleep(60)", lang="PostgreSQL", PHASE="RUN")
     wait_for(client, url, {"EXECUTING"})
-    job = Job.objects.get(pk=int(url.rsplit("/", 1)[1]))
+    job = Job.objects.get(public_id=url.rsplit("/", 1)[1])
     deadline = time.monotonic() + 20
     while job.backend_pid is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -162,7 +162,7 @@ def test_a_job_whose_worker_is_killed_ends_in_error_not_executing(client, tap_wo
 
     url = create(client, "SELECT pg_sleep(120)", lang="PostgreSQL", PHASE="RUN")
     wait_for(client, url, {"EXECUTING"})
-    job_id = int(url.rsplit("/", 1)[1])
+    job_id = Job.objects.get(public_id=url.rsplit("/", 1)[1]).pk
     tap_worker.kill()  # SIGKILL: no acknowledgement, no clean-up
     tap_worker.start()
     # as if the beat came by after the grace period

@@ -147,6 +147,6 @@ def test_astroquery_tapplus_with_an_api_token(web_service, catalogue):
     assert list(sync.get_results()["source_id"]) == IDS[:2]
     job = tap.launch_job_async(f"SELECT source_id FROM {S}.rvs_cnn WHERE teff > 4118")
     assert sorted(job.get_results()["source_id"]) == IDS[-2:]
-    assert Job.objects.get(pk=job.jobid).owner == user  # the token's user owns the job
+    assert Job.objects.get(public_id=job.jobid).owner == user  # the token's user owns the job
     with pytest.raises(Exception, match="401"):  # a wrong token is refused, never anonymous
         token_tap(web_service, "not-a-key").launch_job(f"SELECT TOP 1 source_id FROM {S}.rvs_cnn")

@@ -122,8 +122,42 @@ def test_bad_requests_get_a_dali_error_document(client, published, params, statu
 def test_the_sync_timeout_cancels_a_long_query(client, published, settings):
     settings.TAP_LIMITS = {"anonymous": {"sync_timeout_s": 1}}
     response = sync(client, "SELECT pg_sleep(5)", LANG="PostgreSQL")
-    body = response.content if response.status_code != 200 else b"".join(response.streaming_content)
-    assert status_of(body) == "ERROR" and b"time" in body
+    # a limit of time, told apart from a bad query (400) and a size limit (413)
+    assert response.status_code == 504
+    assert status_of(response.content) == "ERROR" and b"time" in response.content
+    assert b'name="ERROR_KIND" value="timeout"' in response.content
+
+
+def test_a_bad_query_says_so_in_its_kind(client, published):
+    response = sync(client, f"SELECT nosuchcolumn FROM {S}.rvs_cnn")
+    assert response.status_code == 400
+    assert b'name="ERROR_KIND" value="query"' in response.content
+
+
+def test_set_config_under_another_spelling_fails_at_the_database(client, published):
+    query = """SELECT U&"set\\005fconfig"('statement_timeout', '0', false) AS t"""
+    response = sync(client, query, LANG="PostgreSQL")
+    assert response.status_code == 400
+    assert "permission denied for function set_config" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "set_config('statement_timeout', '0', false)",
+        "nextval('job_id_seq')",
+        "setval('job_id_seq', 1)",
+        "currval('job_id_seq')",
+        "lastval()",
+        "txid_current()",
+        "pg_current_xact_id()",
+    ],
+)
+def test_the_reader_may_not_execute_what_changes_state(reader_conn, call):
+    import psycopg
+
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        reader_conn.execute(f"SELECT {call}")
 
 
 @pytest.mark.parametrize("example", [e for e, _ in queries()], ids=lambda e: e.id)

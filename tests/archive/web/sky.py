@@ -42,6 +42,8 @@ def build(tmp: Path, store_url: str):
         TrainingStar,
         XpCoefficients,
     )
+    from archive.jobs.kinds import Kind
+    from archive.jobs.models import Job
     from archive.ops.models import Publication
     from archive.ops.publishing import publish
     from labeling.spectrum_store import SpectrumStore
@@ -138,6 +140,10 @@ def build(tmp: Path, store_url: str):
 
     def teardown():
         Publication.objects.all().delete()
+        # publishing queued an export job, committed here: gone with its version
+        Job.objects.of_kind(Kind.EXPORT).filter(
+            parameters__version__in=[pub.name, older.name]
+        ).delete()
         TrainingStar.objects.filter(model_version__in=[pub, older]).delete()
         CnnLabel.objects.filter(model_version__in=[pub, older]).delete()
         ModelVersion.objects.filter(pk__in=[pub.pk, older.pk]).delete()

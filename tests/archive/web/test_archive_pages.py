@@ -430,15 +430,16 @@ PAGES = {
 @pytest.mark.django_db
 def test_permissions_table(client, django_user_model, sky):
     from archive.jobs import lifecycle
+    from archive.jobs.kinds import Kind
 
     user = django_user_model.objects.create_user("perm-user", password="x-Perm-8498")
     staff = django_user_model.objects.create_user("perm-staff", password="x", is_staff=True)
     other = django_user_model.objects.create_user("perm-other", password="x")
     own_job = lifecycle.create(
-        "tap_query", owner=user, parameters={"LANG": "ADQL", "QUERY": "SELECT 1"}
+        Kind.TAP_QUERY, owner=user, parameters={"LANG": "ADQL", "QUERY": "SELECT 1"}
     )
     other_job = lifecycle.create(
-        "tap_query", owner=other, parameters={"LANG": "ADQL", "QUERY": "SELECT 1"}
+        Kind.TAP_QUERY, owner=other, parameters={"LANG": "ADQL", "QUERY": "SELECT 1"}
     )
     star = f"/star/{int(sky.source_ids[3])}/"
     table = {**PAGES, star: (200, 200, 200)}
@@ -449,15 +450,15 @@ def test_permissions_table(client, django_user_model, sky):
         elif who == "staff":
             client.force_login(staff)
         for url, statuses in table.items():
-            url = url.format(own_job=own_job.pk, other_job=other_job.pk)
+            url = url.format(own_job=own_job.public_id, other_job=other_job.public_id)
             status = client.get(url).status_code
             assert status == statuses[index], (who, url, status)
     # actions: deleting someone else's job is refused, one's own works
     client.force_login(user)
-    assert client.post(f"/query/jobs/{other_job.pk}/delete").status_code == 404
-    assert client.post(f"/query/jobs/{own_job.pk}/delete").status_code == 302
+    assert client.post(f"/query/jobs/{other_job.public_id}/delete").status_code == 404
+    assert client.post(f"/query/jobs/{own_job.public_id}/delete").status_code == 302
     client.logout()
-    assert client.post(f"/query/jobs/{other_job.pk}/delete").status_code == 404
+    assert client.post(f"/query/jobs/{other_job.public_id}/delete").status_code == 404
 
 
 def test_a_large_result_is_counted_up_to_the_cap(client, sky, monkeypatch):

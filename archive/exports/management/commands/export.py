@@ -21,7 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, version: str, here: bool, rows_per_file: int | None, **_) -> None:
-        the_version = ModelVersion.objects.filter(name=version, status="ready").first()
+        the_version = ModelVersion.objects.ready().filter(name=version).first()
         if the_version is None:
             raise CommandError(f"no ready model version {version!r}")
         if not here:

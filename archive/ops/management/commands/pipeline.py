@@ -69,7 +69,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def do_run(self, **o):
-        current = ModelVersion.objects.filter(is_published=True).first()
+        current = ModelVersion.objects.published().first()
         if o["unless_published"] and current is not None:
             self.stdout.write(f"{current.name} is published already: no new run")
             return
@@ -105,7 +105,7 @@ class Command(BaseCommand):
                 f"run {r.pk}: {r.status}, {r.stage} {r.percent:.0f}%, "
                 f"version {version}, counts {r.counts}" + (f", error: {r.error}" if r.error else "")
             )
-        current = ModelVersion.objects.filter(is_published=True).first()
+        current = ModelVersion.objects.published().first()
         self.stdout.write(f"published: {current.name if current else 'nothing'}")
 
     def do_cancel(self, run, **o):
