@@ -16,13 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff(client):
-    user = User.objects.create_user("ops", password="a-long-test-password", is_staff=True)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def no_stray_tasks():
     yield
     app.control.purge()  # runs queued here must not reach a worker of a later test

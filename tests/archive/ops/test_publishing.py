@@ -11,8 +11,8 @@ from archive.ops.publishing import PublishError, publish, rollback
 pytestmark = pytest.mark.django_db
 
 
-def version_with_labels(name: str, teff: float, status="ready") -> ModelVersion:
-    v = ModelVersion.objects.create(name=name, status=status)
+def version_with_labels(name: str, teff: float, status="ready", **fields) -> ModelVersion:
+    v = ModelVersion.objects.create(name=name, status=status, **fields)
     for sid in (1, 2):
         GaiaSource.objects.get_or_create(source_id=sid, defaults={"ra": sid, "dec": 0})
         CnnLabel.objects.create(
