@@ -1,6 +1,5 @@
 """Deployment settings: `manage.py check --deploy` is clean; the loopback demo keeps HTTP."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,13 +9,8 @@ import pytest
 
 from tests.conftest import REPO
 
-
-def services():
-    spec = importlib.util.spec_from_file_location("services", REPO / "scripts" / "services.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["services"] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(REPO / "scripts"))
+import services  # noqa: E402
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -38,7 +32,7 @@ def test_check_deploy_is_clean_for_a_deployment():
         "WARNING",
         DJANGO_DEBUG="0",
         DJANGO_ALLOWED_HOSTS="rvs-cnn.example.org",
-        DJANGO_SECRET_KEY=services().django_secret_key(),
+        DJANGO_SECRET_KEY=services.django_secret_key(),
     )
     assert done.returncode == 0, done.stderr
     assert "no issues" in done.stdout
@@ -64,7 +58,7 @@ def test_the_demo_and_debugging_keep_plain_http(hosts, debug, https):
 
 def test_a_short_secret_key_is_replaced_on_the_next_start_and_the_rest_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("RVS_VAR_DIR", str(tmp_path))
-    s = services()
+    s = services
     inst = s.Instance("deploy", 1, 2, durable=False)
     first = s.load_secrets(inst)
     assert len(first["django_secret_key"]) >= 50

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from archive.progress import Progress
+
 from .phases import ACTIVE, FINAL, Phase
 
 
@@ -87,6 +89,13 @@ class Job(models.Model):
         help_text="The site's address as the request that created it reached it: the links in "
         "its results (a TAP result's DataLink descriptor) point there",
     )
+    progress = models.JSONField(
+        default=dict,
+        blank=True,
+        # a database default too: rows written by SQL (the runs-to-jobs migration) have none
+        db_default={},
+        help_text="The running stage's done/total and times (archive.progress), per unit of work",
+    )
     backend_pid = models.IntegerField(
         null=True, blank=True, help_text="PostgreSQL backend running its query, while it runs"
     )
@@ -106,6 +115,12 @@ class Job(models.Model):
     @property
     def is_final(self) -> bool:
         return self.phase in FINAL
+
+    @property
+    def progress_text(self) -> str:
+        """How far the running stage is and the time it has left ("" when none is recorded)."""
+        progress = Progress.from_dict(self.progress)
+        return progress.describe() if progress is not None and self.is_active else ""
 
     @property
     def result_list(self) -> list[JobResult]:

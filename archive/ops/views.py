@@ -58,6 +58,7 @@ def run_json(request: HttpRequest, pk: int) -> JsonResponse:
             "stage": run.stage,
             "stage_label": run.get_stage_display(),
             "percent": run.percent,
+            "progress": run.progress_text,
             "counts": run.counts,
             "log": run.log,
             "error": run.error,

@@ -1,5 +1,6 @@
 """The whole pipeline through a real Celery worker and Redis, on a small synthetic sky."""
 
+import io
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.db import connection
 from archive.catalogue.models import CnnLabel, ModelVersion
 from archive.ops.models import PipelineRun
 from archive.ops.publishing import PublishError, publish
+from archive.progress import Progress
 from labeling.synthetic import write_sky
 from tasks.pipeline import start
 
@@ -110,6 +112,16 @@ def test_worker_killed_during_inference_leaves_one_row_per_star(
     start.delay(run.pk)
     wait_for_first_chunk(run)
     assert run.counts["chunks_done"] < run.counts["chunks"]
+    progress = Progress.from_dict(run.progress)  # recorded per chunk by the worker
+    assert (progress.stage, progress.unit, progress.total) == (
+        "predict",
+        "chunks",
+        run.counts["chunks"],
+    )
+    assert 1 <= progress.done < progress.total and progress.updated > progress.started
+    out = io.StringIO()
+    call_command("pipeline", "status", str(run.pk), stdout=out)
+    assert f"/{progress.total} chunks (" in out.getvalue()
     celery_worker_process.kill()  # mid-inference: its chunk was taken but never acknowledged
     # a new worker hands out again what the dead one held (after the visibility timeout)
     celery_worker_process.start(RVS_CELERY_VISIBILITY_TIMEOUT="3")

@@ -109,8 +109,9 @@ class Command(BaseCommand):
             raise CommandError(f"no run {run}") from exc
         for r in runs:
             version = r.model_version.name if r.model_version else "-"
+            progress = f" ({r.progress_text})" if r.progress_text else ""
             self.stdout.write(
-                f"run {r.pk}: {r.status}, {r.stage} {r.percent:.0f}%, "
+                f"run {r.pk}: {r.status}, {r.stage} {r.percent:.0f}%{progress}, "
                 f"version {version}, counts {r.counts}" + (f", error: {r.error}" if r.error else "")
             )
         current = ModelVersion.objects.filter(is_published=True).first()
