@@ -31,8 +31,11 @@ class Progress:
         return cls(stage, unit, total, done, done, now, now)
 
     def advance(self, by: int = 1, now: float | None = None) -> Progress:
+        return self.at(self.done + by, now)
+
+    def at(self, done: int, now: float | None = None) -> Progress:
         now = time.time() if now is None else now
-        return replace(self, done=min(self.done + by, self.total), updated=now)
+        return replace(self, done=min(done, self.total), updated=now)
 
     @property
     def percent(self) -> float:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -191,7 +190,7 @@ def train_member(run_id: int, attempt: int, split: int, member: int) -> str | No
         )
     done = len(list((directory / "members").glob("*.keras")))
     total = run.counts.get("members", 1)
-    lifecycle.record_progress(run_id, lambda p: p and replace(p, done=done, updated=time.time()))
+    lifecycle.record_progress(run_id, lambda p: p and p.at(done))
     _stage(run, Stage.TRAIN, 100.0 * done / total, members_trained=done)
     return str(path)
 
