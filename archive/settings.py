@@ -176,8 +176,10 @@ USE_I18N = True
 USE_TZ = True
 
 # Accounts (archive/accounts): the demo has no mail server, so password reset links are
-# printed to the server log; session and CSRF cookies as `manage.py check --deploy` asks
-# whenever the site is served over HTTPS (RVS_HTTPS=1).
+# printed to the server log. A deployment (DEBUG off and a host other than loopback in
+# DJANGO_ALLOWED_HOSTS) is served over HTTPS with the cookies, HSTS and redirect that
+# `manage.py check --deploy` asks for; the demo on loopback keeps plain HTTP. RVS_HTTPS=0/1
+# overrides the choice (e.g. a site behind a proxy that is not HTTPS yet).
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "accounts:profile"
 LOGOUT_REDIRECT_URL = "web:home"
@@ -187,7 +189,9 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the query page's script reads it for its form posts
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if env_bool("RVS_HTTPS", False):
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", ""}
+IS_DEPLOYMENT = not DEBUG and any(h.strip() not in LOOPBACK_HOSTS for h in ALLOWED_HOSTS)
+if env_bool("RVS_HTTPS", IS_DEPLOYMENT):
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 31536000

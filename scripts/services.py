@@ -191,15 +191,31 @@ def fix_pgsphere() -> None:
 # --- secrets and environment ---------------------------------------------------------------
 
 
+#: Django's check --deploy (security.W009) asks for at least 50 characters
+SECRET_KEY_LENGTH = 50
+
+
+def django_secret_key() -> str:
+    return secrets.token_urlsafe(48)  # 64 characters
+
+
 def load_secrets(inst: Instance) -> dict[str, str]:
+    """The instance's passwords and keys, generated on its first start; a Django secret key
+    shorter than Django asks for (older instances had 32 characters) is replaced, which logs
+    out whoever was logged in and voids password reset links, and nothing else."""
     path = inst.var / "secrets.json"
     if path.exists():
-        return json.loads(path.read_text())
-    inst.var.mkdir(parents=True, exist_ok=True)
-    values = {
-        key: secrets.token_urlsafe(24)
-        for key in ("superuser", "owner", "reader", "redis", "django_secret_key")
-    }
+        values = json.loads(path.read_text())
+        if len(values.get("django_secret_key", "")) >= SECRET_KEY_LENGTH:
+            return values
+        values["django_secret_key"] = django_secret_key()
+        log(f"{inst.name}: a new DJANGO_SECRET_KEY ({SECRET_KEY_LENGTH}+ characters)")
+    else:
+        inst.var.mkdir(parents=True, exist_ok=True)
+        values = {
+            key: secrets.token_urlsafe(24) for key in ("superuser", "owner", "reader", "redis")
+        }
+        values["django_secret_key"] = django_secret_key()
     path.touch(mode=0o600)
     path.write_text(json.dumps(values, indent=2))
     return values

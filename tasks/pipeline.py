@@ -35,6 +35,7 @@ from archive.jobs import lifecycle
 from archive.jobs.phases import ACTIVE
 from archive.ops.models import PipelineRun
 from archive.ops.publishing import publish
+from archive.progress import Progress
 from labeling.pipeline import (
     Labeller,
     LabelTimes,
@@ -150,9 +151,15 @@ def start(run_id: int, attempt: int = 1) -> None:
     _queue_training(run, the_plan)
 
 
+def _begin(run: PipelineRun, stage: str, unit: str, total: int, done: int) -> None:
+    lifecycle.record_progress(run.pk, lambda _: Progress.begin(stage, unit, total, done))
+
+
 def _queue_training(run: PipelineRun, the_plan: Plan) -> None:
     _clock(run, start="train")
     jobs = the_plan.member_jobs(pipeline_config(run))
+    trained = len(list((run_dir(run.pk) / "members").glob("*.keras")))
+    _begin(run, Stage.TRAIN, "members", len(jobs), trained)
     chord(group(train_member.si(run.pk, run.attempt, s, m) for s, m in jobs))(
         finalize.si(run.pk, run.attempt)
     )
@@ -184,6 +191,7 @@ def train_member(run_id: int, attempt: int, split: int, member: int) -> str | No
         )
     done = len(list((directory / "members").glob("*.keras")))
     total = run.counts.get("members", 1)
+    lifecycle.record_progress(run_id, lambda p: p and p.at(done))
     _stage(run, Stage.TRAIN, 100.0 * done / total, members_trained=done)
     return str(path)
 
@@ -197,6 +205,7 @@ def finalize(run_id: int, attempt: int) -> None:
     t0 = time.perf_counter()
     _clock(run, stop="train")
     _stage(run, Stage.FLAGS, 0.0)
+    lifecycle.record_progress(run_id, lambda _: None)  # one task: no units to count
     config = pipeline_config(run)
     directory = run_dir(run_id)
     the_plan = Plan.load(directory)
@@ -267,6 +276,7 @@ def _queue_predictions(run: PipelineRun) -> None:
     ]
     done = len(chunks) - len(todo)
     _clock(run, start="predict")
+    _begin(run, Stage.PREDICT, "chunks", len(chunks), done)
     _stage(
         run, Stage.PREDICT, 100.0 * done / max(len(chunks), 1), chunks=len(chunks), chunks_done=done
     )
@@ -327,6 +337,7 @@ def _chunk_done(run_id: int, times: LabelTimes) -> None:
         run.counts = {**run.counts, "chunks_done": done, "label_seconds": seconds}
         run.percent = min(100.0, 100.0 * done / total)
         run.save(update_fields=["counts", "percent"])
+    lifecycle.record_progress(run_id, lambda p: p and p.advance())
 
 
 @app.task(base=PipelineTask, name="pipeline.finish")
@@ -352,7 +363,7 @@ def finish(run_id: int, attempt: int) -> None:
         if run.publish:
             _stage(run, Stage.PUBLISH, 0.0)
             publish(version, user=run.created_by, note=f"pipeline run {run_id}")
-        PipelineRun.objects.filter(pk=run_id).update(stage=Stage.DONE, percent=100.0)
+        PipelineRun.objects.filter(pk=run_id).update(stage=Stage.DONE, percent=100.0, progress={})
         lifecycle.complete(run_id, attempt)
         run.add_log("done")
 

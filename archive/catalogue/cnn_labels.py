@@ -1,4 +1,5 @@
-"""Writing CNN labels (Table 2 columns) of one model version: COPY, then an idempotent upsert.
+"""Writing CNN labels (Table 2 columns) of one model version: COPY, then an idempotent upsert;
+removing them when the version is deleted.
 
 Keyed by (model version, source_id): re-running a chunk — a retried task, a worker killed
 half-way — rewrites the same rows, never duplicates them. Only a version that is still
@@ -19,6 +20,8 @@ from .label_fields import storage_pgtype
 
 if TYPE_CHECKING:  # labeling.pipeline loads TensorFlow; the web process must not
     from labeling.pipeline import Labelled
+
+    from .models import ModelVersion
 
 STAGE = "cnn_label_stage"
 VALUE_COLUMNS = [
@@ -82,3 +85,18 @@ def write_labels(version_id: int, labelled: Labelled) -> int:
         written = cur.rowcount
         cur.execute(f"DROP TABLE {STAGE}")
     return written
+
+
+def delete_labels(version: ModelVersion) -> int:
+    """Remove every label row of ``version``, which must be ``deleting`` (no other version's
+    rows, and no labels that could still be published, are touched); returns the rows removed."""
+    with transaction.atomic(), connection.cursor() as cur:
+        # FOR SHARE: the status cannot change while the rows go (it cannot anyway, once deleting)
+        cur.execute("SELECT name, status FROM model_version WHERE id = %s FOR SHARE", [version.pk])
+        found = cur.fetchone()
+        if found is None:
+            return 0
+        if found[1] != "deleting":
+            raise LabelWriteError(f"model version {found[0]} is {found[1]}: its labels are kept")
+        cur.execute("DELETE FROM cnn_label WHERE model_version_id = %s", [version.pk])
+        return cur.rowcount

@@ -386,7 +386,8 @@ class ModelVersion(models.Model):
     becomes ``ready`` once every catalogue star has its row; only a ready version can be
     published, and its labels are no longer written (``write_labels`` refuses). A database
     trigger (migration 0002) refuses changes to a ready version's science fields; only
-    publication fields may change.
+    publication fields may change, and an unpublished ready version may become ``deleting``
+    (migration 0008), from which nothing returns: ``archive.ops.deletion`` then removes it.
     """
 
     class Status(models.TextChoices):
@@ -394,6 +395,7 @@ class ModelVersion(models.Model):
         LABELLING = "labelling"
         READY = "ready"
         FAILED = "failed"
+        DELETING = "deleting"
 
     class Inputs(models.TextChoices):
         HYBRID = "hybrid", "RVS + photometry/astrometry + XP (Sect. 3.1)"

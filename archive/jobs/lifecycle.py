@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,8 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from archive.progress import Progress
 
 from . import queue, registry
 from .errors import TransitionError
@@ -262,3 +264,12 @@ def _phase(job_id: int) -> str:
 
 def _targets(phase: str) -> frozenset[Phase]:
     return TRANSITIONS[Phase(phase)]
+
+
+def record_progress(job_id: int, change: Callable[[Progress | None], Progress | None]) -> None:
+    """Replace the job's progress by ``change(progress)`` (None clears it), under a row lock:
+    tasks of one job finishing at once each count their unit."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().only("progress").get(pk=job_id)
+        new = change(Progress.from_dict(job.progress))
+        Job.objects.filter(pk=job_id).update(progress=new.to_dict() if new is not None else {})

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models.functions import Cast, Replace
 from django.utils import timezone
 
+from archive.progress import Progress
+
 from .kinds import Kind
 from .phases import ACTIVE, FINAL, Phase
 
@@ -151,6 +153,13 @@ class Job(models.Model):
         help_text="The address of the anonymous TAP client that created it (its limits count "
         "per address); such a job is reached by its public id",
     )
+    progress = models.JSONField(
+        default=dict,
+        blank=True,
+        # a database default too: rows written by SQL (the runs-to-jobs migration) have none
+        db_default={},
+        help_text="The running stage's done/total and times (archive.progress), per unit of work",
+    )
     backend_pid = models.IntegerField(
         null=True, blank=True, help_text="PostgreSQL backend running its query, while it runs"
     )
@@ -172,6 +181,12 @@ class Job(models.Model):
     @property
     def is_final(self) -> bool:
         return self.phase in FINAL
+
+    @property
+    def progress_text(self) -> str:
+        """How far the running stage is and the time it has left ("" when none is recorded)."""
+        progress = Progress.from_dict(self.progress)
+        return progress.describe() if progress is not None and self.is_active else ""
 
     @property
     def result_list(self) -> list[JobResult]:

@@ -1,4 +1,5 @@
-"""Staff pages: start a re-training run, follow it live, read its report, publish or roll back.
+"""Staff pages: start a re-training run, follow it live, read its report, publish, roll back or
+delete a version.
 
 Staff only (login required), POST-only actions with Django's CSRF protection; the views never
 run TensorFlow: they send Celery tasks by name (archive.jobs) and read what the workers record.
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_POST
 from archive.catalogue.models import ModelVersion
 
 from .config_form import RunForm
+from .deletion import DeleteRefused, delete_version, why_kept
 from .models import PipelineRun, Publication
 from .publishing import PublishError, publish, rollback
 from .runs import ResumeError, cancel_run, resume_run, start_run
@@ -34,7 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "runs": PipelineRun.objects.select_related("model_version")[:20],
-            "versions": ModelVersion.objects.ready()[:20],
+            "versions": [(v, why_kept(v)) for v in ModelVersion.objects.all()[:30]],
             "published": ModelVersion.objects.published().first(),
             "publications": Publication.objects.select_related("model_version")[:10],
         },
@@ -56,6 +58,7 @@ def run_json(request: HttpRequest, pk: int) -> JsonResponse:
             "stage": run.stage,
             "stage_label": run.get_stage_display(),
             "percent": run.percent,
+            "progress": run.progress_text,
             "counts": run.counts,
             "log": run.log,
             "error": run.error,
@@ -93,6 +96,21 @@ def version_publish(request: HttpRequest, pk: int) -> HttpResponse:
         publish(get_object_or_404(ModelVersion, pk=pk), user=request.user, note="staff page")
         messages.success(request, "Published.")
     except PublishError as exc:
+        messages.error(request, str(exc))
+    return redirect("ops:dashboard")
+
+
+@staff_member_required
+@require_POST
+def version_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    version = get_object_or_404(ModelVersion, pk=pk)
+    if request.POST.get("confirm") != version.name:
+        messages.error(request, f"{version.name} not deleted: tick the box to confirm.")
+        return redirect("ops:dashboard")
+    try:
+        deleted = delete_version(version.name)
+        messages.success(request, f"{deleted.name} deleted ({deleted.labels} label rows).")
+    except DeleteRefused as exc:
         messages.error(request, str(exc))
     return redirect("ops:dashboard")
 

@@ -743,3 +743,16 @@ def test_product_columns_are_the_models():
         "n_nan_pixels",
         "content_hash",
     }
+
+
+def test_several_files_show_how_far_the_ingest_is_and_the_time_left(data_dir, capsys):
+    fits_path = data_dir / "gaia_source" / "pyia_gdr3_sm.fits"
+    vot_path = data_dir / "gaia_source" / "astroquery_1710099405832VAL-result.vot"
+    kb = [round(p.stat().st_size / 1e3) for p in (fits_path, vot_path)]
+    call_command("ingest", "gaia-source", str(fits_path), str(vot_path))
+    lines = [line for line in capsys.readouterr().err.splitlines() if " kB (" in line]
+    total = max(1, round((fits_path.stat().st_size + vot_path.stat().st_size) / 1e3))
+    assert lines[0] == f"file 1/2: 0/{total} kB (0%), estimating"
+    assert lines[1].startswith(f"file 2/2: {kb[0]}/{total} kB (")
+    assert "kB/s" in lines[1]  # a rate once a file is in; the time left after 5 s
+    assert lines[2].startswith(f"2 files: {total}/{total} kB (100%), ")

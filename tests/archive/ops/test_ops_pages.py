@@ -16,13 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff(client):
-    user = User.objects.create_user("ops", password="a-long-test-password", is_staff=True)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def no_stray_tasks():
     yield
     app.control.purge()  # runs queued here must not reach a worker of a later test
@@ -178,3 +171,19 @@ def test_the_run_form_is_generated_from_the_configuration(staff, no_stray_tasks)
     config = PipelineConfig.from_dict(PipelineRun.objects.get().config)
     assert config.ensemble.augment_min_snr is None and config.ensemble.epochs == 200
     assert not config.calibrate_sigma and config.tsne_perplexities == (30,)
+
+
+def test_the_pages_show_how_far_a_running_stage_is_and_the_time_left(staff, no_stray_tasks):
+    import time
+
+    from archive.progress import Progress
+
+    now = time.time()
+    progress = Progress.begin("predict", "chunks", 40, now=now - 120).advance(10, now=now)
+    run = PipelineRun.objects.create(config={}, status="running", progress=progress.to_dict())
+    expected = "10/40 chunks (25%), 0.0833 chunks/s, about 6 min left"
+    assert expected in staff.get(reverse("ops:dashboard")).content.decode()
+    assert expected in staff.get(reverse("ops:run", args=[run.pk])).content.decode()
+    assert staff.get(reverse("ops:run-json", args=[run.pk])).json()["progress"] == expected
+    PipelineRun.objects.filter(pk=run.pk).update(phase="ERROR")
+    assert "chunks (" not in staff.get(reverse("ops:dashboard")).content.decode()

@@ -1,5 +1,6 @@
 """The whole pipeline through a real Celery worker and Redis, on a small synthetic sky."""
 
+import io
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.db import connection
 from archive.catalogue.models import CnnLabel, ModelVersion
 from archive.ops.models import PipelineRun
 from archive.ops.publishing import PublishError, publish
+from archive.progress import Progress
 from labeling.synthetic import write_sky
 from tasks.pipeline import start
 
@@ -114,6 +116,16 @@ def test_worker_killed_during_inference_leaves_one_row_per_star(
     start.delay(run.pk)
     wait_for_first_chunk(run)
     assert run.counts["chunks_done"] < run.counts["chunks"]
+    progress = Progress.from_dict(run.progress)  # recorded per chunk by the worker
+    assert (progress.stage, progress.unit, progress.total) == (
+        "predict",
+        "chunks",
+        run.counts["chunks"],
+    )
+    assert 1 <= progress.done < progress.total and progress.updated > progress.started
+    out = io.StringIO()
+    call_command("pipeline", "status", str(run.pk), stdout=out)
+    assert f"/{progress.total} chunks (" in out.getvalue()
     celery_worker_process.kill()  # mid-inference: its chunk was taken but never acknowledged
     # a new worker hands out again what the dead one held (after the visibility timeout)
     celery_worker_process.start(RVS_CELERY_VISIBILITY_TIMEOUT="3")
@@ -126,6 +138,61 @@ def test_worker_killed_during_inference_leaves_one_row_per_star(
             [run.model_version_id],
         )
         assert cur.fetchone() == (n, n)
+
+
+def wait_for_publish_blocked(version: ModelVersion, timeout: float = 900) -> None:
+    """Until a worker's publish waits for the row lock this test holds on ``version``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE %s AND pid <> pg_backend_pid()",
+                ['%FROM "model_version"%FOR UPDATE%'],
+            )
+            if cur.fetchone()[0]:
+                return
+        time.sleep(0.2)
+    raise AssertionError("no publish waiting")
+
+
+def test_worker_killed_during_publication_publishes_once_and_the_old_catalogue_serves(
+    celery_worker_process, worker_settings, tmp_path
+):
+    import psycopg
+
+    from tests.archive.ops.test_publishing import published_teff, version_with_labels
+    from tests.conftest import db_params
+
+    ingest_sky(tmp_path)
+    some = list(CnnLabel.source.field.related_model.objects.values_list("pk", flat=True)[:2])
+    old = version_with_labels("published-before", 4000.0, sources=some)
+    publish(old)
+    run = PipelineRun.objects.create(config=TINY, publish=True)
+    # the old version's row locked: the run's publish stops inside its transaction, there
+    with psycopg.connect(**db_params()) as holder:
+        holder.execute("SELECT 1 FROM model_version WHERE id = %s FOR UPDATE", [old.pk])
+        start.delay(run.pk)
+        wait_for_publish_blocked(old)
+        celery_worker_process.kill()
+        assert published_teff() == {4000.0}  # readers are never blocked by the switch
+        run.refresh_from_db()
+        assert run.is_active and run.model_version.status == "labelling"
+        holder.rollback()
+    assert published_teff() == {4000.0}
+    celery_worker_process.start(RVS_CELERY_VISIBILITY_TIMEOUT="3")
+    run = wait(run)
+    assert run.status == "succeeded", (run.error, run.log)
+    version = run.model_version
+    assert version.is_published and version.publications.count() == 1
+    assert old.publications.count() == 1 and not ModelVersion.objects.get(pk=old.pk).is_published
+    n = run.counts["catalogue"]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT count(*), count(DISTINCT source_id), min(teff) <> 4000 OR max(teff) <> 4000 "
+            f"FROM {settings.PUBLISHED_SCHEMA}.rvs_cnn"
+        )
+        assert cur.fetchone() == (n, n, True)
 
 
 def test_cancelled_run_resumes_without_redoing_work(

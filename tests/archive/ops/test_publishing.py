@@ -11,9 +11,11 @@ from archive.ops.publishing import PublishError, publish, rollback
 pytestmark = pytest.mark.django_db
 
 
-def version_with_labels(name: str, teff: float, status="ready") -> ModelVersion:
-    v = ModelVersion.objects.create(name=name, status=status)
-    for sid in (1, 2):
+def version_with_labels(
+    name: str, teff: float, status="ready", sources=(1, 2), **fields
+) -> ModelVersion:
+    v = ModelVersion.objects.create(name=name, status=status, **fields)
+    for sid in sources:
         GaiaSource.objects.get_or_create(source_id=sid, defaults={"ra": sid, "dec": 0})
         CnnLabel.objects.create(
             model_version=v,

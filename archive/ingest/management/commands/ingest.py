@@ -1,10 +1,14 @@
 """``manage.py ingest PRODUCT FILE...``: load Gaia DR3 / APOGEE DR17 files."""
 
+import os
+import time
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from archive.ingest.products import PRODUCTS
 from archive.ingest.runner import ingest_file
+from archive.progress import Progress
 from labeling.io import ReadError
 
 
@@ -34,7 +38,14 @@ class Command(BaseCommand):
         spec = PRODUCTS[product]
         failed = []
         totals = dict.fromkeys(("read", "inserted", "updated", "unchanged", "rejected"), 0)
-        for path in files:
+        # across files, by bytes: a file's rows are only known once it is read
+        sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in files]
+        unit, scale = ("MB", 1e6) if sum(sizes) >= 1e8 else ("kB", 1e3)
+        progress = Progress.begin("ingest", unit, max(1, round(sum(sizes) / scale)))
+        read_bytes = 0
+        for number, (path, size) in enumerate(zip(files, sizes, strict=True), 1):
+            if len(files) > 1 and not no_progress:
+                self.stderr.write(f"file {number}/{len(files)}: {progress.describe()}")
             try:
                 report = ingest_file(
                     spec, path, skip_bad_rows=skip_bad_rows, progress=not no_progress
@@ -43,6 +54,9 @@ class Command(BaseCommand):
                 failed.append(path)
                 self.stderr.write(f"error: {exc}\n  nothing of {path} was loaded")
                 continue
+            finally:
+                read_bytes += size
+                progress = progress.at(round(read_bytes / scale), time.time())
             self.stdout.write(report.summary())
             shown = max(show_rejected, 0)
             for rejected in report.rejected[:shown]:
@@ -55,6 +69,8 @@ class Command(BaseCommand):
             for key in ("read", "inserted", "updated", "unchanged"):
                 totals[key] += getattr(report, key)
             totals["rejected"] += len(report.rejected)
+        if len(files) > 1 and not no_progress:
+            self.stderr.write(f"{len(files)} files: {progress.describe()}")
         if len(files) > 1:
             self.stdout.write("total: " + ", ".join(f"{v} {k}" for k, v in totals.items()))
         if failed:

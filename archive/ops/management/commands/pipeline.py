@@ -1,4 +1,4 @@
-"""``manage.py pipeline run|status|cancel|resume|publish|rollback``: staff operations, shell."""
+"""``manage.py pipeline run|status|cancel|resume|publish|rollback|delete``: staff operations."""
 
 import time
 
@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from archive.catalogue.models import ModelVersion
 from archive.jobs.errors import TransitionError
 from archive.ops.config_form import add_run_arguments, config_from_arguments
+from archive.ops.deletion import DeleteRefused, delete_version
 from archive.ops.models import PipelineRun
 from archive.ops.publishing import PublishError, publish, rollback
 from archive.ops.runs import cancel_run, resume_run, start_run
@@ -61,11 +62,18 @@ class Command(BaseCommand):
             "rollback",
             "publish again the version the latest publication replaced",
         )
+        delete = action(
+            "delete",
+            "delete a model version nothing published needs: its directory, its labels, its "
+            "exports (refused, saying why, for the published version, the rollback target and "
+            "any version ever published); an interrupted delete is finished by running it again",
+        )
+        delete.add_argument("version", help="model version name (see `pipeline status`)")
 
     def handle(self, action, **o):
         try:
             getattr(self, f"do_{action}")(**o)
-        except (PublishError, TransitionError, ConfigError) as exc:
+        except (PublishError, TransitionError, ConfigError, DeleteRefused) as exc:
             raise CommandError(str(exc)) from exc
 
     def do_run(self, **o):
@@ -101,8 +109,9 @@ class Command(BaseCommand):
             raise CommandError(f"no run {run}") from exc
         for r in runs:
             version = r.model_version.name if r.model_version else "-"
+            progress = f" ({r.progress_text})" if r.progress_text else ""
             self.stdout.write(
-                f"run {r.pk}: {r.status}, {r.stage} {r.percent:.0f}%, "
+                f"run {r.pk}: {r.status}, {r.stage} {r.percent:.0f}%{progress}, "
                 f"version {version}, counts {r.counts}" + (f", error: {r.error}" if r.error else "")
             )
         current = ModelVersion.objects.published().first()
@@ -135,3 +144,8 @@ class Command(BaseCommand):
     def do_rollback(self, **o):
         p = rollback()
         self.stdout.write(f"published {p.model_version.name} again (was {p.previous.name})")
+
+    def do_delete(self, version, **o):
+        deleted = delete_version(version)
+        directory = deleted.directory or "no directory left"
+        self.stdout.write(f"deleted {deleted.name}: {directory}, {deleted.labels} label rows")
