@@ -164,3 +164,35 @@ def test_a_replica_behind_a_publication_is_not_read_for_it(replica_reads):
         assert ModelVersion.objects.all().db == "replica_0"
         assert ModelVersion.objects.get(is_published=True).name == "fenced"
     owner.close()
+
+
+def tap_server(client) -> str:
+    """Which server a TAP sync query over HTTP ran on."""
+    response = client.get(
+        "/tap/sync",
+        {
+            "REQUEST": "doQuery",
+            "LANG": "PostgreSQL",
+            "FORMAT": "csv",
+            "QUERY": "SELECT pg_is_in_recovery() AS standby",
+        },
+    )
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode().split()
+    assert body[0] == "standby"
+    return {"True": "replica", "False": "primary", "t": "replica", "f": "primary"}[body[1]]
+
+
+def test_a_tap_request_is_served_by_the_replica_then_the_primary_when_it_stops(
+    replica_reads, client
+):
+    until_replica()
+    assert tap_server(client) == "replica"
+    services("stop", "test", "--replica", "0")
+    try:
+        assert tap_server(client) == "primary"
+    finally:
+        services("start", "test", "--replica", "0")
+    replicas.pool.reset()
+    until_replica()
+    assert tap_server(client) == "replica"
