@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "archive.accounts.middleware.TokenAuthenticationMiddleware",  # API tokens (pyvo)
+    "archive.replicas.ReplicaReadsMiddleware",  # TAP, DataLink, web reads on replicas
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -122,7 +123,14 @@ DATABASES = {
         "TEST": {"MIRROR": "default"},
     },
 }
-DATABASE_ROUTERS = ["archive.routers.OwnerOnlyRouter"]
+DATABASE_ROUTERS = ["archive.replicas.ReplicaRouter"]
+# Hot standbys (host:port, scripts/services.py) that serve user reads; see archive/replicas.py
+RVS_DB_REPLICAS = [r for r in env("RVS_DB_REPLICAS", "").split(",") if r]
+RVS_REPLICA_READS = env_bool("RVS_REPLICA_READS", True)
+#: a replica that did not answer is left alone this long before it is tried again
+RVS_REPLICA_RETRY_S = float(env("RVS_REPLICA_RETRY_S", "10"))
+#: libpq's connect timeout to a replica (2 s is its least)
+RVS_REPLICA_CONNECT_TIMEOUT_S = int(env("RVS_REPLICA_CONNECT_TIMEOUT_S", "2"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MIGRATION_MODULES = {
     app: f"migrations.{app}"

@@ -5,13 +5,16 @@ Standard library only: it runs with the machine's python3 before the virtual env
 exists. Instances and packages are described in services.toml beside this file.
 
     python3 scripts/services.py install [--test]   # apt-get what is missing, fix pg_sphere
-    python3 scripts/services.py start demo|test    # idempotent: a running instance is left alone
+    python3 scripts/services.py start demo|test [--replicas N]  # idempotent
     python3 scripts/services.py stop [demo|test|all]   # the instance's Celery worker first
     python3 scripts/services.py status [demo|test|all]
+    python3 scripts/services.py start|stop test --replica 0    # one hot standby alone
 
 Each instance lives in var/<name>/: a PostgreSQL cluster listening on 127.0.0.1 only (no Unix
-socket, so it never meets a system cluster), a Redis with a password, generated secrets
-(var/<name>/secrets.json, mode 0600) and services.env, which Django settings read.
+socket, so it never meets a system cluster), its hot standbys (var/<name>/pg-replica-<i>/,
+streaming replication from a physical slot, on the ports after the primary's), a Redis with a
+password, generated secrets (var/<name>/secrets.json, mode 0600) and services.env, which Django
+settings read.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +41,9 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_EXTENSION_DIR = Path("/usr/share/postgresql/15/extension")
 REDIS_SERVER = "/usr/bin/redis-server"
 IS_ROOT = os.geteuid() == 0
+#: hot standbys take the ports after the primary's; the next instance's primary is 10 further
+MAX_REPLICAS = 9
+SECRET_KEYS = ("superuser", "owner", "reader", "replicator", "redis", "django_secret_key")
 
 
 class ServiceError(RuntimeError):
@@ -50,6 +56,7 @@ class Instance:
     pg_port: int
     redis_port: int
     durable: bool
+    replicas: int = 0
 
     @property
     def var(self) -> Path:
@@ -67,6 +74,42 @@ class Instance:
     def env_file(self) -> Path:
         return self.var / "services.env"
 
+    def replica(self, index: int) -> Replica:
+        return Replica(self, index)
+
+    def replica_dirs(self) -> list[Replica]:
+        """The standbys that exist on disk, configured or not (stop and status see them all)."""
+        found = {int(p.name.rsplit("-", 1)[1]) for p in self.var.glob("pg-replica-*")}
+        return [self.replica(i) for i in sorted(found | set(range(self.replicas)))]
+
+
+@dataclass(frozen=True)
+class Replica:
+    """A hot standby of an instance's PostgreSQL: its own cluster, port and replication slot."""
+
+    primary: Instance
+    index: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.primary.name} replica {self.index}"
+
+    @property
+    def slot(self) -> str:
+        return f"rvscnn_replica_{self.index}"
+
+    @property
+    def pg_port(self) -> int:
+        return self.primary.pg_port + 1 + self.index
+
+    @property
+    def pg_data(self) -> Path:
+        return self.primary.var / f"pg-replica-{self.index}" / "data"
+
+    @property
+    def durable(self) -> bool:
+        return self.primary.durable
+
 
 def instances() -> dict[str, Instance]:
     # RVS_PORT_OFFSET moves every port, so that several checkouts on one machine (git
@@ -78,12 +121,13 @@ def instances() -> dict[str, Instance]:
             pg_port=spec["pg_port"] + offset,
             redis_port=spec["redis_port"] + offset,
             durable=spec["durable"],
+            replicas=spec.get("replicas", 0),
         )
         for name, spec in CONFIG["instances"].items()
     }
 
 
-def ensure_port_free(inst: Instance, service: str, port: int) -> None:
+def ensure_port_free(inst: Instance | Replica, service: str, port: int) -> None:
     """Fail with a clear message when another process holds the port this instance needs."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         # as the servers do: a recently closed port in TIME_WAIT is free, a listener is not
@@ -204,20 +248,22 @@ def load_secrets(inst: Instance) -> dict[str, str]:
     shorter than Django asks for (older instances had 32 characters) is replaced, which logs
     out whoever was logged in and voids password reset links, and nothing else."""
     path = inst.var / "secrets.json"
-    if path.exists():
-        values = json.loads(path.read_text())
-        if len(values.get("django_secret_key", "")) >= SECRET_KEY_LENGTH:
-            return values
+    values = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    # an instance made before a secret existed (the replicator's) gets it added, others kept
+    missing = [key for key in SECRET_KEYS if key not in values and key != "django_secret_key"]
+    if missing:
+        values.update({key: secrets.token_urlsafe(24) for key in missing})
+        changed = True
+    if len(values.get("django_secret_key", "")) < SECRET_KEY_LENGTH:
+        if "django_secret_key" in values:
+            log(f"{inst.name}: a new DJANGO_SECRET_KEY ({SECRET_KEY_LENGTH}+ characters)")
         values["django_secret_key"] = django_secret_key()
-        log(f"{inst.name}: a new DJANGO_SECRET_KEY ({SECRET_KEY_LENGTH}+ characters)")
-    else:
+        changed = True
+    if changed:
         inst.var.mkdir(parents=True, exist_ok=True)
-        values = {
-            key: secrets.token_urlsafe(24) for key in ("superuser", "owner", "reader", "redis")
-        }
-        values["django_secret_key"] = django_secret_key()
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(values, indent=2))
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(values, indent=2))
     return values
 
 
@@ -231,6 +277,8 @@ def write_env(inst: Instance, sec: dict[str, str]) -> None:
         "RVS_DB_PASSWORD": sec["owner"],
         "RVS_DB_READER_USER": db["reader"],
         "RVS_DB_READER_PASSWORD": sec["reader"],
+        # hot standbys serving reads (archive/replicas.py); empty: the primary serves all
+        "RVS_DB_REPLICAS": ",".join(f"127.0.0.1:{r.pg_port}" for r in configured_replicas(inst)),
         "RVS_REDIS_URL": f"redis://:{sec['redis']}@127.0.0.1:{inst.redis_port}/0",
         "DJANGO_SECRET_KEY": sec["django_secret_key"],
     }
@@ -241,7 +289,11 @@ def write_env(inst: Instance, sec: dict[str, str]) -> None:
 # --- PostgreSQL ----------------------------------------------------------------------------
 
 
-def pg_running(inst: Instance) -> bool:
+def configured_replicas(inst: Instance) -> list[Replica]:
+    return [inst.replica(i) for i in range(inst.replicas)]
+
+
+def pg_running(inst: Instance | Replica) -> bool:
     if not (inst.pg_data / "PG_VERSION").exists():
         return False
     return (
@@ -255,7 +307,7 @@ def pg_running(inst: Instance) -> bool:
     )
 
 
-def pg_conf(inst: Instance) -> str:
+def pg_conf(inst: Instance | Replica) -> str:
     conf = [
         "listen_addresses = '127.0.0.1'",
         f"port = {inst.pg_port}",
@@ -268,7 +320,28 @@ def pg_conf(inst: Instance) -> str:
     ]
     if not inst.durable:
         conf += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+    # a standby's slot keeps the WAL it has not received, up to this much: a replica stopped
+    # for long loses its slot (and is rebuilt) rather than filling the primary's disk
+    conf += ["max_wal_senders = 12", "max_replication_slots = 12", "max_slot_wal_keep_size = '4GB'"]
     return "\n".join(conf) + "\n"
+
+
+def replica_conf(rep: Replica, sec: dict[str, str]) -> str:
+    conninfo = (
+        f"host=127.0.0.1 port={rep.primary.pg_port} user={CONFIG['database']['replicator']} "
+        f"password={sec['replicator']} application_name={rep.slot}"
+    )
+    return pg_conf(rep) + "\n".join(
+        [
+            f"primary_conninfo = '{conninfo}'",
+            f"primary_slot_name = '{rep.slot}'",
+            "hot_standby = on",
+            # the primary keeps the rows a long TAP query on the standby still reads, so the
+            # query is not cancelled by the replay of a vacuum
+            "hot_standby_feedback = on",
+            "",
+        ]
+    )
 
 
 def init_pg(inst: Instance, sec: dict[str, str]) -> None:
@@ -321,6 +394,10 @@ def start_pg(inst: Instance, sec: dict[str, str]) -> None:
         return
     ensure_port_free(inst, "PostgreSQL", inst.pg_port)
     init_pg(inst, sec)
+    pg_ctl_start(inst)
+
+
+def pg_ctl_start(inst: Instance | Replica) -> None:
     logfile = inst.pg_data.parent / "postgresql.log"
     if IS_ROOT and not logfile.exists():
         logfile.touch()
@@ -347,11 +424,12 @@ def start_pg(inst: Instance, sec: dict[str, str]) -> None:
     log(f"{inst.name}: PostgreSQL started on 127.0.0.1:{inst.pg_port}")
 
 
-def psql(inst: Instance, sec: dict[str, str], dbname: str, sql: str, **variables: str) -> None:
+def psql(inst: Instance, sec: dict[str, str], dbname: str, sql: str, **variables: str) -> str:
     cmd = [
         str(PG_BIN / "psql"),
         "-X",
         "-q",
+        "-At",
         "-v",
         "ON_ERROR_STOP=1",
         "-h",
@@ -369,6 +447,7 @@ def psql(inst: Instance, sec: dict[str, str], dbname: str, sql: str, **variables
     out = subprocess.run(cmd, input=sql, text=True, capture_output=True, env=env)
     if out.returncode != 0:
         raise ServiceError(f"provisioning {dbname} failed:\n{out.stderr}")
+    return out.stdout
 
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -383,6 +462,8 @@ def provision(inst: Instance, sec: dict[str, str]) -> None:
         "postgres",
         (SQL_DIR / "roles.sql").read_text(),
         **names,
+        replicator=db["replicator"],
+        replicator_pw=sec["replicator"],
         owner_pw=sec["owner"],
         reader_pw=sec["reader"],
         reader_timeout=db["reader_statement_timeout"],
@@ -391,7 +472,7 @@ def provision(inst: Instance, sec: dict[str, str]) -> None:
         psql(inst, sec, dbname, (SQL_DIR / "database.sql").read_text(), **names)
 
 
-def stop_pg(inst: Instance) -> None:
+def stop_pg(inst: Instance | Replica) -> None:
     if not pg_running(inst):
         return
     run(
@@ -400,6 +481,86 @@ def stop_pg(inst: Instance) -> None:
         capture_output=True,
     )
     log(f"{inst.name}: PostgreSQL stopped")
+
+
+# --- hot standbys --------------------------------------------------------------------------
+
+
+def init_replica(rep: Replica, sec: dict[str, str]) -> None:
+    """A new standby: a physical slot on the primary, then pg_basebackup from it."""
+    pg_dir = rep.pg_data.parent
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    if IS_ROOT:
+        shutil.chown(pg_dir, "postgres", "postgres")
+    if not (rep.pg_data / "PG_VERSION").exists():
+        log(f"{rep.name}: base backup of the primary into {rep.pg_data}")
+        # the slot is made first, idempotently: one left by a deleted standby is reused
+        psql(
+            rep.primary,
+            sec,
+            "postgres",
+            "SELECT pg_create_physical_replication_slot(:'slot', true) "
+            "WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = :'slot');",
+            slot=rep.slot,
+        )
+        shutil.rmtree(rep.pg_data, ignore_errors=True)
+        cmd = [
+            str(PG_BIN / "pg_basebackup"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(rep.primary.pg_port),
+            "-U",
+            CONFIG["database"]["replicator"],
+            "-D",
+            str(rep.pg_data),
+            "-X",
+            "stream",
+            "-S",
+            rep.slot,
+            "-c",
+            "fast",
+        ]
+        if IS_ROOT:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        env = {**os.environ, "PGPASSWORD": sec["replicator"]}
+        out = subprocess.run(cmd, text=True, capture_output=True, env=env)
+        if out.returncode != 0:
+            shutil.rmtree(rep.pg_data, ignore_errors=True)
+            raise ServiceError(f"{rep.name}: pg_basebackup failed:\n{out.stderr}")
+        (rep.pg_data / "standby.signal").touch()
+        # the primary's own log and pid file are not the standby's
+        (rep.pg_data / "postmaster.opts").unlink(missing_ok=True)
+    conf = rep.pg_data / "rvscnn.conf"
+    conf.write_text(replica_conf(rep, sec))
+    conf.chmod(0o600)  # it holds the replicator's password
+    if IS_ROOT:
+        for path in (conf, rep.pg_data / "standby.signal"):
+            shutil.chown(path, "postgres", "postgres")
+
+
+def start_replica(rep: Replica, sec: dict[str, str]) -> None:
+    if rep.index >= MAX_REPLICAS:
+        raise ServiceError(f"at most {MAX_REPLICAS} replicas per instance")
+    if pg_running(rep):
+        log(f"{rep.name}: PostgreSQL already running on 127.0.0.1:{rep.pg_port}")
+        return
+    if not pg_running(rep.primary):
+        raise ServiceError(f"{rep.name}: the primary is not running; start {rep.primary.name}")
+    ensure_port_free(rep, "PostgreSQL (standby)", rep.pg_port)
+    init_replica(rep, sec)
+    pg_ctl_start(rep)
+
+
+def wait_replayed(rep: Replica, sec: dict[str, str], timeout_s: float = 60.0) -> None:
+    """Wait until the standby streams from its slot, so the first reads find it current."""
+    deadline = time.monotonic() + timeout_s
+    sql = "SELECT count(*) FROM pg_stat_replication WHERE application_name = :'slot'"
+    while time.monotonic() < deadline:
+        if psql(rep.primary, sec, "postgres", sql + ";", slot=rep.slot).strip() == "1":
+            return
+        time.sleep(0.2)
+    raise ServiceError(f"{rep.name}: not streaming from the primary after {timeout_s:.0f} s")
 
 
 # --- Redis ---------------------------------------------------------------------------------
@@ -505,30 +666,46 @@ def stop_worker(inst: Instance, grace_s: float = 30.0) -> None:
 # --- commands ------------------------------------------------------------------------------
 
 
-def start(inst: Instance) -> None:
+def start(inst: Instance, replica: int | None = None) -> None:
     if IS_ROOT:
         try:
             pwd.getpwnam("postgres")
         except KeyError as exc:
             raise ServiceError("no `postgres` user: run `scripts/services.py install`") from exc
     sec = load_secrets(inst)
+    if replica is not None:
+        start_replica(inst.replica(replica), sec)
+        return
     start_pg(inst, sec)
     provision(inst, sec)
+    for rep in configured_replicas(inst):
+        start_replica(rep, sec)
+        wait_replayed(rep, sec)
     start_redis(inst, sec)
     write_env(inst, sec)
 
 
-def stop(inst: Instance) -> None:
+def stop(inst: Instance, replica: int | None = None) -> None:
+    if replica is not None:
+        stop_pg(inst.replica(replica))
+        return
     stop_worker(inst)
     stop_redis(inst)
+    for rep in inst.replica_dirs():
+        stop_pg(rep)
     stop_pg(inst)
 
 
-def status(inst: Instance) -> None:
+def status(inst: Instance, replica: int | None = None) -> None:
     pg = "running" if pg_running(inst) else "stopped"
     redis = "running" if redis_pid(inst) else "stopped"
+    standbys = "".join(
+        f", replica {r.index} {'running' if pg_running(r) else 'stopped'} (127.0.0.1:{r.pg_port})"
+        for r in inst.replica_dirs()
+        if replica is None or r.index == replica
+    )
     print(
-        f"{inst.name}: postgresql {pg} (127.0.0.1:{inst.pg_port}), "
+        f"{inst.name}: postgresql {pg} (127.0.0.1:{inst.pg_port}){standbys}, "
         f"redis {redis} (127.0.0.1:{inst.redis_port})"
     )
 
@@ -541,9 +718,21 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("start", "stop", "status"):
         p = sub.add_parser(name)
         p.add_argument("instance", nargs="?", default="demo" if name == "start" else "all")
+        p.add_argument("--replica", type=int, help="only this hot standby (0, 1, ...)")
+    sub.choices["start"].add_argument(
+        "--replicas", type=int, help="hot standbys to run (default: services.toml's)"
+    )
     args = parser.parse_args(argv)
 
     known = instances()
+    replicas = getattr(args, "replicas", None)
+    if replicas is None and os.environ.get("RVS_REPLICAS"):
+        replicas = int(os.environ["RVS_REPLICAS"])
+    if replicas is not None:
+        if not 0 <= replicas <= MAX_REPLICAS:
+            print(f"--replicas: 0 to {MAX_REPLICAS}", file=sys.stderr)
+            return 2
+        known = {name: replace(inst, replicas=replicas) for name, inst in known.items()}
     chosen = []
     if args.command != "install":
         if args.instance != "all" and args.instance not in known:
@@ -555,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "install":
             install(args.test)
         for inst in chosen:
-            actions[args.command](inst)
+            actions[args.command](inst, args.replica)
     except (ServiceError, subprocess.CalledProcessError) as exc:
         print(f"[services] error: {exc}", file=sys.stderr)
         return 1

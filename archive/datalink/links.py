@@ -58,10 +58,13 @@ def _tap(urls: Urls, table: str, source_id: int) -> str:
 
 def _known(ids: list[int]) -> dict[str, set[int] | dict]:
     """Which of ``ids`` have a source, a spectrum, XP, published labels, training labels."""
-    from django.db import connection
+    from django.db import connections
+
+    from archive.replicas import read_alias
 
     found: dict = {}
-    with connection.cursor() as cur:
+    # the request's server (a replica for DataLink): the same rows its other reads see
+    with connections[read_alias()].cursor() as cur:
         for key, table in (("source", "gaia_source"), ("xp", "xp_coefficients")):
             cur.execute(f"SELECT source_id FROM {table} WHERE source_id = ANY(%s)", [ids])
             found[key] = {r[0] for r in cur.fetchall()}

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from archive import replicas
 from archive.catalogue.models import ModelVersion
 
 from .models import Publication
@@ -45,6 +46,8 @@ def publish(version: ModelVersion, *, user=None, note: str = "") -> Publication:
         from archive.exports.jobs import request_export
 
         request_export(version, owner=user)  # sent to the worker when this transaction commits
+    # replicas are read for this version only once they have replayed its commit
+    replicas.fence_on_commit()
     return Publication.objects.create(
         model_version=version, previous=current, published_by=user, note=note
     )

@@ -15,11 +15,13 @@ from functools import lru_cache
 
 import psycopg
 import sqlglot
+from django.conf import settings
 from django.db import connections
 from psycopg import sql as pgsql
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
+from archive import replicas
 from archive.errors import QueryError
 from archive.metadata.fields import VOField
 from archive.metadata.published import registry
@@ -173,18 +175,31 @@ def prepare(lang: str, query: str, uploads: Sequence[UploadTable] = ()) -> Prepa
     return prepare_postgresql(query)
 
 
-def open_reader() -> psycopg.Connection:
-    """A new autocommit connection of the read-only role (one with uploads: its temporary
-    tables go when it is closed)."""
+def open_reader(server: replicas.Server | None = None) -> psycopg.Connection:
+    """A new autocommit connection of the read-only role, on the primary unless ``server``
+    names a replica (one with uploads stays on the primary: a standby has no temporary
+    tables, and they go when it is closed)."""
     s = connections["reader"].settings_dict
+    extra = {}
+    if server is not None and not server.is_primary:
+        # a stopped replica must cost a request little before it is skipped
+        extra = {
+            "host": server.host,
+            "port": server.port,
+            "connect_timeout": settings.RVS_REPLICA_CONNECT_TIMEOUT_S,
+        }
     return psycopg.connect(
-        host=s["HOST"],
-        port=s["PORT"],
-        user=s["USER"],
-        password=s["PASSWORD"],
-        dbname=s["NAME"],
-        autocommit=True,
-        application_name="rvscnn-tap",
+        **{
+            "host": s["HOST"],
+            "port": s["PORT"],
+            "user": s["USER"],
+            "password": s["PASSWORD"],
+            # the primary's name: under pytest the reader mirrors the test database
+            "dbname": connections["default"].settings_dict["NAME"],
+            "autocommit": True,
+            "application_name": "rvscnn-tap",
+            **extra,
+        }
     )
 
 
@@ -200,22 +215,37 @@ _opened_lock = threading.Lock()
 
 
 def reader_connection(timeout_s: int) -> psycopg.Connection:
-    """This thread's connection of the read-only role, in autocommit, with the statement
-    timeout of the query's queue (sync or async).
+    """This thread's connection of the read-only role to the server the read goes to (a
+    replica that has replayed the publication fence, else the primary: archive/replicas.py),
+    in autocommit, with the statement timeout of the query's queue (sync or async).
 
     Its own connection, not Django's ``reader`` alias: a result streams after the view has
     returned, in a transaction of its own, which Django's transaction handling must not wrap.
     """
-    conn = getattr(_local, "connection", None)
-    if conn is None or conn.closed or conn.broken:
-        conn = open_reader()
-        _local.connection = conn
-        with _opened_lock:
-            _opened.add(conn)
-    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        conn.rollback()  # a stream its client dropped
-    set_timeout(conn, timeout_s)
-    return conn
+    conns: dict[str, psycopg.Connection] = _local.__dict__.setdefault("connections", {})
+
+    def probe(server: replicas.Server) -> str | None:
+        conn = conns.get(server.alias)
+        if conn is None or conn.closed or conn.broken:
+            conn = conns[server.alias] = open_reader(server)
+            with _opened_lock:
+                _opened.add(conn)
+        try:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()  # a stream its client dropped
+            with conn.cursor() as cur:
+                # one round trip: the timeout, and how far a replica has replayed
+                cur.execute(
+                    "SELECT set_config('statement_timeout', %s, false), "
+                    "pg_last_wal_replay_lsn()::text",
+                    [f"{timeout_s}s"],
+                )
+                return cur.fetchone()[1]
+        except psycopg.OperationalError:
+            conn.close()
+            raise
+
+    return conns[replicas.choose(probe).alias]
 
 
 def close_reader_connections() -> None:

@@ -10,11 +10,12 @@ from functools import lru_cache
 import numpy as np
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 
 from archive.catalogue.models import ModelVersion, XpCoefficients
 from archive.errors import ArchiveError
 from archive.metadata.fields import VOField
+from archive.replicas import read_alias
 from archive.results.query import archive_error
 from archive.tap.service import PreparedQuery, prepare_adql, reader_connection
 from labeling.flags import CLEAN_FLAG, FLAG_LENGTH
@@ -111,7 +112,7 @@ def _dicts(cur) -> list[dict]:
 def star(source_id: int) -> dict | None:
     """Everything the star page shows but the spectrum; None if the catalogue lacks the star."""
     schema = settings.PUBLISHED_SCHEMA
-    with connection.cursor() as cur:
+    with connections[read_alias()].cursor() as cur:
         cur.execute(f"SELECT * FROM {schema}.gaia_source WHERE source_id = %s", [source_id])
         gaia = _dicts(cur)
         if not gaia:
@@ -150,7 +151,7 @@ def star(source_id: int) -> dict | None:
 
 def catalogue_sample(version: ModelVersion, limit: int = PLOT_SAMPLE) -> dict[str, np.ndarray]:
     """Labels, S/N and flags of the version's stars (a random sample above ``limit``)."""
-    with connection.cursor() as cur:
+    with connections[read_alias()].cursor() as cur:
         cur.execute("SELECT count(*) FROM cnn_label WHERE model_version_id = %s", [version.pk])
         n = cur.fetchone()[0]
         # TABLESAMPLE keeps the plots' cost flat on a large catalogue
@@ -178,7 +179,7 @@ def flag_shares(version: ModelVersion) -> list[float]:
     digits = ", ".join(
         f"avg((substr(flag_boundary, {i + 1}, 1) = '1')::int)" for i in range(FLAG_LENGTH)
     )
-    with connection.cursor() as cur:
+    with connections[read_alias()].cursor() as cur:
         cur.execute(
             f"SELECT {digits}, avg((flag_boundary = %s)::int) "
             "FROM cnn_label WHERE model_version_id = %s",

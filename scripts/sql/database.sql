@@ -33,3 +33,6 @@ SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure),
                      'pg_current_xact_id_if_assigned') \gexec
 REVOKE SELECT ON pg_catalog.pg_stat_activity FROM PUBLIC;
 GRANT SELECT ON pg_catalog.pg_stat_activity TO :"owner";
+-- the owner pauses and resumes a hot standby's replay: the replica tests hold a replica behind
+-- a publication that way (tests/archive/test_replicas.py)
+GRANT EXECUTE ON FUNCTION pg_wal_replay_pause(), pg_wal_replay_resume() TO :"owner";

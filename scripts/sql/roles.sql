@@ -1,9 +1,14 @@
 -- Roles and database of RVS-CNN Archive; run as superuser on the `postgres` database.
--- psql variables: owner, reader, db, owner_pw, reader_pw, reader_timeout. Idempotent.
+-- psql variables: owner, reader, replicator, db, owner_pw, reader_pw, replicator_pw,
+-- reader_timeout. Idempotent.
 SELECT format('CREATE ROLE %I LOGIN CREATEDB', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'reader')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'reader') \gexec
+SELECT format('CREATE ROLE %I LOGIN REPLICATION', :'replicator')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'replicator') \gexec
+-- the hot standbys' pg_basebackup and WAL stream; it reads no table
+ALTER ROLE :"replicator" PASSWORD :'replicator_pw' LOGIN REPLICATION NOSUPERUSER;
 ALTER ROLE :"owner" PASSWORD :'owner_pw';
 ALTER ROLE :"reader" PASSWORD :'reader_pw' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
 ALTER ROLE :"reader" SET default_transaction_read_only = on;
