@@ -68,3 +68,9 @@ class ServiceUnavailable(ServiceError):
     """The service cannot answer now (maintenance, overload); the client may retry."""
 
     status = 503
+
+
+class StorageFull(ServiceError):
+    """The database has no disk space left for a write (PostgreSQL's disk_full, 53100)."""
+
+    status = 507

@@ -54,6 +54,7 @@ def forward_sql() -> str:
 DROP VIEW IF EXISTS {schema}.rvs_cnn;
 DROP VIEW IF EXISTS {schema}.rvs_cnn_versions;
 ALTER TABLE public.cnn_label RENAME TO cnn_label_float64;
+ALTER INDEX public.cnn_label_pkey RENAME TO cnn_label_float64_pkey;
 CREATE TABLE public.cnn_label (
   model_version_id bigint NOT NULL,
   source_id bigint NOT NULL,
