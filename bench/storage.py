@@ -51,7 +51,7 @@ def _ddl(layout: str) -> list[str]:
         f"""CREATE TABLE after (model_version_id bigint NOT NULL, source_id bigint NOT NULL,
           {cols}, flag_boundary varchar(8) COLLATE "C" NOT NULL,
           PRIMARY KEY (model_version_id, source_id)) PARTITION BY LIST (model_version_id)""",
-        "CREATE INDEX after_flag ON after (flag_boundary)",
+        "CREATE INDEX after_flag ON after (model_version_id, flag_boundary)",
         "CREATE TABLE after_v1 PARTITION OF after FOR VALUES IN (1)",
     ]
 

@@ -67,7 +67,7 @@ CREATE TABLE public.cnn_label (
   CONSTRAINT cnn_label_source_fk FOREIGN KEY (source_id)
     REFERENCES public.gaia_source (source_id) DEFERRABLE INITIALLY DEFERRED
 ) PARTITION BY LIST (model_version_id);
-CREATE INDEX cnn_label_flag_boundary ON public.cnn_label (flag_boundary);
+CREATE INDEX cnn_label_flag_boundary ON public.cnn_label (model_version_id, flag_boundary);
 DO $$
 DECLARE r record;
 BEGIN
@@ -259,7 +259,9 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddIndex(
                     model_name="cnnlabel",
-                    index=models.Index(fields=["flag_boundary"], name="cnn_label_flag_boundary"),
+                    index=models.Index(
+                        fields=["model_version", "flag_boundary"], name="cnn_label_flag_boundary"
+                    ),
                 ),
             ],
         )
