@@ -5,6 +5,7 @@ tmpfs (needs root to mount, and the instance's PostgreSQL superuser to make the 
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +32,14 @@ def _secrets() -> Path:
 
 
 @pytest.fixture
-def tiny_tablespace(tmp_path):
+def tiny_tablespace():
     if os.geteuid() != 0 or not _secrets().exists():
         pytest.skip("needs root (mount a tmpfs) and the instance's superuser (a tablespace)")
-    where = tmp_path / "tiny"
-    where.mkdir()
+    # not under tmp_path: pytest's folders are closed to the postgres user
+    where = Path(tempfile.mkdtemp(prefix="rvs-tiny-"))
+    os.chmod(where, 0o755)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], check=True)
     subprocess.run(["chown", "postgres:postgres", str(where)], check=True)
-    os.chmod(tmp_path, 0o755)
     db = settings.DATABASES["default"]
     superuser = psycopg.connect(
         host=db["HOST"],
@@ -63,6 +64,7 @@ def tiny_tablespace(tmp_path):
         superuser.execute(f"DROP TABLESPACE IF EXISTS {SPACE}")
         superuser.close()
         subprocess.run(["umount", str(where)], check=False)
+        where.rmdir()
 
 
 def test_a_full_disk_fails_the_write_and_changes_nothing_published(tiny_tablespace):
