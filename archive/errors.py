@@ -91,3 +91,10 @@ class ServiceUnavailable(ServiceError):
 
     status = 503
     kind = "unavailable"
+
+
+class StorageFull(ServiceError):
+    """The database has no disk space left for a write (PostgreSQL's disk_full, 53100)."""
+
+    status = 507
+    kind = "storage-full"

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: How labels and their errors are stored (database columns, label writers, downloads).
-STORAGE_DTYPE: np.dtype = np.dtype("float64")
+#: How labels and their errors are stored (database columns, label writers, downloads): float32,
+#: as the network computes them and as the Gaia archive publishes its astrophysical parameters
+STORAGE_DTYPE: np.dtype = np.dtype("float32")
 
 
 @dataclass(frozen=True)

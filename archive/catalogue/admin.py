@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import ApogeeLabel, CnnLabel, GaiaSource, ModelVersion, RvsSpectrum, XpCoefficients
+from .models import ApogeeLabel, GaiaSource, ModelVersion, RvsSpectrum, XpCoefficients
 
 
 class ViewOnlyAdmin(admin.ModelAdmin):
@@ -69,21 +69,3 @@ class ModelVersionAdmin(ViewOnlyAdmin):
         "created_at",
     ]
     list_filter = ["status", "inputs", "is_published"]
-
-
-@admin.register(CnnLabel)
-class CnnLabelAdmin(ViewOnlyAdmin):
-    list_display = [
-        "source",
-        "model_version",
-        "teff",
-        "logg",
-        "m_h",
-        "alpha_m",
-        "fe_h",
-        "flag_boundary",
-    ]
-    list_filter = ["model_version"]
-    search_fields = ["=source__source_id"]
-    raw_id_fields = ["source"]
-    show_full_result_count = False

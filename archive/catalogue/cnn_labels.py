@@ -1,8 +1,9 @@
 """Writing CNN labels (Table 2 columns) of one model version: COPY, then an idempotent upsert;
 removing them when the version is deleted.
 
-Keyed by (model version, source_id): re-running a chunk — a retried task, a worker killed
-half-way — rewrites the same rows, never duplicates them. Only a version that is still
+Each version's rows go to its own partition of cnn_label (``partitions.py``), beside the
+published one. Keyed by (model version, source_id): re-running a chunk — a retried task, a
+worker killed half-way — rewrites the same rows, never duplicates them. Only a version that is still
 ``labelling`` takes rows: once ready (and perhaps published) its catalogue is fixed.
 """
 
@@ -11,12 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
+from archive.errors import StorageFull
 from archive.pgcopy import Column, copy_columns
 from labeling.labels import LABELS, STORAGE_DTYPE
 
 from .label_fields import storage_pgtype
+from .partitions import create_partition, drop_partition
 
 if TYPE_CHECKING:  # labeling.pipeline loads TensorFlow; the web process must not
     from labeling.pipeline import Labelled
@@ -30,6 +33,10 @@ VALUE_COLUMNS = [
     *(f"sigma_{k}" for k in LABELS),
     "flag_boundary",
 ]
+
+
+#: PostgreSQL's SQLSTATE for "could not extend file: No space left on device"
+DISK_FULL = "53100"
 
 
 class LabelWriteError(RuntimeError):
@@ -65,38 +72,60 @@ def write_labels(version_id: int, labelled: Labelled) -> int:
     )
     names = ", ".join(c.name for c in columns)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in VALUE_COLUMNS)
-    with transaction.atomic(), connection.cursor() as cur:
-        # FOR SHARE: the switch to ready (an UPDATE) waits for chunks being written, and then
-        # no chunk of a stale or re-delivered task can change a ready version's catalogue
-        cur.execute("SELECT name, status FROM model_version WHERE id = %s FOR SHARE", [version_id])
-        found = cur.fetchone()
-        if found is None or found[1] != "labelling":
-            name, status = found or (version_id, "missing")
-            raise LabelWriteError(f"model version {name} is {status}: its labels are not written")
-        cur.execute(
-            f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS "
-            f"SELECT {names} FROM cnn_label WITH NO DATA"
-        )
-        copy_columns(cur, STAGE, columns)
-        cur.execute(
-            f"INSERT INTO cnn_label ({names}) SELECT {names} FROM {STAGE} "
-            f"ON CONFLICT (model_version_id, source_id) DO UPDATE SET {updates}"
-        )
-        written = cur.rowcount
-        cur.execute(f"DROP TABLE {STAGE}")
+    partition = create_partition(version_id)
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            # FOR SHARE: the switch to ready (an UPDATE) waits for chunks being written, and
+            # then no chunk of a stale or re-delivered task can change a ready version's rows
+            cur.execute(
+                "SELECT name, status FROM model_version WHERE id = %s FOR SHARE", [version_id]
+            )
+            found = cur.fetchone()
+            if found is None or found[1] != "labelling":
+                name, status = found or (version_id, "missing")
+                raise LabelWriteError(
+                    f"model version {name} is {status}: its labels are not written"
+                )
+            cur.execute(
+                f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS "
+                f"SELECT {names} FROM cnn_label WITH NO DATA"
+            )
+            copy_columns(cur, STAGE, columns)
+            cur.execute(
+                f"INSERT INTO public.{partition} ({names}) SELECT {names} FROM {STAGE} "
+                f"ON CONFLICT (model_version_id, source_id) DO UPDATE SET {updates}"
+            )
+            written = cur.rowcount
+            cur.execute(f"DROP TABLE {STAGE}")
+    except OperationalError as e:
+        if getattr(e.__cause__, "sqlstate", None) == DISK_FULL:
+            raise StorageFull(
+                f"no disk space left to write the labels of model version {version_id} "
+                f"(partition {partition}): free space on the database's disk, then resume "
+                f"the run; nothing published changed. PostgreSQL: {e}"
+            ) from e
+        raise
     return written
 
 
 def delete_labels(version: ModelVersion) -> int:
-    """Remove every label row of ``version``, which must be ``deleting`` (no other version's
-    rows, and no labels that could still be published, are touched); returns the rows removed."""
-    with transaction.atomic(), connection.cursor() as cur:
-        # FOR SHARE: the status cannot change while the rows go (it cannot anyway, once deleting)
-        cur.execute("SELECT name, status FROM model_version WHERE id = %s FOR SHARE", [version.pk])
+    """Remove every label of ``version``, which must be ``deleting`` (so never the published
+    one), by dropping its partition: no DELETE, nothing to vacuum, no other version touched.
+    Returns the rows removed (0 when it had no partition left)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT name, status, is_published FROM model_version WHERE id = %s", [version.pk]
+        )
         found = cur.fetchone()
         if found is None:
             return 0
-        if found[1] != "deleting":
-            raise LabelWriteError(f"model version {found[0]} is {found[1]}: its labels are kept")
-        cur.execute("DELETE FROM cnn_label WHERE model_version_id = %s", [version.pk])
-        return cur.rowcount
+        name, status, published = found
+        if published:
+            raise LabelWriteError(
+                f"model version {name} is published: publish another before deleting its labels"
+            )
+        if status != "deleting":
+            raise LabelWriteError(f"model version {name} is {status}: its labels are kept")
+        cur.execute("SELECT count(*) FROM cnn_label WHERE model_version_id = %s", [version.pk])
+        rows = cur.fetchone()[0]
+    return rows if drop_partition(version.pk) else 0

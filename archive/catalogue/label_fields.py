@@ -21,8 +21,20 @@ from .vo import vo
 EXTRAPOLATION = "an extrapolation where its flag_boundary digit is 1"
 
 
+class RealField(models.FloatField):
+    """A float32 column (PostgreSQL ``real``, VOTable ``float``)."""
+
+    description = "Single-precision floating point number"
+
+    def db_type(self, connection) -> str:
+        return "real"
+
+
 #: how ``labeling.labels.STORAGE_DTYPE`` is stored: the model field and the binary COPY type
-_STORAGE = {np.dtype("float64"): (models.FloatField, "float8")}
+_STORAGE = {
+    np.dtype("float64"): (models.FloatField, "float8"),
+    np.dtype("float32"): (RealField, "float4"),
+}
 
 
 def _storage() -> tuple[type[models.Field], str]:
@@ -81,7 +93,8 @@ def cnn_label_fields(
             f"Total uncertainty of {x.symbol}: e_{x.name} and running dispersion, calibrated",
         )
     out["flag_boundary"] = vo(
-        models.CharField(max_length=len(digits)),
+        # "C": byte comparison, so equality, sorting and its index need no locale rules
+        models.CharField(max_length=len(digits), db_collation="C"),
         ucd="meta.code.qual",
         description=flag_description(digits),
     )

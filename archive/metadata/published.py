@@ -113,11 +113,16 @@ def rvs_cnn(
             *_label_columns("l", model, labels),
             _name(schema),
         ),
-        # LEFT JOIN: every label has its gaia_source row (a foreign key), so the rows are the
-        # same, and PostgreSQL drops the join from queries that read neither ra nor dec
+        # LEFT JOINs: every label has its gaia_source and model_version rows (foreign keys),
+        # so the rows are the same, and PostgreSQL drops a join whose columns a query does not
+        # read. The published version is a subquery (an InitPlan), so the executor reads the
+        # one partition of cnn_label it names and prunes the others; publishing updates
+        # model_version and never touches the view (no lock a reader could wait for)
         from_sql="FROM public.cnn_label l\n"
-        "JOIN public.model_version v ON v.id = l.model_version_id AND v.is_published\n"
-        "LEFT JOIN public.gaia_source g ON g.source_id = l.source_id",
+        "LEFT JOIN public.model_version v ON v.id = l.model_version_id\n"
+        "LEFT JOIN public.gaia_source g ON g.source_id = l.source_id\n"
+        "WHERE l.model_version_id = "
+        "(SELECT p.id FROM public.model_version p WHERE p.is_published)",
         foreign_keys=(_source_key(schema), _version_key(schema)),
     )
 

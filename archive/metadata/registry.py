@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from archive.catalogue.label_fields import RealField
 from archive.catalogue.vo import VOColumn
 
 from .fields import VOField
@@ -172,6 +173,7 @@ _SCALARS: dict[type[models.Field], str] = {
     models.PositiveIntegerField: "int",
     models.SmallIntegerField: "short",
     models.PositiveSmallIntegerField: "short",
+    RealField: "float",
     models.FloatField: "double",
     models.BooleanField: "boolean",
 }

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.db import DataError, IntegrityError, connection, transaction
@@ -176,10 +177,11 @@ def test_cnn_label_round_trip_and_constraints():
     source, version = make_source(), make_version("v1")
     make_label(version, source, 4800.0, flag="00000101")
     got = CnnLabel.objects.get()
-    assert (got.teff, got.flag_boundary, got.sigma_teff) == (
+    # stored as float32 (labeling.labels.STORAGE_DTYPE): equal to the value's float32
+    assert (got.teff, got.flag_boundary, np.float32(got.sigma_teff)) == (
         4800.0,
         "00000101",
-        math.hypot(30.0, 59.0),
+        np.float32(math.hypot(30.0, 59.0)),
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         make_label(version, source, 4900.0)  # one row per (version, star)

@@ -81,7 +81,7 @@ def test_tap_schema_publishes_the_new_column(case, settings):
     assert flag[3] == "9" and key.upper() in flag[6].upper()
     if case == "sixth label":
         assert {"vmic", "e_vmic", "sigma_vmic"} <= set(rows)
-        assert rows["vmic"][2] == "double" and rows["vmic"][8] == "km.s**-1"
+        assert rows["vmic"][2] == "float" and rows["vmic"][8] == "km.s**-1"
         assert "extrapolation" in rows["vmic"][6] and "vmic" in table.description
 
 

@@ -94,7 +94,7 @@ def test_admin_shows_versions_runs_and_labels_but_changes_none(client):
     staff.post(page, {"name": "a", "status": "ready", "is_published": "on"})
     v.refresh_from_db()
     assert not v.is_published  # publishing goes through archive.ops.publishing only
-    for name in ("catalogue_modelversion", "catalogue_cnnlabel", "ops_pipelinerun"):
+    for name in ("catalogue_modelversion", "ops_pipelinerun"):
         assert staff.get(reverse(f"admin:{name}_add")).status_code == 403
 
 
