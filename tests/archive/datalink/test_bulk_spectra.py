@@ -138,3 +138,41 @@ def test_bad_requests_are_dali_errors(web_service, catalogue, query, status, mes
     got, headers, body = get(f"{web_service}/datalink/spectra?{query}")
     assert got == status and message in body, body[:300]
     assert headers["Content-Type"].startswith("application/x-votable+xml")
+
+
+def test_the_job_page_button_fetches_the_spectra_of_the_jobs_result(web_service, catalogue):
+    """The web query page's job, then its page's bulk spectra form (JOB=<id>), as a browser
+    posts it, in the same session: one row per result row, in the result's order."""
+    import re
+    import time
+
+    import requests
+
+    session = requests.Session()
+    page = session.get(f"{web_service}/query/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    query = "SELECT source_id, teff FROM gaiadr3_rvs_cnn.rvs_cnn ORDER BY source_id DESC"
+    posted = session.post(
+        f"{web_service}/query/",
+        data={"csrfmiddlewaretoken": token, "lang": "ADQL", "query": query},
+        headers={"Referer": f"{web_service}/query/"},
+        timeout=30,
+    )
+    job_url = posted.url
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and 'id="bulk-spectra"' not in posted.text:
+        time.sleep(0.3)
+        posted = session.get(job_url, timeout=30)
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*id="bulk-spectra">', posted.text)
+    assert form, posted.text[:2000]
+    job = re.search(r'name="JOB" value="(\d+)"', posted.text)[1]
+    got = session.post(
+        f"{web_service}{form[1]}", data={"JOB": job, "RESPONSEFORMAT": "fits"}, timeout=60
+    )
+    assert got.status_code == 200, got.text[:500]
+    with fits.open(io.BytesIO(got.content)) as hdus:
+        assert list(hdus[1].data["source_id"]) == sorted(RVS_STARS.values(), reverse=True)
+        assert not any("RVS" in e for e in hdus[1].data["error"])
+    # an unknown job is a DALI error
+    status, _, body = get(f"{web_service}/datalink/spectra?JOB=0")
+    assert status == 404 and b"no job 0" in body
