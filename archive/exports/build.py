@@ -18,7 +18,7 @@ import threading
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from archive.metadata.published import PAPER, registry
 from archive.results.formats import resolve
 from archive.results.stream import stream_result
 
-from . import partition, store
+from . import hats, partition, store
 
 DEFAULT_FORMATS = ("csv", "fits", "parquet")
 ROWS_PER_FILE = 500_000
@@ -171,15 +171,22 @@ def build_export(
     formats: Sequence[str] = DEFAULT_FORMATS,
     rows_per_file: int = ROWS_PER_FILE,
     progress: Callable[[str], None] | None = None,
+    with_hats: bool | None = None,
 ) -> store.Manifest:
     """Write the export of ``version`` (a ready ModelVersion) and make it public; ``conn`` is a
-    psycopg connection of the read-only role in autocommit. Returns its manifest."""
+    psycopg connection of the read-only role in autocommit. Returns its manifest. A HATS
+    catalogue is built from the Parquet files when ``with_hats`` (default: when the ``hats``
+    extra is installed and Parquet is among the formats)."""
+    if with_hats is None:
+        with_hats = "parquet" in formats and hats.available()
     for stale in store.stale_builds(version.name):
         shutil.rmtree(stale, ignore_errors=True)
     staging = store.staging_dir(version.name, uuid.uuid4().hex[:12])
     staging.mkdir(parents=True)
     try:
         manifest = _write(version, conn, staging, formats, rows_per_file, progress)
+        if with_hats:
+            manifest = _write_hats(staging, manifest)
         _publish(staging, store.export_dir(version.name))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -220,6 +227,21 @@ def _write(version, conn, staging: Path, formats, rows_per_file: int, progress):
     sums = [(f.md5, f.path) for f in files]
     sums += [(hashlib.md5(d, usedforsecurity=False).hexdigest(), n) for n, d in extra.items()]
     (staging / "MD5SUM").write_text("".join(f"{m}  {p}\n" for m, p in sorted(sums, key=_by_path)))
+    (staging / store.MANIFEST).write_text(manifest.to_json())
+    return manifest
+
+
+def _write_hats(staging: Path, manifest: store.Manifest) -> store.Manifest:
+    """The HATS catalogue beside the files; the manifest (rewritten) names its directory."""
+    parquet = [staging / f.path for f in manifest.files if f.format == "parquet"]
+    if not parquet:
+        raise ValueError("a HATS catalogue is built from the Parquet files: export Parquet too")
+    tmp = staging / ".hats-tmp"
+    try:
+        built = hats.write_hats(parquet, staging, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    manifest = replace(manifest, hats=built.relative_to(staging).as_posix())
     (staging / store.MANIFEST).write_text(manifest.to_json())
     return manifest
 
