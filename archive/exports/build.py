@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection as django_connection
 from psycopg import sql as pgsql
 
+from archive.errors import NotFound
 from archive.metadata.fields import VOField
 from archive.metadata.published import PAPER, registry
 from archive.results.formats import resolve
@@ -187,11 +188,24 @@ def build_export(
         manifest = _write(version, conn, staging, formats, rows_per_file, progress)
         if with_hats:
             manifest = _write_hats(staging, manifest)
-        _publish(staging, store.export_dir(version.name))
-    except BaseException:
+        _publish_if_still_there(version, staging)
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and not _exists(version):
+            # the deletion's signal removed the staging directory under the writers
+            raise _deleted(version) from exc
         raise
     return manifest
+
+
+def _exists(version) -> bool:
+    from archive.catalogue.models import ModelVersion
+
+    return ModelVersion.objects.filter(pk=version.pk).exists()
+
+
+def _deleted(version) -> NotFound:
+    return NotFound(f"version {version.name} was deleted while its export was built")
 
 
 def _write(version, conn, staging: Path, formats, rows_per_file: int, progress):
@@ -248,6 +262,20 @@ def _write_hats(staging: Path, manifest: store.Manifest) -> store.Manifest:
 
 def _by_path(item: tuple[str, str]) -> str:
     return item[1]
+
+
+def _publish_if_still_there(version, staging: Path) -> None:
+    """Publish while holding the version's row: a version deleted during the build is not
+    published (its deletion's signal has already removed the export), and one deleted later
+    waits for the rename, after which its signal removes what was published."""
+    from django.db import transaction
+
+    from archive.catalogue.models import ModelVersion
+
+    with transaction.atomic():
+        if not ModelVersion.objects.select_for_update().filter(pk=version.pk).exists():
+            raise _deleted(version)
+        _publish(staging, store.export_dir(version.name))
 
 
 def _publish(staging: Path, final: Path) -> None:

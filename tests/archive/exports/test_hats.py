@@ -47,3 +47,20 @@ def test_an_export_without_parquet_cannot_have_hats(version_stars, reader):
         build.build_export(version, reader, formats=("csv",), with_hats=True)
     assert not store.export_dir(version.name).exists()
     assert not store.stale_builds(version.name)
+
+
+def test_a_version_deleted_during_its_build_publishes_nothing(version_stars, reader):
+    """The version is deleted after the first file is written: the build fails with NotFound
+    and leaves neither an export nor a staging directory (HATS included)."""
+    from archive.catalogue.models import ModelVersion
+    from archive.errors import NotFound
+
+    version, _ = version_stars
+
+    def delete_once(_path: str) -> None:
+        ModelVersion.objects.filter(pk=version.pk).delete()
+
+    with pytest.raises(NotFound, match="deleted while its export was built"):
+        build.build_export(version, reader, rows_per_file=500, progress=delete_once)
+    assert not store.export_dir(version.name).exists()
+    assert not store.stale_builds(version.name)
