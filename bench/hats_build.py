@@ -61,7 +61,10 @@ def main() -> None:
         child(args.child)
         return
     ensure_database(args.rows, args.small)
-    print("| rows | Parquet export, s | HATS import, s | rows/s | HATS MB | partitions | peak RSS MiB |")
+    print(
+        "| rows | Parquet export, s | HATS import, s | rows/s | HATS MB | partitions "
+        "| peak RSS MiB |"
+    )
     print("|---|---|---|---|---|---|---|")
     for rows in (args.small, args.rows):
         cmd = [sys.executable, __file__, "--child", f"bench-{rows}"]
