@@ -56,6 +56,7 @@ def write_hats(parquet_files: Sequence[Path], staging: Path, tmp: Path) -> Path:
         resume=False,
         progress_bar=False,
     )
-    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as c:
+    # ":0": a free port for the dashboard, so two builds at once do not contend for 8787
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0") as c:
         pipeline_with_client(args, c)
     return out / CATALOGUE
