@@ -220,8 +220,12 @@ def write_votable(batches: Iterable[Batch], rows: int) -> Iterator[bytes]:
     infos = [(k, str(v)) for k, v, _ in KEYWORDS] + [("ROWS", str(rows))]
     yield header(FIELDS, "BINARY2", infos, table_name="bulk_spectra")
     b64 = Base64Lines()
-    for batch in batches:
-        yield b64.feed(binary2(_chunk(batch), FIELDS))
+    try:
+        for batch in batches:
+            yield b64.feed(binary2(_chunk(batch), FIELDS))
+    except Exception as exc:  # the status is sent: say it in the document (DALI 4.4.1)
+        yield b64.close() + footer("BINARY2", "ERROR", f"the spectra stopped midway: {exc}")
+        raise
     yield b64.close() + footer("BINARY2")
 
 
