@@ -112,7 +112,7 @@ def child(fmt: str, version: str) -> None:
     the_version = ModelVersion.objects.get(name=version)
     conn = open_reader()
     start = time.perf_counter()
-    manifest = build_export(the_version, conn, formats=(fmt,))
+    manifest = build_export(the_version, conn, formats=(fmt,), with_hats=False)
     seconds = time.perf_counter() - start
     size = sum(f.size for f in manifest.files)
     raw = None

@@ -57,13 +57,20 @@ _ALIASES = {
 }
 
 
+def pick_format(
+    value: str | None, formats: dict[str, ProductFormat], aliases: dict[str, str]
+) -> ProductFormat:
+    """The format a RESPONSEFORMAT names, by name or MIME type (FITS when absent)."""
+    key = (value or "fits").strip().lower().split(";")[0]
+    key = aliases.get(key, key)
+    if key not in formats:
+        raise UnknownFormat(value or "", list(formats))
+    return formats[key]
+
+
 def product_format(value: str | None) -> ProductFormat:
     """RESPONSEFORMAT of a product (FITS when absent)."""
-    key = (value or "fits").strip().lower().split(";")[0]
-    key = _ALIASES.get(key, key)
-    if key not in PRODUCT_FORMATS:
-        raise UnknownFormat(value or "", list(PRODUCT_FORMATS))
-    return PRODUCT_FORMATS[key]
+    return pick_format(value, PRODUCT_FORMATS, _ALIASES)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ document, one bad ID is an error row.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import psycopg
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -20,7 +20,8 @@ from archive.results.http import error_response, result_response
 from archive.results.query import archive_error
 from archive.tap.service import reader_connection
 
-from . import document, products, scs
+from . import bulk, bulk_query, document, products, scs
+from .bulk_ids import MAX_BULK_IDS, form_pairs, parameter, requested_ids
 from .ids import parse_id
 from .links import Urls, links_for
 
@@ -29,30 +30,9 @@ MAX_IDS = 10_000
 SCS_TIMEOUT_S = 60
 
 
-def _pairs(request: HttpRequest) -> list[tuple[str, str]]:
-    """(name, value) of the query string and a form body, parsed here rather than by Django,
-    whose DATA_UPLOAD_MAX_NUMBER_FIELDS (1000) would refuse a long ID list with a bare 400;
-    more than MAX_IDS values is refused below with a DALI error."""
-    limit = MAX_IDS + 100
-    try:
-        pairs = parse_qsl(request.META.get("QUERY_STRING", ""), max_num_fields=limit)
-        if request.method == "POST":
-            ctype = request.content_type or ""
-            if ctype == "application/x-www-form-urlencoded":
-                body = request.body.decode(request.encoding or "utf-8", "replace")
-                pairs += parse_qsl(body, max_num_fields=limit)
-            elif ctype.startswith("multipart/"):
-                pairs += [(k, v) for k in request.POST for v in request.POST.getlist(k)]
-    except ValueError:
-        raise LimitExceeded(f"more than {MAX_IDS} parameters in one request") from None
-    if len(pairs) > limit:
-        raise LimitExceeded(f"more than {MAX_IDS} parameters in one request")
-    return pairs
-
-
 def _values(request: HttpRequest, name: str) -> list[str]:
     """Every value of a parameter, its name in any case, from the query string and the body."""
-    return [v for k, v in _pairs(request) if k.upper() == name]
+    return [v for k, v in form_pairs(request, MAX_IDS) if k.upper() == name]
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -141,3 +121,21 @@ def cone_search(request: HttpRequest) -> HttpResponse:
         )
     except (ArchiveError, psycopg.Error) as exc:
         return error_response(archive_error(exc))
+
+
+@csrf_exempt
+def spectra(request: HttpRequest) -> HttpResponse:
+    """RVS spectra and XP coefficients of up to MAX_BULK_IDS sources in one streamed file."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    try:
+        pairs = form_pairs(request, MAX_BULK_IDS)
+        fmt = bulk.bulk_format(parameter(pairs, "RESPONSEFORMAT") or parameter(pairs, "FORMAT"))
+        ids = requested_ids(request, pairs)
+        store = products._store()
+    except ArchiveError as exc:
+        return error_response(exc)
+    rows = bulk.WRITERS[fmt.name](bulk_query.batches(ids, store), len(ids))
+    response = StreamingHttpResponse(rows, content_type=fmt.content_type)
+    response["Content-Disposition"] = f'attachment; filename="gaia_dr3_spectra{fmt.suffix}"'
+    return response

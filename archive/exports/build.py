@@ -18,7 +18,7 @@ import threading
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from django.db import connection as django_connection
 from psycopg import sql as pgsql
 
 from archive.citation.infos import result_infos
+from archive.errors import NotFound
 from archive.metadata.fields import VOField
 from archive.metadata.published import PAPER, registry
 from archive.results.columns import fixed_length, is_text
@@ -35,7 +36,7 @@ from archive.results.formats import resolve
 from archive.results.query import Sizes
 from archive.results.stream import stream_result
 
-from . import partition, store
+from . import hats, partition, store
 
 DEFAULT_FORMATS = ("csv", "fits", "parquet")
 ROWS_PER_FILE = 500_000
@@ -192,20 +193,40 @@ def build_export(
     formats: Sequence[str] = DEFAULT_FORMATS,
     rows_per_file: int = ROWS_PER_FILE,
     progress: Callable[[str], None] | None = None,
+    with_hats: bool | None = None,
 ) -> store.Manifest:
     """Write the export of ``version`` (a ready ModelVersion) and make it public; ``conn`` is a
-    psycopg connection of the read-only role in autocommit. Returns its manifest."""
+    psycopg connection of the read-only role in autocommit. Returns its manifest. A HATS
+    catalogue is built from the Parquet files when ``with_hats`` (default: when the ``hats``
+    extra is installed and Parquet is among the formats)."""
+    if with_hats is None:
+        with_hats = "parquet" in formats and hats.available()
     for stale in store.stale_builds(version.name):
         shutil.rmtree(stale, ignore_errors=True)
     staging = store.staging_dir(version.name, uuid.uuid4().hex[:12])
     staging.mkdir(parents=True)
     try:
         manifest = _write(version, conn, staging, formats, rows_per_file, progress)
-        _publish(staging, store.export_dir(version.name))
-    except BaseException:
+        if with_hats:
+            manifest = _write_hats(staging, manifest)
+        _publish_if_still_there(version, staging)
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and not _exists(version):
+            # the deletion's signal removed the staging directory under the writers
+            raise _deleted(version) from exc
         raise
     return manifest
+
+
+def _exists(version) -> bool:
+    from archive.catalogue.models import ModelVersion
+
+    return ModelVersion.objects.filter(pk=version.pk).exists()
+
+
+def _deleted(version) -> NotFound:
+    return NotFound(f"version {version.name} was deleted while its export was built")
 
 
 def _write(version, conn, staging: Path, formats, rows_per_file: int, progress):
@@ -248,8 +269,37 @@ def _write(version, conn, staging: Path, formats, rows_per_file: int, progress):
     return manifest
 
 
+def _write_hats(staging: Path, manifest: store.Manifest) -> store.Manifest:
+    """The HATS catalogue beside the files; the manifest (rewritten) names its directory."""
+    parquet = [staging / f.path for f in manifest.files if f.format == "parquet"]
+    if not parquet:
+        raise ValueError("a HATS catalogue is built from the Parquet files: export Parquet too")
+    tmp = staging / ".hats-tmp"
+    try:
+        built = hats.write_hats(parquet, staging, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    manifest = replace(manifest, hats=built.relative_to(staging).as_posix())
+    (staging / store.MANIFEST).write_text(manifest.to_json())
+    return manifest
+
+
 def _by_path(item: tuple[str, str]) -> str:
     return item[1]
+
+
+def _publish_if_still_there(version, staging: Path) -> None:
+    """Publish while holding the version's row: a version deleted during the build is not
+    published (its deletion's signal has already removed the export), and one deleted later
+    waits for the rename, after which its signal removes what was published."""
+    from django.db import transaction
+
+    from archive.catalogue.models import ModelVersion
+
+    with transaction.atomic():
+        if not ModelVersion.objects.select_for_update().filter(pk=version.pk).exists():
+            raise _deleted(version)
+        _publish(staging, store.export_dir(version.name))
 
 
 def _publish(staging: Path, final: Path) -> None:

@@ -58,6 +58,8 @@ class Manifest:
     rows: int
     files: tuple[ExportFile, ...]
     healpix_level: int = 8
+    #: the HATS catalogue's directory, relative to the export's ("" when none was built)
+    hats: str = ""
 
     def to_json(self) -> str:
         data = {**self.__dict__, "files": [f.__dict__ for f in self.files]}

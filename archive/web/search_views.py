@@ -157,6 +157,9 @@ def search(request: HttpRequest) -> HttpResponse:
                 rows=result_rows(page.rows, s.columns),
                 missing_ids=queries.missing_ids(s, limits.sync_timeout_s),
                 id_column=s.columns.index("source_id") if "source_id" in s.columns else None,
+                page_ids="\n".join(str(r[s.columns.index("source_id")]) for r in page.rows)
+                if "source_id" in s.columns
+                else "",
                 maxrec=limits.maxrec_default,
                 samp_url=table_url(request, page.adql, maxrec=limits.maxrec_default),
                 **_plot_context(request, s),

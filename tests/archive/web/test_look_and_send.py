@@ -55,6 +55,38 @@ def test_search_columns_returns_the_searchs_values(sky):
     np.testing.assert_allclose(np.sort(teff), np.sort(sky.labels["teff"][clean]), rtol=1e-6)
 
 
+def test_search_results_fetch_their_pages_spectra_in_one_file(
+    client, web_service, sky, worker_dirs
+):
+    """The search results' bulk spectra form carries the page's source_ids in its order; posted
+    to the live service it gives one row per star, the spectrum from the store."""
+    import html
+    import re
+    import urllib.parse
+
+    from astropy.io import fits
+
+    from archive.catalogue.spectra import read_spectrum
+    from labeling.spectrum_store import SpectrumStore
+
+    page = client.get("/search/", {"flags": "clean", "per_page": 25}).content.decode()
+    ids = html.unescape(re.search(r'name="ID" value="([^"]*)"', page)[1]).split("\n")
+    shown = re.findall(r'<a href="/star/(\d+)/?">', page)
+    assert len(ids) == 25 and ids == shown[:25]
+    body = urllib.parse.urlencode({"ID": "\n".join(ids), "RESPONSEFORMAT": "fits"}).encode()
+    with urllib.request.urlopen(f"{web_service}/datalink/spectra", body, timeout=60) as r:
+        data = r.read()
+    with fits.open(io.BytesIO(data)) as hdus:
+        rows = hdus[1].data
+        assert [str(s) for s in rows["source_id"]] == ids
+        with_rvs = [k for k, e in enumerate(rows["error"]) if "RVS" not in e]
+        assert with_rvs
+        store = SpectrumStore(worker_dirs["RVS_SPECTRUM_STORE_URL"])  # the service's store
+        for k in with_rvs[:3]:
+            flux = read_spectrum(int(ids[k]), store)[0]
+            np.testing.assert_array_equal(rows["flux"][k], flux)
+
+
 class _Approve:
     """The hub's Web Profile consent dialog, answered yes (the user clicking "accept")."""
 
