@@ -68,3 +68,9 @@ class ServiceUnavailable(ServiceError):
     """The service cannot answer now (maintenance, overload); the client may retry."""
 
     status = 503
+
+
+class Conflict(ArchiveError):
+    """A request at odds with what exists: a name taken, a table in use."""
+
+    status = 409

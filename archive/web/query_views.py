@@ -24,7 +24,7 @@ from archive.results.formats import resolve
 from archive.results.http import error_response, result_response
 from archive.tap import examples
 from archive.tap.limits import limits_for
-from archive.tap.service import prepare, reader_connection, result_fields
+from archive.tap.service import caller_of, prepare, reader_connection, result_fields
 from labeling.flags import CLEAN_FLAG
 
 from . import plots
@@ -120,7 +120,7 @@ def submit(request: HttpRequest, lang: str, query: str, maxrec: str) -> Job:
         raise ArchiveError(f"unknown query language {lang!r}")
     if not query.strip():
         raise ArchiveError("the query is empty")
-    prepare(lang, query)  # raises QueryError with where the query is wrong
+    prepare(lang, query, user=request.user)  # raises QueryError with where the query is wrong
     limits = limits_for(request.user)
     active = visible_jobs(request).filter(phase__in=ACTIVE).count()
     if active >= limits.active_jobs:
@@ -255,8 +255,10 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     maxrec = job.parameters.get("MAXREC")
     try:
         fmt = resolve(request.GET.get("format", "votable"))
-        prepared = prepare(job.parameters.get("LANG", "ADQL"), job.parameters["QUERY"])
-        conn = reader_connection(limits.sync_timeout_s)
+        prepared = prepare(
+            job.parameters.get("LANG", "ADQL"), job.parameters["QUERY"], user=job.owner
+        )
+        conn = reader_connection(limits.sync_timeout_s, caller_of(job.owner))
         fields = result_fields(conn, prepared)
     except ArchiveError as exc:
         return error_response(exc)
