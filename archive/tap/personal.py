@@ -121,7 +121,7 @@ def create(owner, name: str, upload: UploadTable, description: str = "") -> Pers
                 f"table {name} takes {size} bytes; with your {used} bytes of tables that is "
                 f"over your quota of {quota} bytes"
             )
-        return PersonalTable.objects.create(
+        made = PersonalTable.objects.create(
             owner=owner,
             schema=schema,
             name=name,
@@ -130,6 +130,8 @@ def create(owner, name: str, upload: UploadTable, description: str = "") -> Pers
             size_bytes=size,
             description=description,
         )
+        cur.execute("SELECT adql_udf.personal_tap_schema()")
+        return made
 
 
 def owned(owner, name: str) -> PersonalTable:
@@ -148,6 +150,7 @@ def drop(owner, name: str) -> None:
             cur.execute(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'")
             cur.execute(f"DROP TABLE {_q(table.schema)}.{_q(table.name)}")
             table.delete()
+            cur.execute("SELECT adql_udf.personal_tap_schema()")
     except Exception as exc:
         if getattr(exc, "__cause__", None) is not None and "lock timeout" in str(exc):
             raise Conflict(f"table {name} is being read by a query; try again later") from None

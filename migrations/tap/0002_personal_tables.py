@@ -24,6 +24,48 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 $$;
 REVOKE ALL ON FUNCTION adql_udf.personal_may_read(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION adql_udf.personal_may_read(text, text) TO "{reader}";
+{TAP_SCHEMA_SQL}
+SELECT adql_udf.personal_tap_schema() WHERE to_regclass('tap_schema.tables') IS NOT NULL;
+"""
+
+
+#: TAP_SCHEMA's rows of every personal table, shown by row-level policies only to the
+#: readers of each; run after each change of them and after each rebuild of TAP_SCHEMA
+#: (archive/metadata/ddl.py), which drops and refills the schema.
+TAP_SCHEMA_SQL = r"""
+CREATE FUNCTION adql_udf.personal_tap_schema() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  LOCK TABLE tap_schema.tables IN EXCLUSIVE MODE;  -- two refreshes at once: no doubled rows
+  ALTER TABLE tap_schema.schemas ENABLE ROW LEVEL SECURITY;
+  ALTER TABLE tap_schema.tables ENABLE ROW LEVEL SECURITY;
+  ALTER TABLE tap_schema.columns ENABLE ROW LEVEL SECURITY;
+  DROP POLICY IF EXISTS readers ON tap_schema.schemas;
+  DROP POLICY IF EXISTS readers ON tap_schema.tables;
+  DROP POLICY IF EXISTS readers ON tap_schema.columns;
+  CREATE POLICY readers ON tap_schema.tables FOR SELECT USING (
+    schema_name NOT LIKE 'user\_%'
+    OR adql_udf.personal_may_read(schema_name, split_part(table_name, '.', 2)));
+  CREATE POLICY readers ON tap_schema.columns FOR SELECT USING (
+    table_name NOT LIKE 'user\_%'
+    OR adql_udf.personal_may_read(split_part(table_name, '.', 1), split_part(table_name, '.', 2)));
+  CREATE POLICY readers ON tap_schema.schemas FOR SELECT USING (
+    schema_name NOT LIKE 'user\_%'
+    OR EXISTS (SELECT 1 FROM tap_schema.tables t WHERE t.schema_name = schemas.schema_name));
+  DELETE FROM tap_schema.columns WHERE table_name LIKE 'user\_%';
+  DELETE FROM tap_schema.tables WHERE schema_name LIKE 'user\_%';
+  DELETE FROM tap_schema.schemas WHERE schema_name LIKE 'user\_%';
+  INSERT INTO tap_schema.schemas (schema_name, description)
+    SELECT DISTINCT schema, 'Personal tables' FROM personal_table;
+  INSERT INTO tap_schema.tables (schema_name, table_name, table_type, description)
+    SELECT schema, schema || '.' || name, 'table', description FROM personal_table;
+  INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, xtype,
+                                  description, utype, unit, ucd, indexed, principal, std,
+                                  column_index)
+    SELECT p.schema || '.' || p.name, c->>'name', c->>'datatype', c->>'arraysize',
+           c->>'xtype', c->>'description', c->>'utype', c->>'unit', c->>'ucd', 0, 1, 0,
+           e.n::int
+      FROM personal_table p, jsonb_array_elements(p.columns) WITH ORDINALITY AS e(c, n);
+END $$;
 """
 
 
@@ -100,6 +142,7 @@ class Migration(migrations.Migration):
         ),
         migrations.RunSQL(
             forward_sql(),
+            "DROP FUNCTION adql_udf.personal_tap_schema();"
             "DROP FUNCTION adql_udf.personal_may_read(text, text);",
         ),
     ]

@@ -106,16 +106,32 @@ def test_save_join_share_and_delete_with_pyvo(alice, bob, web_service):
     assert "user_alice" not in requests.get(f"{web_service}/tap/tables").text
     with pytest.raises(pyvo.dal.DALQueryError, match="mine"):
         bob.tap.run_sync("SELECT * FROM user_alice.mine")
+    assert _tap_schema(alice) == (["user_alice.mine"], ["dec", "ra", "source_id", "tag"])
+    assert _tap_schema(bob) == ([], [])
     shared = alice.session.post(f"{alice.base}/user_tables/mine/share", data={"users": "bob"})
     assert shared.json()["shared_with"] == ["bob"]
     assert len(bob.tap.run_sync("SELECT * FROM user_alice.mine")) == 4
     assert "user_alice.mine" in bob.session.get(f"{bob.base}/tables").text
+    assert _tap_schema(bob)[0] == ["user_alice.mine"]
     # read-only for bob: he cannot delete it
     assert bob.session.delete(f"{bob.base}/user_tables/mine").status_code == 404
     assert alice.session.delete(f"{alice.base}/user_tables/mine").status_code == 204
     with pytest.raises(pyvo.dal.DALQueryError):
         bob.tap.run_sync("SELECT * FROM user_alice.mine")
     assert not PersonalTable.objects.exists()
+
+
+def _tap_schema(client: Client) -> tuple[list[str], list[str]]:
+    """The personal tables and their columns that TAP_SCHEMA shows this user."""
+    tables = client.tap.run_sync(
+        "SELECT s.schema_name, t.table_name FROM TAP_SCHEMA.schemas AS s "
+        "JOIN TAP_SCHEMA.tables AS t ON t.schema_name = s.schema_name "
+        "WHERE s.schema_name LIKE 'user%'"
+    )
+    columns = client.tap.run_sync(
+        "SELECT column_name FROM TAP_SCHEMA.columns WHERE table_name LIKE 'user%'"
+    )
+    return sorted(tables["table_name"]), sorted(columns["column_name"])
 
 
 def test_a_finished_jobs_result_becomes_a_table(alice):
