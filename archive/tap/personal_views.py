@@ -49,7 +49,7 @@ def _refused(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def _job_result(user, job_id: str) -> tuple[bytes, str]:
+def job_result(user, job_id: str) -> tuple[bytes, str]:
     job = Job.objects.filter(pk=int(job_id) if job_id.isdigit() else 0, owner=user).first()
     if job is None or job.kind != "tap_query":
         raise NotFound(f"you have no query job {job_id}")
@@ -57,6 +57,21 @@ def _job_result(user, job_id: str) -> tuple[bytes, str]:
         raise UsageError(f"job {job_id} is {job.phase}: only a finished job's result is saved")
     result = job.result_list[0]
     return (lifecycle.job_dir(job) / result.path).read_bytes(), result.path
+
+
+def save_posted(request: HttpRequest) -> PersonalTable:
+    """The table a POST names (``name``, and a file part ``table`` or a ``job`` id), saved."""
+    name = request.POST.get("name", "")
+    personal.check_name(name)
+    if "table" in request.FILES:
+        upload = request.FILES["table"]
+        data, filename = upload.read(), upload.name or ""
+    elif request.POST.get("job"):
+        data, filename = job_result(request.user, request.POST["job"])
+    else:
+        raise UsageError("send a file as the part 'table', or a finished job's id as 'job'")
+    table = personal.read_table(name, data, limits_for(request.user), filename)
+    return personal.create(request.user, name, table, request.POST.get("description", ""))
 
 
 @csrf_exempt
@@ -71,17 +86,7 @@ def user_tables(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return JsonResponse({"error": "GET or POST"}, status=405)
     try:
-        name = request.POST.get("name", "")
-        personal.check_name(name)
-        if "table" in request.FILES:
-            upload = request.FILES["table"]
-            data, filename = upload.read(), upload.name or ""
-        elif request.POST.get("job"):
-            data, filename = _job_result(request.user, request.POST["job"])
-        else:
-            raise UsageError("send a file as the part 'table', or a finished job's id as 'job'")
-        table = personal.read_table(name, data, limits_for(request.user), filename)
-        created = personal.create(request.user, name, table, request.POST.get("description", ""))
+        created = save_posted(request)
     except ArchiveError as exc:
         return _error(exc)
     return JsonResponse(_describe(created), status=201)

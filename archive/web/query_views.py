@@ -22,7 +22,7 @@ from archive.metadata.published import registry
 from archive.results.descriptor import datalink_descriptors, site_url
 from archive.results.formats import resolve
 from archive.results.http import error_response, result_response
-from archive.tap import examples
+from archive.tap import examples, personal
 from archive.tap.limits import limits_for
 from archive.tap.service import caller_of, prepare, reader_connection, result_fields
 from labeling.flags import CLEAN_FLAG
@@ -103,6 +103,8 @@ def query_page(request: HttpRequest) -> HttpResponse:
             "schema": _schema(),
             "jobs": visible_jobs(request)[:50],
             "limits": limits_for(request.user),
+            "tables": personal.readable(request.user),
+            "finished": visible_jobs(request).filter(phase=Phase.COMPLETED, kind=KIND)[:20],
         },
         status=400 if error else 200,
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import query_views, search_views, star_views, views
+from . import query_views, search_views, star_views, table_views, views
 
 app_name = "web"
 urlpatterns = [
@@ -16,6 +16,9 @@ urlpatterns = [
     path("star/<int:source_id>/planes.png", star_views.planes_png, name="star-planes"),
     path("query/", query_views.query_page, name="query"),
     path("query/jobs/<int:job_id>/", query_views.job_page, name="job"),
+    path("query/tables/", table_views.save, name="table-save"),
+    path("query/tables/<str:name>/share", table_views.share, name="table-share"),
+    path("query/tables/<str:name>/delete", table_views.delete, name="table-delete"),
     path("query/jobs/<int:job_id>/status", query_views.job_status, name="job-status"),
     path("query/jobs/<int:job_id>/plot.png", query_views.job_plot, name="job-plot"),
     path("query/jobs/<int:job_id>/download", query_views.job_download, name="job-download"),

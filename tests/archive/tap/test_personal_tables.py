@@ -234,3 +234,25 @@ def test_a_drop_waits_for_a_sharees_query_then_his_next_query_is_told(alice, bob
     assert job.phase == "ERROR"
     with pytest.raises(pyvo.dal.DALQueryError, match="shared"):
         job.raise_if_error()
+
+
+def test_the_query_pages_panel_saves_shares_and_deletes(client, catalogue):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    carol = User.objects.create_user("carol", password="not-used-here-42")
+    User.objects.create_user("dave", password="not-used-here-42")
+    assert "Log in</a> to keep tables" in client.get("/query/").content.decode()
+    client.force_login(carol)
+    upload = SimpleUploadedFile("stars.csv", _csv())
+    saved = client.post("/query/tables/", {"name": "stars", "table": upload}, follow=True)
+    page = saved.content.decode()
+    assert "Saved user_carol.stars (4 rows)" in page and 'data-table="user_carol.stars"' in page
+    client.post("/query/tables/stars/share", {"users": "dave"})
+    assert list(PersonalTable.objects.get().shared_with.values_list("username", flat=True)) == [
+        "dave"
+    ]
+    bad = client.post("/query/tables/", {"name": "x y", "table": upload}, follow=True)
+    assert "table name &#x27;x y&#x27;" in bad.content.decode()
+    gone = client.post("/query/tables/stars/delete", follow=True).content.decode()
+    assert "Deleted stars" in gone and "No tables yet." in gone
+    assert not PersonalTable.objects.exists() and _leftovers("user_carol") == []
