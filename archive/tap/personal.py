@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import io
 
+import psycopg
 from astropy.table import Table as AstropyTable
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from archive.errors import Conflict, LimitExceeded, NotFound, UsageError
 from archive.metadata.fields import VOField
@@ -151,8 +152,8 @@ def drop(owner, name: str) -> None:
             cur.execute(f"DROP TABLE {_q(table.schema)}.{_q(table.name)}")
             table.delete()
             cur.execute("SELECT adql_udf.personal_tap_schema()")
-    except Exception as exc:
-        if getattr(exc, "__cause__", None) is not None and "lock timeout" in str(exc):
+    except OperationalError as exc:
+        if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
             raise Conflict(f"table {name} is being read by a query; try again later") from None
         raise
 
@@ -208,3 +209,15 @@ def schemas(user) -> tuple[Schema, ...]:
         Schema(name, f"Personal tables of {name[len('user_') :]}", tuple(tables))
         for name, tables in by_schema.items()
     )
+
+
+def drop_all(owner) -> None:
+    """Every table of a user who is being deleted (their schema with them)."""
+    tables = list(PersonalTable.objects.filter(owner=owner))
+    if not tables:
+        return
+    with transaction.atomic(), connection.cursor() as cur:
+        for schema in {t.schema for t in tables}:
+            cur.execute(f"DROP SCHEMA IF EXISTS {_q(schema)} CASCADE")
+        PersonalTable.objects.filter(owner=owner).delete()
+        cur.execute("SELECT adql_udf.personal_tap_schema()")

@@ -256,3 +256,7 @@ def test_the_query_pages_panel_saves_shares_and_deletes(client, catalogue):
     gone = client.post("/query/tables/stars/delete", follow=True).content.decode()
     assert "Deleted stars" in gone and "No tables yet." in gone
     assert not PersonalTable.objects.exists() and _leftovers("user_carol") == []
+    client.post("/query/tables/", {"name": "kept", "table": SimpleUploadedFile("k.csv", _csv())})
+    assert _leftovers("user_carol") == [("kept",)]
+    carol.delete()  # a deleted user's tables go with them
+    assert _leftovers("user_carol") == [] and not PersonalTable.objects.exists()
