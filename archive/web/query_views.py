@@ -62,10 +62,11 @@ def _job(request: HttpRequest, job_id: int) -> Job:
     return job
 
 
-def _schema():
-    return [
-        {"schema": s.name, "table": t, "name": f"{s.name}.{t.name}"} for s, t in registry().tables()
-    ]
+def _schema(user):
+    """The published tables, then the user's personal ones (own and shared)."""
+    tables = list(registry().tables())
+    tables += [(s, t) for s in personal.schemas(user) for t in s.tables]
+    return [{"schema": s.name, "table": t, "name": f"{s.name}.{t.name}"} for s, t in tables]
 
 
 def query_page(request: HttpRequest) -> HttpResponse:
@@ -100,7 +101,7 @@ def query_page(request: HttpRequest) -> HttpResponse:
             "error": error,
             "error_at": _error_position(error),
             "examples": listed,
-            "schema": _schema(),
+            "schema": _schema(request.user),
             "jobs": visible_jobs(request)[:50],
             "limits": limits_for(request.user),
             "tables": personal.readable(request.user),

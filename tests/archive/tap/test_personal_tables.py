@@ -246,7 +246,9 @@ def test_the_query_pages_panel_saves_shares_and_deletes(client, catalogue):
     upload = SimpleUploadedFile("stars.csv", _csv())
     saved = client.post("/query/tables/", {"name": "stars", "table": upload}, follow=True)
     page = saved.content.decode()
-    assert "Saved user_carol.stars (4 rows)" in page and 'data-table="user_carol.stars"' in page
+    assert "Saved user_carol.stars (4 rows)" in page
+    assert 'data-personal-table="user_carol.stars"' in page  # the panel
+    assert '<details data-table="user_carol.stars">' in page  # the schema browser
     client.post("/query/tables/stars/share", {"users": "dave"})
     assert list(PersonalTable.objects.get().shared_with.values_list("username", flat=True)) == [
         "dave"
