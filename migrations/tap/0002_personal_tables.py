@@ -36,21 +36,23 @@ TAP_SCHEMA_SQL = r"""
 CREATE FUNCTION adql_udf.personal_tap_schema() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   LOCK TABLE tap_schema.tables IN EXCLUSIVE MODE;  -- two refreshes at once: no doubled rows
-  ALTER TABLE tap_schema.schemas ENABLE ROW LEVEL SECURITY;
-  ALTER TABLE tap_schema.tables ENABLE ROW LEVEL SECURITY;
-  ALTER TABLE tap_schema.columns ENABLE ROW LEVEL SECURITY;
-  DROP POLICY IF EXISTS readers ON tap_schema.schemas;
-  DROP POLICY IF EXISTS readers ON tap_schema.tables;
-  DROP POLICY IF EXISTS readers ON tap_schema.columns;
-  CREATE POLICY readers ON tap_schema.tables FOR SELECT USING (
-    schema_name NOT LIKE 'user\_%'
-    OR adql_udf.personal_may_read(schema_name, split_part(table_name, '.', 2)));
-  CREATE POLICY readers ON tap_schema.columns FOR SELECT USING (
-    table_name NOT LIKE 'user\_%'
-    OR adql_udf.personal_may_read(split_part(table_name, '.', 1), split_part(table_name, '.', 2)));
-  CREATE POLICY readers ON tap_schema.schemas FOR SELECT USING (
-    schema_name NOT LIKE 'user\_%'
-    OR EXISTS (SELECT 1 FROM tap_schema.tables t WHERE t.schema_name = schemas.schema_name));
+  -- policies once per TAP_SCHEMA (a rebuild makes it anew): ALTER TABLE would lock out its
+  -- readers on every save
+  IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = 'tap_schema'
+                 AND tablename = 'schemas' AND policyname = 'readers') THEN
+    ALTER TABLE tap_schema.schemas ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE tap_schema.tables ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE tap_schema.columns ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY readers ON tap_schema.tables FOR SELECT USING (
+      schema_name NOT LIKE 'user\_%'
+      OR adql_udf.personal_may_read(schema_name, split_part(table_name, '.', 2)));
+    CREATE POLICY readers ON tap_schema.columns FOR SELECT USING (
+      table_name NOT LIKE 'user\_%'
+      OR adql_udf.personal_may_read(split_part(table_name, '.', 1), split_part(table_name, '.', 2)));
+    CREATE POLICY readers ON tap_schema.schemas FOR SELECT USING (
+      schema_name NOT LIKE 'user\_%'
+      OR EXISTS (SELECT 1 FROM tap_schema.tables t WHERE t.schema_name = schemas.schema_name));
+  END IF;
   DELETE FROM tap_schema.columns WHERE table_name LIKE 'user\_%';
   DELETE FROM tap_schema.tables WHERE schema_name LIKE 'user\_%';
   DELETE FROM tap_schema.schemas WHERE schema_name LIKE 'user\_%';

@@ -205,12 +205,23 @@ def test_someone_elses_table_is_unknown_to_the_translator(alice, bob, query):
 
 
 def test_the_database_shows_rows_only_to_readers(alice, bob):
-    """Past the translator: the reader role's own query, as bob and then as alice."""
+    """Past the translator: the reader role's own query, as bob and then as alice; TAP_SCHEMA
+    likewise, also after a rebuild of TAP_SCHEMA, which drops and refills it."""
+    from django.core.management import call_command
+
     assert alice.save("secret", _csv()).status_code == 201
-    with psycopg.connect(**db_params("reader"), autocommit=True) as conn:
-        for caller, rows in (("bob", 0), ("", 0), ("alice", 4)):
-            conn.execute("SELECT set_config('rvs.caller', %s, false)", [caller])
-            assert len(conn.execute("SELECT * FROM user_alice.secret").fetchall()) == rows
+    for rebuilt in (False, True):
+        if rebuilt:
+            call_command("metadata", "rebuild")
+        with psycopg.connect(**db_params("reader"), autocommit=True) as conn:
+            for caller, rows in (("bob", 0), ("", 0), ("alice", 4)):
+                conn.execute("SELECT set_config('rvs.caller', %s, false)", [caller])
+                assert len(conn.execute("SELECT * FROM user_alice.secret").fetchall()) == rows
+                described = conn.execute(
+                    "SELECT count(*) FROM tap_schema.columns WHERE table_name = %s",
+                    ["user_alice.secret"],
+                ).fetchone()[0]
+                assert described == rows  # four columns, four rows: alice alone sees either
 
 
 def test_a_drop_waits_for_a_sharees_query_then_his_next_query_is_told(alice, bob, monkeypatch):
