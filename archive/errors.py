@@ -98,3 +98,9 @@ class StorageFull(ServiceError):
 
     status = 507
     kind = "storage-full"
+
+
+class Conflict(ArchiveError):
+    """A request at odds with what exists: a name taken, a table in use."""
+
+    status = 409

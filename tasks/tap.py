@@ -49,11 +49,11 @@ def run_query(self, job_id: int, attempt: int) -> None:
                 return result_bytes(caller, job_id, result_id)
 
             uploads = read_uploads(query.upload, parts, limits, result_file=result_file)
-        prepared = prepare(query.lang, query.query, uploads)
+        prepared = prepare(query.lang, query.query, uploads, job.owner)
         name = f"result{fmt.suffix}"
         partial = directory / f".{name}.part"
         timeout = job.execution_duration or limits.async_timeout_s
-        connection, own = query_connection(uploads, timeout)
+        connection, own = query_connection(uploads, timeout, job.owner)
         dedicated = connection if own else None
         fields = result_fields(connection, prepared)
         lifecycle.register_backend(job_id, attempt, connection.info.backend_pid)

@@ -135,6 +135,9 @@ def _tap_schema_statements(registry: Registry, reader: str) -> list[str]:
         f"COMMENT ON SCHEMA tap_schema IS {_literal(tap.description)}",
         f"GRANT USAGE ON SCHEMA tap_schema TO {reader}",
         f"GRANT SELECT ON ALL TABLES IN SCHEMA tap_schema TO {reader}",
+        # users' personal tables, each row shown only to its readers (migrations/tap/0002)
+        "DO $$ BEGIN IF to_regprocedure('adql_udf.personal_tap_schema()') IS NOT NULL "
+        "THEN PERFORM adql_udf.personal_tap_schema(); END IF; END $$",
     ]
     return out
 

@@ -29,6 +29,7 @@ from archive.metadata.registry import Registry, RegistryError
 from archive.results.columns import describe
 from archive.results.query import archive_error
 
+from . import personal
 from .adql import AdqlError, ColumnInfo, TableCatalog, TableInfo, translate
 from .uploads import UploadTable
 from .uploads import load as load_uploads
@@ -78,10 +79,13 @@ def _source_field(reg: Registry, source: str) -> VOField | None:
         return None
 
 
-def prepare_adql(query: str, uploads: Sequence[UploadTable] = ()) -> PreparedQuery:
-    """Translate ADQL; columns taken as they are from a table keep its metadata."""
+def prepare_adql(query: str, uploads: Sequence[UploadTable] = (), user=None) -> PreparedQuery:
+    """Translate ADQL; columns taken as they are from a table keep its metadata. The caller's
+    personal tables (own and shared) are known to it, no one else's."""
+    mine = personal.readable(user)
+    extra = [u.table_info() for u in uploads] + [personal.table_info(t) for t in mine]
     try:
-        translation = translate(query, catalog([u.table_info() for u in uploads]))
+        translation = translate(query, catalog(extra))
     except AdqlError as exc:
         raise QueryError(str(exc)) from exc
     except (SqlglotError, IndexError, RecursionError) as exc:
@@ -90,12 +94,13 @@ def prepare_adql(query: str, uploads: Sequence[UploadTable] = ()) -> PreparedQue
         log.warning("ADQL translation failed outside AdqlError: %r on %r", exc, query[:200])
         raise QueryError(f"the query could not be read: {exc}") from exc
     reg = registry()
-    uploaded = {f"tap_upload.{u.name.lower()}": u for u in uploads}
+    uploaded = {f"tap_upload.{u.name.lower()}": u.fields for u in uploads}
+    uploaded |= {t.qualified: personal.fields_of(t) for t in mine}
 
     def known_field(source: str) -> VOField | None:
         table, _, column = source.rpartition(".")
         if table.lower() in uploaded:
-            return uploaded[table.lower()].field_of(column)
+            return next((f for f in uploaded[table.lower()] if f.name == column.lower()), None)
         return _source_field(reg, source)
 
     fields: list[VOField | None] = []
@@ -160,6 +165,10 @@ def prepare_postgresql(query: str) -> PreparedQuery:
         raise QueryError(f"only SELECT queries run here, not {tree.key.upper()}")
     if tree.find(exp.Into, exp.Lock):
         raise QueryError("SELECT ... INTO and FOR UPDATE/SHARE are not allowed")
+    for table in tree.find_all(exp.Table):
+        # personal tables through ADQL only; pg_stats would show their commonest values
+        if table.db.lower().startswith("user_") or table.name.lower().startswith("pg_stat"):
+            raise QueryError(f"{table.sql()} is not readable with LANG=PostgreSQL")
     for func in tree.find_all(exp.Anonymous, exp.Func):
         name = (func.name if isinstance(func, exp.Anonymous) else func.sql_name()).lower()
         if name in REFUSED_FUNCTIONS:
@@ -167,9 +176,9 @@ def prepare_postgresql(query: str) -> PreparedQuery:
     return PreparedQuery(query.strip().rstrip(";"), None)
 
 
-def prepare(lang: str, query: str, uploads: Sequence[UploadTable] = ()) -> PreparedQuery:
+def prepare(lang: str, query: str, uploads: Sequence[UploadTable] = (), user=None) -> PreparedQuery:
     if lang == "ADQL":
-        return prepare_adql(query, uploads)
+        return prepare_adql(query, uploads, user)
     if uploads:
         raise QueryError("uploads go with LANG=ADQL (as TAP_UPLOAD.name)")
     return prepare_postgresql(query)
@@ -203,10 +212,16 @@ def open_reader(server: replicas.Server | None = None) -> psycopg.Connection:
     )
 
 
-def set_timeout(conn: psycopg.Connection, timeout_s: int) -> None:
+def set_timeout(conn: psycopg.Connection, timeout_s: int, caller: str = "") -> None:
+    """The query's statement timeout, and its caller, whose personal tables the database's
+    policies then show (every query sets it: a thread's connection serves many callers)."""
     # SET, a command: the reader may not execute set_config (scripts/sql/database.sql)
     with conn.cursor() as cur:
-        cur.execute(pgsql.SQL("SET statement_timeout = {}").format(f"{int(timeout_s)}s"))
+        cur.execute(
+            pgsql.SQL("SET statement_timeout = {}; SET rvs.caller = {}").format(
+                pgsql.Literal(f"{int(timeout_s)}s"), pgsql.Literal(caller)
+            )
+        )
 
 
 _local = threading.local()
@@ -214,10 +229,11 @@ _opened: set[psycopg.Connection] = set()
 _opened_lock = threading.Lock()
 
 
-def reader_connection(timeout_s: int) -> psycopg.Connection:
+def reader_connection(timeout_s: int, caller: str = "") -> psycopg.Connection:
     """This thread's connection of the read-only role to the server the read goes to (a
     replica that has replayed the publication fence, else the primary: archive/replicas.py),
-    in autocommit, with the statement timeout of the query's queue (sync or async).
+    in autocommit, with the statement timeout of the query's queue (sync or async) and the
+    caller whose personal tables it may read.
 
     Its own connection, not Django's ``reader`` alias: a result streams after the view has
     returned, in a transaction of its own, which Django's transaction handling must not wrap.
@@ -233,14 +249,10 @@ def reader_connection(timeout_s: int) -> psycopg.Connection:
         try:
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 conn.rollback()  # a stream its client dropped
+            set_timeout(conn, timeout_s, caller)
             with conn.cursor() as cur:
-                # one round trip: the timeout, and how far a replica has replayed
-                cur.execute(
-                    "SELECT set_config('statement_timeout', %s, false), "
-                    "pg_last_wal_replay_lsn()::text",
-                    [f"{timeout_s}s"],
-                )
-                return cur.fetchone()[1]
+                cur.execute("SELECT pg_last_wal_replay_lsn()::text")  # how far it has replayed
+                return cur.fetchone()[0]
         except psycopg.OperationalError:
             conn.close()
             raise
@@ -256,16 +268,20 @@ def close_reader_connections() -> None:
         _opened.clear()
 
 
+def caller_of(user) -> str:
+    return user.username if user is not None and user.is_authenticated else ""
+
+
 def query_connection(
-    uploads: Sequence[UploadTable], timeout_s: int
+    uploads: Sequence[UploadTable], timeout_s: int, user=None
 ) -> tuple[psycopg.Connection, bool]:
     """The connection a query runs on, and whether it is its own: with uploads a new one
     holding their temporary tables (the caller closes it after the result), else the thread's."""
     if not uploads:
-        return reader_connection(timeout_s), False
+        return reader_connection(timeout_s, caller_of(user)), False
     conn = open_reader()
     try:
-        set_timeout(conn, timeout_s)
+        set_timeout(conn, timeout_s, caller_of(user))
         load_uploads(conn, uploads)
     except BaseException:
         conn.close()

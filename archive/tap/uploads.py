@@ -89,7 +89,7 @@ def parse_spec(value: str) -> list[UploadSource]:
     return out
 
 
-def _pg_type(field: VOField) -> str:
+def pg_type(field: VOField) -> str:
     base = _PG_TYPES.get(field.datatype)
     if base is None:
         raise UsageError(f"upload column {field.name}: datatype {field.datatype} is not supported")
@@ -146,8 +146,9 @@ def _copy_column(field: VOField, col: np.ma.MaskedArray | np.ndarray) -> Column:
     return Column(name, kind, items, null)
 
 
-def read_votable(name: str, data: bytes, limits: Limits) -> UploadTable:
-    """One uploaded VOTable as fields and rows; errors name the table and what is wrong."""
+def read_votable(name: str, data: bytes, limits: Limits, strict: bool = False) -> UploadTable:
+    """One uploaded VOTable as fields and rows; errors name the table and what is wrong.
+    ``strict``: a value that is not of its column's type is an error, not a NULL."""
     if len(data) > limits.upload_bytes:
         raise LimitExceeded(
             f"upload {name}: {len(data)} bytes, more than the {limits.upload_bytes} allowed"
@@ -155,7 +156,7 @@ def read_votable(name: str, data: bytes, limits: Limits) -> UploadTable:
     try:
         decoded = decode_binary(data)
         if decoded is None:
-            table = parse_single_table(io.BytesIO(data), verify="warn")
+            table = parse_single_table(io.BytesIO(data), verify="exception" if strict else "warn")
             values = table.array
         else:
             table, values = decoded
@@ -261,7 +262,7 @@ def load(connection, tables: list[UploadTable]) -> None:
     with connection.transaction(), connection.cursor() as cur:
         cur.execute("SET TRANSACTION READ WRITE")
         for t in tables:
-            columns = ", ".join(f'"{f.name}" {_pg_type(f)}' for f in t.fields)
+            columns = ", ".join(f'"{f.name}" {pg_type(f)}' for f in t.fields)
             name = t.sql_name[len("pg_temp.") :]
             cur.execute(f"DROP TABLE IF EXISTS {t.sql_name}")
             position = position_columns(t.fields)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import personal_views, views
 
 app_name = "tap"
 
@@ -30,4 +30,7 @@ urlpatterns = [
     path("tables", views.tables, name="tables"),
     path("tables/<str:name>", views.table, name="table"),
     path("examples", views.examples_view, name="examples"),
+    path("user_tables", personal_views.user_tables, name="user_tables"),
+    path("user_tables/<str:name>", personal_views.user_table, name="user_table"),
+    path("user_tables/<str:name>/share", personal_views.share, name="user_table_share"),
 ]

@@ -31,7 +31,7 @@ from archive.jobs.models import Job
 from archive.jobs.phases import ACTIVE, Phase
 from archive.metadata import vosi
 from archive.metadata.published import registry
-from archive.metadata.registry import RegistryError
+from archive.metadata.registry import Registry, RegistryError
 from archive.results.descriptor import datalink_descriptors, site_url
 from archive.results.formats import resolve
 from archive.results.http import ERROR_CONTENT_TYPE, error_response, result_response
@@ -39,7 +39,7 @@ from archive.results.query import archive_error
 from archive.results.votable import error_document
 
 from . import capabilities as caps
-from . import examples, submit, uws
+from . import examples, personal, submit, uws
 from .limits import limits_for
 from .params import QueryParams, collect, job_parameters_of
 from .service import prepare, query_connection, reader_connection, result_fields
@@ -104,8 +104,8 @@ def sync(request: HttpRequest) -> HttpResponse:
         params = QueryParams.parse(collect(request), limits)
         fmt = resolve(params.format)
         uploads = _uploads(request, params.upload, limits)
-        prepared = prepare(params.lang, params.query, uploads)
-        connection, own = query_connection(uploads, limits.sync_timeout_s)
+        prepared = prepare(params.lang, params.query, uploads, request.user)
+        connection, own = query_connection(uploads, limits.sync_timeout_s, request.user)
         dedicated = connection if own else None
         fields = result_fields(connection, prepared)
         response = result_response(
@@ -140,17 +140,24 @@ def capabilities(request: HttpRequest) -> HttpResponse:
     return _xml(caps.capabilities(_base(request)))
 
 
+def _registry_of(request: HttpRequest) -> Registry:
+    """The published registry, with the caller's personal tables (own and shared)."""
+    mine = personal.schemas(request.user)
+    base = registry()
+    return Registry(schemas=base.schemas + mine) if mine else base
+
+
 def tables(request: HttpRequest) -> HttpResponse:
     detail = collect(request).get("DETAIL", "max").lower()
     if detail not in ("min", "max"):
         return error_response(BadParameter("detail", detail, "min or max"))
     notes = {settings.PUBLISHED_SCHEMA: cite_text(site_url(request))}
-    return _xml(vosi.tableset(registry(), detail=detail, notes=notes))
+    return _xml(vosi.tableset(_registry_of(request), detail=detail, notes=notes))
 
 
 def table(request: HttpRequest, name: str) -> HttpResponse:
     try:
-        return _xml(vosi.table_document(registry(), name))
+        return _xml(vosi.table_document(_registry_of(request), name))
     except RegistryError:
         return error_response(NotFound(f"no table {name}"))
 

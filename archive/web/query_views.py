@@ -22,9 +22,9 @@ from archive.metadata.published import registry
 from archive.results.descriptor import datalink_descriptors, site_url
 from archive.results.formats import resolve
 from archive.results.http import error_response, result_response
-from archive.tap import examples
+from archive.tap import examples, personal
 from archive.tap.limits import limits_for
-from archive.tap.service import prepare, reader_connection, result_fields
+from archive.tap.service import caller_of, prepare, reader_connection, result_fields
 from archive.tap.submit import Via, job_of, jobs_of, result_path
 from archive.tap.submit import submit as tap_submit
 from labeling.flags import CLEAN_FLAG
@@ -59,10 +59,11 @@ def _job(request: HttpRequest, job_id: str) -> Job:
         raise Http404(f"no job {job_id} of yours") from None
 
 
-def _schema():
-    return [
-        {"schema": s.name, "table": t, "name": f"{s.name}.{t.name}"} for s, t in registry().tables()
-    ]
+def _schema(user):
+    """The published tables, then the user's personal ones (own and shared)."""
+    tables = list(registry().tables())
+    tables += [(s, t) for s in personal.schemas(user) for t in s.tables]
+    return [{"schema": s.name, "table": t, "name": f"{s.name}.{t.name}"} for s, t in tables]
 
 
 def query_page(request: HttpRequest) -> HttpResponse:
@@ -97,9 +98,11 @@ def query_page(request: HttpRequest) -> HttpResponse:
             "error": error,
             "error_at": _error_position(error),
             "examples": listed,
-            "schema": _schema(),
+            "schema": _schema(request.user),
             "jobs": visible_jobs(request)[:50],
             "limits": limits_for(request.user),
+            "tables": personal.readable(request.user),
+            "finished": visible_jobs(request).filter(phase=Phase.COMPLETED)[:20],
         },
         status=status,
     )
@@ -117,7 +120,7 @@ def submit(request: HttpRequest, lang: str, query: str, maxrec: str) -> Job:
         raise UsageError(f"unknown query language {lang!r}")
     if not query.strip():
         raise UsageError("the query is empty")
-    prepare(lang, query)  # raises QueryError with where the query is wrong
+    prepare(lang, query, user=request.user)  # raises QueryError with where the query is wrong
     params = {"LANG": lang, "QUERY": query, "RESPONSEFORMAT": "votable"}
     if maxrec.strip():
         params["MAXREC"] = maxrec.strip()
@@ -228,8 +231,10 @@ def job_download(request: HttpRequest, job_id: str) -> HttpResponse:
     maxrec = job.parameters.get("MAXREC")
     try:
         fmt = resolve(request.GET.get("format", "votable"))
-        prepared = prepare(job.parameters.get("LANG", "ADQL"), job.parameters["QUERY"])
-        conn = reader_connection(limits.sync_timeout_s)
+        prepared = prepare(
+            job.parameters.get("LANG", "ADQL"), job.parameters["QUERY"], user=job.owner
+        )
+        conn = reader_connection(limits.sync_timeout_s, caller_of(job.owner))
         fields = result_fields(conn, prepared)
     except ArchiveError as exc:
         return error_response(exc)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import query_views, search_views, star_views, views
+from . import query_views, search_views, star_views, table_views, views
 
 app_name = "web"
 urlpatterns = [
@@ -20,4 +20,7 @@ urlpatterns = [
     path("query/jobs/<str:job_id>/plot.png", query_views.job_plot, name="job-plot"),
     path("query/jobs/<str:job_id>/download", query_views.job_download, name="job-download"),
     path("query/jobs/<str:job_id>/delete", query_views.job_delete, name="job-delete"),
+    path("query/tables/", table_views.save, name="table-save"),
+    path("query/tables/<str:name>/share", table_views.share, name="table-share"),
+    path("query/tables/<str:name>/delete", table_views.delete, name="table-delete"),
 ]
