@@ -148,7 +148,9 @@ def wait_for_publish_blocked(version: ModelVersion, timeout: float = 900) -> Non
             cur.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND query LIKE %s AND pid <> pg_backend_pid()",
-                ['%FROM "model_version"%FOR UPDATE%'],
+                # publish locks every version row (no WHERE); an export of the old version
+                # finishing (export on publish) locks that row alone and must not count
+                ['%FROM "model_version" ORDER BY%FOR UPDATE%'],
             )
             if cur.fetchone()[0]:
                 return
