@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from archive.catalogue.models import CnnLabel, ModelVersion
+from archive.jobs.kinds import Kind
+from archive.jobs.models import Job
 from archive.ops.models import PipelineRun
 from archive.ops.publishing import PublishError, publish
 from archive.progress import Progress
@@ -170,6 +172,11 @@ def test_worker_killed_during_publication_publishes_once_and_the_old_catalogue_s
     some = list(CnnLabel.source.field.related_model.objects.values_list("pk", flat=True)[:2])
     old = version_with_labels("published-before", 4000.0, sources=some)
     publish(old)
+    # the export that publishing queues must be over before the test locks the old version's
+    # row: the worker (one slot) would otherwise wait on that lock and never reach the run
+    deadline = time.monotonic() + 300
+    while Job.objects.of_kind(Kind.EXPORT).active().exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
     run = PipelineRun.objects.create(config=TINY, publish=True)
     # the old version's row locked: the run's publish stops inside its transaction, there
     with psycopg.connect(**db_params()) as holder:
