@@ -17,7 +17,12 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "archive.settings", **env},
+        # not the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE (check --deploy warns about it)
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            "DJANGO_SETTINGS_MODULE": "archive.settings",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,
