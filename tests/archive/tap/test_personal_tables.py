@@ -9,6 +9,7 @@ import requests
 from astropy.table import Table
 from django.conf import settings
 from django.contrib.auth.models import User
+from psycopg import sql
 
 from archive.accounts.models import ApiToken
 from archive.catalogue.models import CnnLabel, GaiaSource, ModelVersion
@@ -215,7 +216,7 @@ def test_the_database_shows_rows_only_to_readers(alice, bob):
             call_command("metadata", "rebuild")
         with psycopg.connect(**db_params("reader"), autocommit=True) as conn:
             for caller, rows in (("bob", 0), ("", 0), ("alice", 4)):
-                conn.execute("SELECT set_config('rvs.caller', %s, false)", [caller])
+                conn.execute(sql.SQL("SET rvs.caller = {}").format(sql.Literal(caller)))
                 assert len(conn.execute("SELECT * FROM user_alice.secret").fetchall()) == rows
                 described = conn.execute(
                     "SELECT count(*) FROM tap_schema.columns WHERE table_name = %s",
@@ -232,7 +233,7 @@ def test_a_drop_waits_for_a_sharees_query_then_his_next_query_is_told(alice, bob
     alice.session.post(f"{alice.base}/user_tables/shared/share", data={"users": "bob"})
     monkeypatch.setattr(personal, "DROP_LOCK_TIMEOUT", "200ms")
     with psycopg.connect(**db_params("reader")) as reading:  # bob's query, mid-transaction
-        reading.execute("SELECT set_config('rvs.caller', 'bob', false)")
+        reading.execute("SET rvs.caller = 'bob'")
         assert len(reading.execute("SELECT * FROM user_alice.shared").fetchall()) == 4
         with pytest.raises(Conflict, match="being read"):
             personal.drop(alice.user, "shared")
