@@ -28,7 +28,7 @@ from functools import lru_cache
 import psycopg
 import redis
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class Pool:
         )
         with self._lock:
             self._down_until[server.alias] = time.monotonic() + settings.RVS_REPLICA_RETRY_S
+        _drop_orm_connection(server.alias)
 
     def order(self) -> list[Server]:
         """The healthy replicas, the next one in turn first, then the primary."""
@@ -186,6 +187,7 @@ Probe = Callable[[Server], "str | None"]
 @dataclass
 class _Pin:
     server: Server | None = None
+    orm_checked: bool = False  # the scope's Django connection to its replica is known alive
 
 
 _pin: ContextVar[_Pin | None] = ContextVar("rvscnn_replica_pin", default=None)
@@ -239,7 +241,22 @@ def read_alias() -> str:
     server = pin.server or primary()
     if not server.is_primary:
         register_alias(server)
+        if not pin.orm_checked:
+            pin.orm_checked = True
+            _drop_orm_connection(server.alias, only_if_dead=True)
     return server.alias
+
+
+def _drop_orm_connection(alias: str, *, only_if_dead: bool = False) -> None:
+    """Close this thread's Django connection to a replica that stopped or restarted since it
+    was opened (persistent connections outlive a standby's restart; the next use reconnects)."""
+    if alias not in connections.settings:
+        return
+    conn = connections[alias]
+    if conn.connection is None or (only_if_dead and conn.is_usable()):
+        return
+    with contextlib.suppress(DatabaseError):
+        conn.close()
 
 
 def register_alias(server: Server) -> None:

@@ -109,6 +109,9 @@ _db = {
     "PORT": env("RVS_DB_PORT", "54329"),
     "NAME": env("RVS_DB_NAME", "rvscnn"),
     "CONN_MAX_AGE": int(env("RVS_DB_CONN_MAX_AGE", "60")),
+    # a persistent connection outlives a server restart (a replica's, a failover): checked
+    # before a request reuses it, so the restart costs no request an error
+    "CONN_HEALTH_CHECKS": True,
 }
 DATABASES = {
     "default": {
