@@ -33,6 +33,7 @@ def services(*args: str) -> None:
         check=True,
         capture_output=True,
         env=os.environ,
+        timeout=180,
     )
 
 
@@ -44,6 +45,21 @@ def in_recovery(conn: psycopg.Connection) -> bool:
 
 def read_server() -> str:
     return "replica" if in_recovery(reader_connection(5)) else "primary"
+
+
+def until_caught_up(standby: psycopg.Connection, timeout_s: float = 30.0) -> None:
+    """Wait until the standby has replayed all the primary has written so far: pausing replay
+    in the middle of a transaction that holds a table lock (a partition created, a flush)
+    would leave that lock held on the standby, and a read of the table waiting for ever."""
+    with connections["default"].cursor() as cur:
+        cur.execute("SELECT pg_current_wal_insert_lsn()")
+        target = cur.fetchone()[0]
+    deadline = time.monotonic() + timeout_s
+    while not standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[
+        0
+    ]:
+        assert time.monotonic() < deadline, "the replica did not catch up with the primary"
+        time.sleep(0.1)
 
 
 def until_replica(timeout_s: float = 20.0) -> None:
@@ -145,9 +161,12 @@ def test_a_replica_behind_a_publication_is_not_read_for_it(replica_reads):
         password=params["PASSWORD"],
         dbname=params["NAME"],
         autocommit=True,
+        connect_timeout=5,
+        options="-c lock_timeout=20s",  # a lock replay left held fails the test, not the suite
     )
     published_sql = "SELECT name FROM model_version WHERE is_published"
     try:
+        until_caught_up(owner)
         owner.execute("SELECT pg_wal_replay_pause()")
         publish(version)  # commits: the fence moves past what the replica has replayed
         with replicas.replica_reads():
