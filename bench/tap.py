@@ -17,7 +17,11 @@ others (bench/timing.py):
 - a load run: --clients concurrent clients mixing the three sync queries for --load-seconds
   (throughput, p50/p95, errors).
 
-Figures go to stdout and var/bench/tap.json; docs/benchmarks.md records them.
+Figures go to stdout and var/bench/tap-<db>.json; docs/benchmarks.md records them.
+
+At DR4 size: ``--db rvscnn_bench_dr4 --prebuilt`` measures the 30M-row catalogue that
+bench/dr4_build.py keeps (RVS_INSTANCE=bench), ``--formats csv,fits`` limits the downloads and
+``--first-byte-only`` stops each one at its first byte.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("RVS_INSTANCE", "test")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive.settings")
-DB = "rvscnn_bench_tap"
+DB = os.environ.get("RVS_BENCH_DB", "rvscnn_bench_tap")  # --db
 VERSION = "bench-tap"
 LABELS = ["teff", "logg", "m_h", "alpha_m", "fe_h"]
 
@@ -163,7 +167,9 @@ class Service:
 
     @staticmethod
     def _redis() -> str:
-        for line in (REPO / "var" / "test" / "services.env").read_text().splitlines():
+        for line in (
+            (REPO / "var" / os.environ["RVS_INSTANCE"] / "services.env").read_text().splitlines()
+        ):
             if line.startswith("RVS_REDIS_URL="):
                 return line.split("=", 1)[1]
         raise SystemExit("no test services: python3 scripts/services.py start test")
@@ -309,14 +315,16 @@ def async_job(url: str, schema: str, reps: int) -> dict:
     return {"median_s": statistics.median(times), "p95_s": pct(times, 0.95)}
 
 
-def downloads(service: Service, schema: str, rows: int) -> dict:
+def downloads(
+    service: Service, schema: str, rows: int, formats: list[str], first_byte_only: bool
+) -> dict:
     import requests
 
     out = {}
     requests.post(f"{service.url}/sync", data={"LANG": "ADQL", "QUERY": "SELECT 1 AS one"})
     out["rss_before_mb"] = service.rss_mb()  # the serving process, warm, before any download
     print(f"  worker RSS before the downloads: {out['rss_before_mb']:.0f} MB", file=sys.stderr)
-    for fmt in ["votable", "votable/td", "csv", "tsv", "fits", "parquet", "ecsv"]:
+    for fmt in formats:
         service.reset_peak_rss()
         t0 = time.perf_counter()
         r = requests.post(
@@ -334,7 +342,14 @@ def downloads(service: Service, schema: str, rows: int) -> dict:
             if first is None:
                 first = time.perf_counter() - t0
             size += len(block)
+            if first_byte_only:
+                break
         total = time.perf_counter() - t0
+        r.close()
+        if first_byte_only:
+            out[fmt] = {"first_byte_s": first}
+            print(f"  {fmt:11s} first byte {first:.3f} s", file=sys.stderr)
+            continue
         out[fmt] = {
             "rows_per_s": rows / total,
             "mb_per_s": size / total / 1e6,
@@ -400,7 +415,14 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--skip-downloads", action="store_true")
     ap.add_argument("--only-downloads", action="store_true", help="no latency, async or load")
+    ap.add_argument("--db", default=DB, help="the bench database")
+    ap.add_argument("--prebuilt", action="store_true", help="serve --db as it is (no build)")
+    ap.add_argument("--formats", default="votable,votable/td,csv,tsv,fits,parquet,ecsv")
+    ap.add_argument("--first-byte-only", action="store_true")
     args = ap.parse_args()
+    if args.db != DB:  # env() and the Service read it
+        os.environ["RVS_BENCH_DB"] = args.db
+        globals()["DB"] = args.db
 
     import django
 
@@ -410,7 +432,15 @@ def main() -> None:
 
     connections["reader"].settings_dict["NAME"] = DB
     schema = settings.PUBLISHED_SCHEMA
-    build(args.rows)
+    if args.prebuilt:
+        import psycopg
+
+        with psycopg.connect(**params(), dbname=DB) as conn:
+            args.rows = conn.execute(
+                f"SELECT count(*) FROM {schema}.rvs_cnn"  # the published rows
+            ).fetchone()[0]
+    else:
+        build(args.rows)
     service = Service()
     try:
         result = {"rows": args.rows}
@@ -420,7 +450,9 @@ def main() -> None:
             result["async"] = async_job(service.url, schema, max(5, args.reps // 3))
             print(json.dumps(result["async"]), file=sys.stderr)
         if not args.skip_downloads:
-            result["downloads"] = downloads(service, schema, args.rows)
+            result["downloads"] = downloads(
+                service, schema, args.rows, args.formats.split(","), args.first_byte_only
+            )
         if not args.only_downloads:
             result["load"] = load(service.url, schema, args.clients, args.load_seconds)
     finally:
@@ -428,7 +460,7 @@ def main() -> None:
     print(json.dumps(result, indent=1))
     out = REPO / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "tap.json").write_text(json.dumps(result, indent=1))
+    (out / f"tap-{DB}.json").write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
