@@ -4,7 +4,8 @@ services, alternating rounds, one run.
     bash ../shared/bench/dachs/setup.sh            # once, as root: DaCHS on :8080 (~5 min)
     .venv/bin/python bench/dachs.py [--rounds 2] [--repeat 20] [--skip-full]
 
-Needs the test services (``python3 scripts/services.py start test``). The catalogue DaCHS
+Needs the test services (``python3 scripts/services.py start test``), or another instance's
+(``RVS_INSTANCE=bench``). The catalogue DaCHS
 serves (``/tmp/dachs-anchor/data/rvs_cat.csv``, make_catalogue.py's seed 42) is loaded once
 into the database ``rvscnn_bench_dachs`` through the archive's own write path (gaia_source by
 COPY, the labels by ``write_labels``, then ``publish``), so that both services hold the same
@@ -159,10 +160,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--skip-full", action="store_true")
+    ap.add_argument("--load-only", action="store_true", help="load the rows, measure nothing")
     args = ap.parse_args()
     if not CSV.exists():
         raise SystemExit(f"no {CSV}: run {ANCHOR / 'setup.sh'} first (as root)")
     load()
+    if args.load_only:
+        return
     import tap
 
     tap.DB = DB
