@@ -13,7 +13,9 @@ Needs the test services. Reuses bench/tap.py's database (``rvscnn_bench_tap``, b
 - a load run: --clients concurrent clients browsing the pages at random for --load-seconds
   (throughput, p50/p95, errors).
 
-Figures go to stdout and var/bench/web.json; docs/benchmarks.md records them.
+At DR4 size: ``RVS_INSTANCE=bench RVS_BENCH_DB=rvscnn_bench_dr4 ... --prebuilt`` (the 30M
+catalogue of bench/dr4_build.py). Figures go to stdout and var/bench/web.json;
+docs/benchmarks.md records them.
 """
 
 from __future__ import annotations
@@ -152,8 +154,10 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--load-seconds", type=float, default=60)
     ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--prebuilt", action="store_true", help="serve RVS_BENCH_DB as it is")
     args = ap.parse_args()
-    build(args.rows)
+    if not args.prebuilt:
+        build(args.rows)
     import psycopg
 
     with psycopg.connect(**params(), dbname=DB) as conn:
