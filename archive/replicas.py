@@ -187,7 +187,6 @@ Probe = Callable[[Server], "str | None"]
 @dataclass
 class _Pin:
     server: Server | None = None
-    orm_checked: bool = False  # the scope's Django connection to its replica is known alive
 
 
 _pin: ContextVar[_Pin | None] = ContextVar("rvscnn_replica_pin", default=None)
@@ -241,19 +240,16 @@ def read_alias() -> str:
     server = pin.server or primary()
     if not server.is_primary:
         register_alias(server)
-        if not pin.orm_checked:
-            pin.orm_checked = True
-            _drop_orm_connection(server.alias, only_if_dead=True)
     return server.alias
 
 
-def _drop_orm_connection(alias: str, *, only_if_dead: bool = False) -> None:
-    """Close this thread's Django connection to a replica that stopped or restarted since it
-    was opened (persistent connections outlive a standby's restart; the next use reconnects)."""
+def _drop_orm_connection(alias: str) -> None:
+    """Close this thread's Django connection to a replica found down: it would outlive the
+    standby's restart (between requests, CONN_HEALTH_CHECKS catches one that died unseen)."""
     if alias not in connections.settings:
         return
     conn = connections[alias]
-    if conn.connection is None or (only_if_dead and conn.is_usable()):
+    if conn.connection is None:
         return
     with contextlib.suppress(DatabaseError):
         conn.close()

@@ -55,9 +55,8 @@ def until_caught_up(standby: psycopg.Connection, timeout_s: float = 30.0) -> Non
         cur.execute("SELECT pg_current_wal_insert_lsn()")
         target = cur.fetchone()[0]
     deadline = time.monotonic() + timeout_s
-    while not standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[
-        0
-    ]:
+    replayed = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn"
+    while not standby.execute(replayed, [target]).fetchone()[0]:
         assert time.monotonic() < deadline, "the replica did not catch up with the primary"
         time.sleep(0.1)
 
