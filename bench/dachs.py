@@ -169,7 +169,7 @@ def main() -> None:
         return
     import tap
 
-    tap.DB = DB
+    tap.set_db(DB)
     service = tap.Service()
     work = REPO / "var" / "bench" / "dachs"
     work.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("RVS_INSTANCE", "bench")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive.settings")
 os.environ["RVS_EXPORT_ON_PUBLISH"] = "0"  # the bench times publication, not exports
+
+from bench.tap import migrate, params  # noqa: E402
 
 VERSION = "bench-dr4"
 ORDER, SUB = 4, 12  # density per order-4 pixel; stars at order-12 sub-pixels
@@ -141,30 +142,8 @@ FROM (
 
 def connect(dbname: str):
     import psycopg
-    from django.conf import settings
 
-    db = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"],
-        user=db["USER"],
-        password=db["PASSWORD"],
-        dbname=dbname,
-        autocommit=True,
-    )
-
-
-def migrate(db: str) -> None:
-    with connect("postgres") as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone():
-            conn.execute(f'CREATE DATABASE "{db}"')
-    env = {**os.environ, "RVS_DB_NAME": db}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
+    return psycopg.connect(**params(), dbname=dbname, autocommit=True)
 
 
 def load_sources(conn, counts: np.ndarray, seed: int) -> float:
@@ -266,7 +245,7 @@ def main() -> None:
     import django
 
     django.setup()
-    migrate(args.db)
+    migrate(args.db)  # bench/tap.py's: create if missing, then manage.py migrate
     conn = connect(args.db)
     have = conn.execute("SELECT count(*) FROM gaia_source").fetchone()[0]
     need = (args.rows - have) * BYTES_PER_STAR

@@ -59,19 +59,26 @@ def env() -> dict[str, str]:
     return {**os.environ, "RVS_DB_NAME": DB, "DJANGO_SETTINGS_MODULE": "archive.settings"}
 
 
+def migrate(db: str) -> None:
+    """Create the bench database ``db`` if it is missing, and migrate it like the real one."""
+    import psycopg
+
+    with psycopg.connect(**params(), dbname="postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone():
+            conn.execute(f'CREATE DATABASE "{db}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO,
+        env={**env(), "RVS_DB_NAME": db},
+        check=True,
+    )
+
+
 def build(rows: int) -> None:
     """Migrate the bench database and fill it with ``rows`` published stars (kept)."""
     import psycopg
 
-    with psycopg.connect(**params(), dbname="postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB]).fetchone():
-            conn.execute(f"CREATE DATABASE {DB}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env=env(),
-        check=True,
-    )
+    migrate(DB)
     with psycopg.connect(**params(), dbname=DB, autocommit=True) as conn:
         have = conn.execute("SELECT count(*) FROM cnn_label").fetchone()[0]
         if have == rows:
@@ -407,6 +414,12 @@ def load(url: str, schema: str, clients: int, seconds: float) -> dict:
     }
 
 
+def set_db(name: str) -> None:
+    """The bench database that env(), build() and the Service use."""
+    global DB
+    DB = name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -420,9 +433,7 @@ def main() -> None:
     ap.add_argument("--formats", default="votable,votable/td,csv,tsv,fits,parquet,ecsv")
     ap.add_argument("--first-byte-only", action="store_true")
     args = ap.parse_args()
-    if args.db != DB:  # env() and the Service read it
-        os.environ["RVS_BENCH_DB"] = args.db
-        globals()["DB"] = args.db
+    set_db(args.db)
 
     import django
 
