@@ -28,13 +28,14 @@ def replica_aliases(django_db_setup, settings_module=None):
 
 
 def services(*args: str) -> None:
-    subprocess.run(
+    out = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "services.py"), *args],
-        check=True,
         capture_output=True,
+        text=True,
         env=os.environ,
-        timeout=180,
+        timeout=300,
     )
+    assert out.returncode == 0, f"services.py {' '.join(args)} failed:\n{out.stdout}{out.stderr}"
 
 
 def in_recovery(conn: psycopg.Connection) -> bool:
