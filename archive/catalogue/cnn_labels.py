@@ -93,7 +93,7 @@ def write_labels(version_id: int, labelled: Labelled) -> int:
             copy_columns(cur, STAGE, columns)
             cur.execute(
                 f"INSERT INTO public.{partition} ({names}) SELECT {names} FROM {STAGE} "
-                f"ON CONFLICT (model_version_id, source_id) DO UPDATE SET {updates}"
+                f"ON CONFLICT (source_id) DO UPDATE SET {updates}"  # the partition's key
             )
             written = cur.rowcount
             cur.execute(f"DROP TABLE {STAGE}")

@@ -448,8 +448,10 @@ class CnnLabel(columns("CnnLabelColumns", cnn_label_fields())):
 
     The table is LIST-partitioned by model version, one partition per version
     (``partitions.py``; migration 0008): a run fills its own partition beside the published
-    one, and deleting a version drops its partition. A partitioned table's key must hold the
-    partition column, hence the composite key.
+    one, and deleting a version drops its partition. Each partition's primary key is
+    source_id (migration 0010: a one-column key is one the planner reads in source_id order,
+    so a whole-catalogue download merges with gaia_source and starts at once); the parent has
+    none, and the composite key here is the one they imply together.
     """
 
     pk = models.CompositePrimaryKey("model_version", "source")

@@ -4,7 +4,7 @@ nothing, and labels are stored as float32."""
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from archive.catalogue.cnn_labels import LabelWriteError, delete_labels
 from archive.catalogue.models import CnnLabel, ModelVersion
@@ -95,3 +95,31 @@ def test_labels_are_float32_in_the_table_and_the_published_schema():
         )
         got = dict(cur.fetchall())
     assert got == {"teff": "float", "e_teff": "float", "sigma_fe_h": "float", "ra": "double"}
+
+
+def key_columns(table: str) -> list[str] | None:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT array_agg(a.attname::text ORDER BY k.n) FROM pg_index x "
+            "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum "
+            "WHERE x.indrelid = %s::regclass AND x.indisprimary",
+            [f"public.{table}"],
+        )
+        return cur.fetchone()[0]
+
+
+def test_a_partition_is_keyed_by_source_id_alone():
+    """One column: the planner reads it in source_id order and merges the published partition
+    with gaia_source, so a whole-catalogue download starts at once (a two-column key made it
+    hash all of gaia_source first: bench/tap.py --first-byte-only at 30M rows)."""
+    a, b = version_with_labels("a", 4000.0), version_with_labels("b", 5000.0)
+    assert key_columns(partition_name(a.pk)) == ["source_id"]
+    assert key_columns(partition_name(b.pk)) == ["source_id"]
+    assert key_columns("cnn_label") is None  # no key of its own: its partitions' keys
+    # the same star in two versions, never twice in one
+    row = CnnLabel.objects.filter(model_version=a).values().first()
+    names, marks = ", ".join(row), ", ".join(["%s"] * len(row))
+    raises = pytest.raises(IntegrityError, match="cnn_label_v")
+    with raises, transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"INSERT INTO public.cnn_label ({names}) VALUES ({marks})", list(row.values()))
