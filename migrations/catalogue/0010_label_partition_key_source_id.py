@@ -13,7 +13,11 @@ which every partition's key implies.
 
 from django.db import migrations
 
-PARTITION_FUNCTION = """
+
+def partition_function(key: str) -> str:
+    """public.cnn_label_partition: a version's partition, made and attached if missing; ``key``
+    the table constraints it is created with (its primary key; none before this migration)."""
+    return f"""
 CREATE OR REPLACE FUNCTION public.cnn_label_partition(version bigint) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -21,8 +25,7 @@ DECLARE
 BEGIN
   IF to_regclass('public.' || part) IS NULL THEN
     EXECUTE format('CREATE TABLE public.%I (LIKE public.cnn_label INCLUDING DEFAULTS '
-                   'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS, '
-                   'CONSTRAINT %I PRIMARY KEY (source_id))', part, part || '_pkey');
+                   'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS{key})', part);
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_inherits
                  WHERE inhrelid = to_regclass('public.' || part)) THEN
@@ -32,6 +35,7 @@ BEGIN
   RETURN part;
 END $$;
 """
+
 
 FORWARD = f"""
 ALTER TABLE public.cnn_label DROP CONSTRAINT cnn_label_pkey;
@@ -45,10 +49,10 @@ BEGIN
                    r.relname, r.relname || '_pkey');
   END LOOP;
 END $$;
-{PARTITION_FUNCTION}
+{partition_function(", PRIMARY KEY (source_id)")}
 """
 
-BACKWARD = """
+BACKWARD = f"""
 DO $$
 DECLARE r record;
 BEGIN
@@ -59,23 +63,7 @@ BEGIN
   END LOOP;
 END $$;
 ALTER TABLE public.cnn_label ADD CONSTRAINT cnn_label_pkey PRIMARY KEY (model_version_id, source_id);
-CREATE OR REPLACE FUNCTION public.cnn_label_partition(version bigint) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-  part text := 'cnn_label_v' || version;
-BEGIN
-  IF to_regclass('public.' || part) IS NULL THEN
-    EXECUTE format('CREATE TABLE public.%I (LIKE public.cnn_label INCLUDING DEFAULTS '
-                   'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)', part);
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_inherits
-                 WHERE inhrelid = to_regclass('public.' || part)) THEN
-    EXECUTE format('ALTER TABLE public.cnn_label ATTACH PARTITION public.%I '
-                   'FOR VALUES IN (%s)', part, version);
-  END IF;
-  RETURN part;
-END $$;
-"""
+{partition_function("")}"""
 
 
 class Migration(migrations.Migration):
