@@ -37,31 +37,29 @@ END $$;
 """
 
 
-FORWARD = f"""
-ALTER TABLE public.cnn_label DROP CONSTRAINT cnn_label_pkey;
+def each_partition(statement: str) -> str:
+    """A DO block running ``statement`` (a format() string of %I the partition, %I its key's
+    name) on every partition of cnn_label."""
+    return f"""
 DO $$
 DECLARE r record;
 BEGIN
   FOR r IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             WHERE i.inhparent = 'public.cnn_label'::regclass
   LOOP
-    EXECUTE format('ALTER TABLE public.%I ADD CONSTRAINT %I PRIMARY KEY (source_id)',
-                   r.relname, r.relname || '_pkey');
+    EXECUTE format('{statement}', r.relname, r.relname || '_pkey');
   END LOOP;
-END $$;
+END $$;"""
+
+
+FORWARD = f"""
+ALTER TABLE public.cnn_label DROP CONSTRAINT cnn_label_pkey;
+{each_partition("ALTER TABLE public.%I ADD CONSTRAINT %I PRIMARY KEY (source_id)")}
 {partition_function(", PRIMARY KEY (source_id)")}
 """
 
 BACKWARD = f"""
-DO $$
-DECLARE r record;
-BEGIN
-  FOR r IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-            WHERE i.inhparent = 'public.cnn_label'::regclass
-  LOOP
-    EXECUTE format('ALTER TABLE public.%I DROP CONSTRAINT %I', r.relname, r.relname || '_pkey');
-  END LOOP;
-END $$;
+{each_partition("ALTER TABLE public.%I DROP CONSTRAINT %I")}
 ALTER TABLE public.cnn_label ADD CONSTRAINT cnn_label_pkey PRIMARY KEY (model_version_id, source_id);
 {partition_function("")}"""
 
