@@ -17,8 +17,12 @@ def _char(name: str, ucd: str, description: str) -> VOField:
     return VOField(name, "char", arraysize="*", ucd=ucd, description=description)
 
 
+_ID = _char("ID", "meta.id;meta.main", "The identifier the links are for, as sent")
+#: the ID column for clients that pair links with rows by an integer value (clients.py)
+_INTEGER_ID = VOField("ID", "long", ucd="meta.id;meta.main", description=_ID.description)
+
 FIELDS = (
-    _char("ID", "meta.id;meta.main", "The identifier the links are for, as sent"),
+    _ID,
     _char("access_url", "meta.ref.url", "URL of the linked resource"),
     _char("service_def", "meta.ref", "Reference to a service descriptor"),
     _char("error_message", "meta.code.error", "Why there is no link for this ID"),
@@ -48,10 +52,10 @@ def _cell(value: str) -> str:
     return f"<TD>{xml_text(value)}</TD>"
 
 
-def _row(link: Link) -> str:
+def _row(link: Link, integer_id: bool) -> str:
     error = bool(link.error_message)
     cells = [
-        link.id,
+        str(int(link.id)) if integer_id else link.id,
         link.access_url,
         "",
         link.error_message,
@@ -67,6 +71,10 @@ def _row(link: Link) -> str:
     return "<TR>" + "".join(_cell(c) for c in cells) + "</TR>\n"
 
 
-def document(links: Iterable[Link]) -> bytes:
-    body = "".join(_row(link) for link in links).encode()
-    return header(FIELDS, "TABLEDATA", table_name="links") + body + footer("TABLEDATA")
+def document(links: Iterable[Link], *, integer_ids: bool = False, overflow: bool = False) -> bytes:
+    """The links in TABLEDATA; ``overflow``: the request had more IDs than one document
+    answers, so the client asks again for the rest (DALI's OVERFLOW after the table)."""
+    fields = ((_INTEGER_ID,) + FIELDS[1:]) if integer_ids else FIELDS
+    body = "".join(_row(link, integer_ids) for link in links).encode()
+    status = "OVERFLOW" if overflow else "OK"
+    return header(fields, "TABLEDATA", table_name="links") + body + footer("TABLEDATA", status)

@@ -20,19 +20,17 @@ from archive.results.http import error_response, result_response
 from archive.results.query import archive_error
 from archive.tap.service import reader_connection
 
-from . import bulk, bulk_query, document, products, scs
+from . import bulk, bulk_query, clients, document, products, scs
 from .bulk_ids import MAX_BULK_IDS, form_pairs, parameter, requested_ids
 from .ids import parse_id
 from .links import Urls, links_for
 
-#: IDs one links request may carry (10 000 answer in well under a second)
+#: IDs one links document answers (10 000 answer in well under a second); a request may
+#: carry up to MAX_BULK_IDS, and the document then ends in OVERFLOW: pyVO's batched
+#: iter_datalinks sends every row's ID at once, then asks again for the rest in batches of
+#: the size the first document answered
 MAX_IDS = 10_000
 SCS_TIMEOUT_S = 60
-
-
-def _values(request: HttpRequest, name: str) -> list[str]:
-    """Every value of a parameter, its name in any case, from the query string and the body."""
-    return [v for k, v in form_pairs(request, MAX_IDS) if k.upper() == name]
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -60,15 +58,21 @@ def links(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     try:
-        ids = _values(request, "ID")
+        pairs = form_pairs(request, MAX_BULK_IDS)
+        ids = [v for k, v in pairs if k.upper() == "ID"]
         if not ids:
             raise UsageError("ID is required: one or more Gaia DR3 source_ids")
-        if len(ids) > MAX_IDS:
-            raise LimitExceeded(f"{len(ids)} IDs in one request; at most {MAX_IDS}")
-        fmt = next(iter(_values(request, "RESPONSEFORMAT")), "").strip()
+        if len(ids) > MAX_BULK_IDS:
+            raise LimitExceeded(f"{len(ids)} IDs in one request; at most {MAX_BULK_IDS}")
+        fmt = parameter(pairs, "RESPONSEFORMAT")
         if fmt and fmt.split(";")[0].lower() not in ("votable", "application/x-votable+xml"):
             raise UnknownFormat(fmt, [document.CONTENT_TYPE])
-        body = document.document(links_for([parse_id(i) for i in ids], _urls(request)))
+        parsed = [parse_id(i) for i in ids[:MAX_IDS]]
+        body = document.document(
+            links_for(parsed, _urls(request)),
+            integer_ids=clients.echoes_integer_ids(request, parsed),
+            overflow=len(ids) > MAX_IDS,
+        )
     except ArchiveError as exc:
         return error_response(exc)
     return HttpResponse(body, content_type=document.CONTENT_TYPE)
