@@ -221,6 +221,12 @@ CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker process whose resident memory passed this after a task is replaced by a fresh one,
+# so what one task leaves behind (TensorFlow's state after a member's training, a finished
+# finalize's arrays) does not carry into the next (issue 25: 28 trainings, a finalize and the
+# labelling in one process reached 3.4 GiB). Above a labelling worker's steady state (~1.5 GB
+# with 28 members at the paper's training-sample size), so chunks reuse the loaded version.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(env("RVS_WORKER_MAX_MEMORY_MB", "1600")) * 1024  # KiB
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -295,20 +295,25 @@ class CompiledEnsemble:
             backend = "onnx" if onnx_available() else "xla"
         if backend not in ("onnx", "xla", "graph"):
             raise ValueError(f"unknown backend {backend!r}")
-        self.models = list(models)
+        models = list(models)
         self.backend = backend
         self.micro_batch = int(micro_batch or MICRO_BATCH[backend])
-        self.input_names = _input_names(self.models[0])
-        for m in self.models[1:]:
+        self.input_names = _input_names(models[0])
+        for m in models[1:]:
             if _input_names(m) != self.input_names:
                 raise ValueError("members with different inputs")
-        self.n_outputs = int(self.models[0].outputs[0].shape[-1])
+        self.n_outputs = int(models[0].outputs[0].shape[-1])
+        self.n_members = len(models)
+        # the ONNX session holds the weights: the Keras members (and their TensorFlow state)
+        # are not kept beside it in a labelling worker
         if backend == "onnx":
-            self._run = self._onnx_runner(threads)
+            self._run = self._onnx_runner(models, threads)
         else:
-            self._run = self._tf_runner(jit_compile=backend == "xla")
+            self._run = self._tf_runner(models, jit_compile=backend == "xla")
 
-    def _onnx_runner(self, threads: int | None) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    def _onnx_runner(
+        self, models: list[keras.Model], threads: int | None
+    ) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
@@ -318,19 +323,21 @@ class CompiledEnsemble:
         if threads:
             so.intra_op_num_threads = int(threads)
         session = ort.InferenceSession(
-            ensemble_to_onnx(self.models), so, providers=["CPUExecutionProvider"]
+            ensemble_to_onnx(models), so, providers=["CPUExecutionProvider"]
         )
         return lambda x: session.run(None, x)[0]
 
-    def _tf_runner(self, jit_compile: bool) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    def _tf_runner(
+        self, models: list[keras.Model], jit_compile: bool
+    ) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
         import tensorflow as tf
 
         b = self.micro_batch
         specs = {
             n: tf.TensorSpec((b, *t.shape[1:]), tf.float32)
-            for n, t in zip(self.input_names, self.models[0].inputs, strict=True)
+            for n, t in zip(self.input_names, models[0].inputs, strict=True)
         }
-        members = self.models
+        members = models
 
         @tf.function(jit_compile=jit_compile, input_signature=[specs])
         def run(x):
@@ -350,7 +357,7 @@ class CompiledEnsemble:
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         x = {n: np.ascontiguousarray(inputs[n], dtype=np.float32) for n in self.input_names}
         k = len(next(iter(x.values())))
-        out = np.empty((len(self.models), k, self.n_outputs), np.float32)
+        out = np.empty((self.n_members, k, self.n_outputs), np.float32)
         b = self.micro_batch
         for start in range(0, k, b):
             chunk = {n: v[start : start + b] for n, v in x.items()}
@@ -536,7 +543,7 @@ def predict_ensemble(
     """
     ens = models if isinstance(models, CompiledEnsemble) else CompiledEnsemble(models)
     idx = np.arange(len(stars)) if indices is None else np.asarray(indices, dtype=np.int64)
-    n, m = idx.size, len(ens.models)
+    n, m = idx.size, ens.n_members
     mean = np.empty((n, 5), np.float64)
     std = np.empty((n, 5), np.float64)
     per = np.empty((m, n, 5), np.float32) if return_members else None

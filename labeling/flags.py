@@ -9,6 +9,7 @@ and the cost is linear in the number of stars (see docs/flags.md for the reasoni
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import pickle
@@ -225,6 +226,11 @@ class TsneReference:
     #: S/N -> neighbourhood threshold for held-out spectra brought down to that S/N (empty: the
     #: constant ``input_threshold`` at every S/N, as for references fitted without S/N)
     input_threshold_by_snr: dict[float, float] = field(default_factory=dict)
+    #: the maps' shared neighbour index in the PCA space (the training stars of train_pca)
+    neighbours: ExactNeighbours = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.neighbours = _exact_neighbours(self.embeddings)
 
     # ------------------------------------------------------------------ fit
     @classmethod
@@ -267,7 +273,9 @@ class TsneReference:
         hold, ref = np.sort(order[:n_hold]), np.sort(order[n_hold:])
         t0 = time.perf_counter()
         n_comp = int(min(n_components_pca, len(ref) - 1, flux.shape[1]))
-        pca = PCA(n_components=n_comp, svd_solver="randomized", random_state=seed).fit(flux[ref])
+        pca = PCA(  # flux[ref] is a copy already: PCA may centre it in place
+            n_components=n_comp, svd_solver="randomized", random_state=seed, copy=False
+        ).fit(flux[ref])
         components = pca.components_.astype(np.float32)
         mean = pca.mean_.astype(np.float32)
         x_ref = _project(flux[ref], mean, components)
@@ -284,6 +292,7 @@ class TsneReference:
             p_eff = float(min(p, (len(ref) - 1) / 3))  # openTSNE needs 3·perplexity < N
             emb = openTSNE.TSNE(perplexity=p_eff, **params).fit(x_ref)
             _drop_p(emb)
+            _exact_neighbours({0: emb})
             # centre once (openTSNE's own transform() re-centres the map in place on each call)
             emb -= (np.max(emb, axis=0) + np.min(emb, axis=0)) / 2
             embeddings[int(p)] = emb
@@ -346,16 +355,17 @@ class TsneReference:
         }
         from scipy.spatial import cKDTree
 
-        tree_in = cKDTree(self.train_pca)
         trees = {p: cKDTree(np.asarray(self.embeddings[p])) for p in self.perplexities}
+        k_input = min(self.k_input, self.neighbours.n_samples)
         for a in range(0, m, batch_size):
             b = min(a + batch_size, m)
             x = _project(flux[a:b], self.mean, self.components)
-            out["input"][a:b] = _mean_knn(tree_in, x, self.k_input)
             out["residual"][a:b] = _residual_rms(flux[a:b], x, self.mean, self.components)
             for p in self.perplexities:
                 y = embed_new(self.embeddings[p], x, **self.transform_params)
                 out[f"map_{p}"][a:b] = _mean_knn(trees[p], y, self.k_map)
+            # after the maps: their search of this batch answers it (k_input ≤ 3 × perplexity)
+            out["input"][a:b] = self.neighbours.query(x, k_input)[1].mean(axis=1)
         return out
 
     def training_like(
@@ -424,6 +434,7 @@ class TsneReference:
         for p in perplexities:
             with open(d / f"embedding_p{p}.pkl", "rb") as fh:
                 embeddings[p] = pickle.load(fh)  # noqa: S301 - our own files
+            _drop_p(embeddings[p])  # versions saved before it kept the neighbour lists
         return cls(
             perplexities=perplexities,
             components=components,
@@ -485,9 +496,16 @@ def embed_new(
     return np.asarray(partial, dtype=np.float64)
 
 
-def _project(flux: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
-    """PCA scores (float64 for openTSNE): (flux − mean) · componentsᵀ."""
-    return (flux.astype(np.float64) - mean) @ components.T.astype(np.float64)
+def _project(
+    flux: np.ndarray, mean: np.ndarray, components: np.ndarray, rows: int = 2048
+) -> np.ndarray:
+    """PCA scores (float64 for openTSNE): (flux − mean) · componentsᵀ, ``rows`` at a time so
+    that the float64 copy of a whole training sample (N × 2401 × 8 bytes) is never held."""
+    basis = components.T.astype(np.float64)
+    out = np.empty((len(flux), basis.shape[1]))
+    for a in range(0, len(flux), rows):
+        out[a : a + rows] = (flux[a : a + rows].astype(np.float64) - mean) @ basis
+    return out
 
 
 def _residual_rms(
@@ -505,12 +523,61 @@ def _mean_knn(tree: cKDTree, x: np.ndarray, k: int) -> np.ndarray:
     return dist.reshape(len(x), k).mean(axis=1)
 
 
+class ExactNeighbours:
+    """The neighbour index of the fitted maps, for placing new points: exact neighbours in the
+    training PCA space from vectorised ``cKDTree`` queries, in place of openTSNE's Annoy index
+    per map, which answers point by point through joblib (most of the t-SNE test's time,
+    docs/benchmarks.md). Every map is fitted on the same training stars, so one index serves
+    them all and remembers its last answer: a batch is searched once for the four maps and the
+    neighbourhood test. Implements what openTSNE's ``to_new`` asks of an index.
+    """
+
+    def __init__(self, data: np.ndarray) -> None:
+        from scipy.spatial import cKDTree
+
+        self.data = np.ascontiguousarray(data, dtype=np.float64)
+        self.n_samples = len(self.data)
+        self._tree = cKDTree(self.data)
+        self._last: tuple[tuple, np.ndarray, np.ndarray] | None = None
+
+    def query(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, distances), each (M, k), of the k nearest training points of each row,
+        nearest first."""
+        q = np.ascontiguousarray(query, dtype=np.float64)
+        key = (q.shape, hashlib.blake2b(q.tobytes(), digest_size=16).digest())
+        if self._last is None or self._last[0] != key or self._last[1].shape[1] < k:
+            distances, indices = self._tree.query(q, k=k, workers=-1)
+            self._last = (key, indices.reshape(len(q), k), distances.reshape(len(q), k))
+        return self._last[1][:, :k], self._last[2][:, :k]
+
+    def __reduce__(self):  # pickled as its data; the tree is rebuilt on load
+        return (type(self), (self.data,))
+
+
+def _exact_neighbours(embeddings: dict[int, Any]) -> ExactNeighbours:
+    """Give the maps one :class:`ExactNeighbours` over their training stars (returned)."""
+    first = next(iter(embeddings.values())).affinities.knn_index
+    index = first if isinstance(first, ExactNeighbours) else ExactNeighbours(first.data)
+    for emb in embeddings.values():
+        if not np.array_equal(emb.affinities.knn_index.data, index.data):
+            raise ValueError("t-SNE maps fitted on different training stars")
+        emb.affinities.knn_index = index
+    return index
+
+
 def _drop_p(embedding: Any) -> None:
-    """Drop the training affinity matrix P: ``transform`` only needs the neighbour index and
-    the positions, and P is most of the pickle (≈ 3·perplexity entries per training star)."""
+    """Drop what only the fit needed: the training affinity matrix P and the training stars'
+    neighbour lists (openTSNE keeps them to change the perplexity later). ``transform`` needs
+    the neighbour index and the positions; the rest was most of the pickle and of a
+    labeller's memory (≈ 3·perplexity entries of each, per training star)."""
     aff = getattr(embedding, "affinities", None)
-    if aff is not None and hasattr(aff, "P"):
+    if aff is None:
+        return
+    if hasattr(aff, "P"):
         aff.P = None
+    for name in vars(aff):
+        if name.endswith(("__neighbors", "__distances")):
+            setattr(aff, name, None)
 
 
 def _jsonable(v: Any) -> bool:

@@ -220,7 +220,13 @@ def _tsne_reference(train: StarSet, prep: Preprocessor, config: PipelineConfig) 
     """The t-SNE reference of (up to ``tsne_max_stars``) training spectra."""
     rng = np.random.default_rng(config.seed)
     pick = np.sort(rng.permutation(len(train))[: config.tsne_max_stars])
-    spectra = prep.inputs(train, pick)["spectrum"][..., 0]
+    # preprocessed a batch at a time: its float64 temporaries never span the whole sample
+    spectra = None
+    for a in range(0, len(pick), 2048):
+        part = prep.inputs(train, pick[a : a + 2048])["spectrum"][..., 0]
+        if spectra is None:
+            spectra = np.empty((len(pick), part.shape[1]), np.float32)
+        spectra[a : a + len(part)] = part
     return TsneReference.fit(
         spectra, perplexities=config.tsne_perplexities, seed=config.seed, snr=train.snr[pick]
     )
@@ -467,7 +473,7 @@ class Labeller:
         n = len(stars)
         labels, e = np.empty((n, len(LABELS))), np.empty((n, len(LABELS)))
         like = np.empty(n, dtype=bool)
-        members = np.empty((len(self.ensemble.models), n, len(LABELS))) if return_members else None
+        members = np.empty((self.ensemble.n_members, n, len(LABELS))) if return_members else None
         batches = [np.arange(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
         def inputs(idx: np.ndarray) -> tuple[dict[str, np.ndarray], float]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
+import weakref
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -204,6 +206,22 @@ def test_ensemble_prediction(stars, prep, backend):
     assert same.mean.shape == (len(stars), 5)
     assert np.all(same.std == 0)
     assert same.members is None
+
+
+def test_onnx_ensemble_keeps_no_keras_member(stars, prep):
+    """The ONNX session holds the weights; a labelling worker does not keep the Keras members
+    (and their TensorFlow state) beside it."""
+    keras.utils.set_random_seed(2)
+    members = [build_model(), build_model()]
+    x = prep.inputs(stars, np.arange(20))
+    want = np.stack([m.predict(x, verbose=0) for m in members])
+    refs = [weakref.ref(m) for m in members]
+    ens = CompiledEnsemble(members, backend="onnx")
+    del members
+    gc.collect()
+    assert all(r() is None for r in refs)
+    assert ens.n_members == 2
+    np.testing.assert_allclose(ens(x), want, atol=1e-5)
 
 
 def test_rvs_only_ensemble(stars, prep):
