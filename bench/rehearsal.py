@@ -40,6 +40,7 @@ PRODUCTS = [  # (manage.py ingest product, file name, extra arguments)
 #: disk per star: bulk files (~19 kB, the RVS CSV most of it), the spectrum store (~10 kB),
 #: PostgreSQL rows and indexes (~4 kB), exports (~1 kB); from the 20 000- and 100 000-star runs
 BYTES_PER_STAR = 36_000
+LABEL_STAGES = ("pipeline (7 x 4 members)", "exports (csv, fits, parquet)", "datalink spectrum")
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -64,7 +65,7 @@ class Figures:
 
 
 class Rehearsal:
-    def __init__(self, stars: int, seed: int, apogee_fraction: float) -> None:
+    def __init__(self, stars: int, seed: int, apogee_fraction: float, redis_db: int) -> None:
         self.stars, self.seed, self.apogee_fraction = stars, seed, apogee_fraction
         self.home = REPO / "var" / "rehearsal" / f"{stars}-{seed}"
         self.home.mkdir(parents=True, exist_ok=True)
@@ -82,7 +83,18 @@ class Rehearsal:
         }
         # a Redis database of its own: a test run's workers on the same server must not take
         # the rehearsal's tasks (they would run them against the test database)
-        self.env["RVS_REDIS_URL"] = redis_url().rsplit("/", 1)[0] + "/7"
+        self.env["RVS_REDIS_URL"] = redis_url().rsplit("/", 1)[0] + f"/{redis_db}"
+
+    def relabel(self) -> None:
+        """Forget the labelling and what follows it, so that the next pass trains, labels and
+        publishes a new version beside the one published now (which serves meanwhile)."""
+        if "relabel_after" in self.state and not self.done(LABEL_STAGES[0]):
+            return  # asked again before the new run finished: resume that one
+        for stage in LABEL_STAGES:
+            self.state.pop(stage, None)
+        latest = self.latest_run()
+        self.state["relabel_after"] = latest and latest["id"]
+        self.state_file.write_text(json.dumps(self.state, indent=1))
 
     # --- bookkeeping -------------------------------------------------------------------
     def done(self, stage: str) -> Figures | None:
@@ -178,7 +190,7 @@ class Rehearsal:
         procs, sampler = self.start_workers(workers), Sampler()
         sampler.watch([p.pid for p in procs])
         try:
-            if before is None:
+            if before is None or before["id"] == self.state.get("relabel_after"):
                 options = ["--splits=7", "--members=4", f"--epochs={epochs}"]
                 options += [f"--patience={epochs}", "--publish", "--wait"]
                 figures, _ = self.child(["pipeline", "run", *options])
@@ -321,7 +333,10 @@ class Sampler:
                     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 except OSError:
                     continue
-                hwm = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM"))
+                # a process that has exited but is not yet reaped has no VmHWM line
+                hwm = next(
+                    (int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM")), 0
+                )
                 name = f"worker {root}" if i == 0 else f"pool {pid}"
                 self.hwm[pid] = (name, max(hwm / 1024, self.hwm.get(pid, ("", 0))[1]))
                 self.ticks[pid] = int(stat[11]) + int(stat[12])  # utime + stime
@@ -341,6 +356,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="per member (few: 28 members)")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
     parser.add_argument(
+        "--relabel",
+        action="store_true",
+        help="train, label and publish a new version over the ingested sky (to measure again "
+        "after a change); a rehearsal stopped midway resumes with or without it",
+    )
+    parser.add_argument(
+        "--redis-db",
+        type=int,
+        default=7,
+        help="Redis database of the rehearsal's Celery queue: two rehearsals at once need two",
+    )
+    parser.add_argument(
         "--apogee-fraction",
         type=float,
         default=0.05,
@@ -349,16 +376,20 @@ def main() -> None:
     )
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    r = Rehearsal(args.stars, args.seed, args.apogee_fraction)
+    r = Rehearsal(args.stars, args.seed, args.apogee_fraction, args.redis_db)
     os.environ.update({k: r.env[k] for k in ("RVS_INSTANCE", "DJANGO_SETTINGS_MODULE")})
     r.check_disk()
+    if args.relabel:
+        r.relabel()
     stages = [("generate", r.generate), ("migrate", lambda: r.child(["migrate", "-v0"])[0])]
     stages += [(f"ingest {p}", lambda p=p, n=n, e=e: r.ingest(p, n, e)) for p, n, e in PRODUCTS]
-    stages += [
-        ("pipeline (7 x 4 members)", lambda: r.pipeline(args.workers, args.epochs)),
-        ("exports (csv, fits, parquet)", r.export),
-        ("datalink spectrum", r.datalink),
-    ]
+    stages += list(
+        zip(
+            LABEL_STAGES,
+            [lambda: r.pipeline(args.workers, args.epochs), r.export, r.datalink],
+            strict=True,
+        )
+    )
     print(f"{'stage':32s} {'wall s':>9s} {'CPU s':>9s} {'rows':>11s} {'rows/s':>10s}")
     total = 0.0
     for name, stage in stages:
