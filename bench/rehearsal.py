@@ -123,6 +123,27 @@ class Rehearsal:
         cpu = usage.ru_utime + usage.ru_stime
         return Figures(wall, cpu, peak_mib={"process": usage.ru_maxrss / 1024}), out
 
+    def sql(self, query: str, params: list | None = None) -> list[tuple]:
+        import psycopg
+
+        from archive import settings
+
+        db = settings.DATABASES["default"]
+        with psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"],
+            user=db["USER"],
+            password=db["PASSWORD"],
+            dbname=self.env["RVS_DB_NAME"],
+            autocommit=True,
+        ) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    def published(self) -> str | None:
+        rows = self.sql("SELECT name FROM model_version WHERE is_published")
+        return rows[0][0] if rows else None
+
     def python(self, code: str) -> str:
         return self.child([sys.executable, "-c", f"import django; django.setup()\n{code}"])[1]
 
@@ -185,15 +206,24 @@ class Rehearsal:
         )
         return json.loads(out.strip().splitlines()[-1])
 
-    def pipeline(self, workers: int, epochs: int) -> Figures:
+    def pipeline(self, workers: int, epochs: int, kill: bool = False) -> Figures:
         before = self.latest_run()
         procs, sampler = self.start_workers(workers), Sampler()
         sampler.watch([p.pid for p in procs])
+        options = ["--splits=7", "--members=4", f"--epochs={epochs}"]
+        options += [f"--patience={epochs}", "--publish"]
+        fresh = before is None or before["id"] == self.state.get("relabel_after")
+        start = time.perf_counter()
         try:
-            if before is None or before["id"] == self.state.get("relabel_after"):
-                options = ["--splits=7", "--members=4", f"--epochs={epochs}"]
-                options += [f"--patience={epochs}", "--publish", "--wait"]
-                figures, _ = self.child(["pipeline", "run", *options])
+            if kill and "killed" not in self.state:
+                if fresh:
+                    figures, _ = self.child(["pipeline", "run", *options])
+                elif before["status"] != "succeeded":
+                    figures, _ = self.child(["pipeline", "resume", str(before["id"])])
+                procs = self.kill_in_labelling(self.latest_run()["id"], procs, sampler, workers)
+                figures.wall = time.perf_counter() - start
+            elif fresh:
+                figures, _ = self.child(["pipeline", "run", *options, "--wait"])
             elif before["status"] != "succeeded":  # stopped midway: carry on where it was
                 figures, _ = self.child(["pipeline", "resume", str(before["id"]), "--wait"])
             else:
@@ -219,8 +249,78 @@ class Rehearsal:
             "ensemble_ms_per_star": 1e3 * ensemble / stars,
             "label_over_ensemble": serial / ensemble,
             "tsne_stars_per_s": stars / max(label.get("tsne", 0.0), 1e-9),
+            **self.state.get("killed", {}),
         }
         return figures
+
+    def kill_in_labelling(
+        self, run_id: int, procs: list[subprocess.Popen], sampler: Sampler, workers: int
+    ) -> list[subprocess.Popen]:
+        """SIGKILL the workers two chunks into the labelling, then ``pipeline cancel`` and
+        ``pipeline resume``: checks that the published version served throughout and that the
+        resumed run redid no finished chunk and left one label row per star (issue 25.5)."""
+        done = 0
+        while done < 2:
+            time.sleep(5)
+            stage, done, phase = self.sql(
+                "SELECT r.stage, coalesce((r.counts->>'chunks_done')::int, 0), j.phase "
+                "FROM pipeline_run r JOIN job j ON j.id = r.job_ptr_id WHERE j.id = %s",
+                [run_id],
+            )[0]
+            if phase in ("COMPLETED", "ERROR", "ABORTED"):
+                raise SystemExit(f"run {run_id} ended ({phase}) before the kill")
+            done = done if stage == "predict" else 0
+        published = self.published()
+        for p in procs:
+            os.killpg(p.pid, signal.SIGKILL)
+        for p in procs:
+            p.wait()
+        # the label rows finished before the kill, with the transaction that wrote them: a
+        # resume that redid a finished chunk would rewrite them (upserts) under a new xmin
+        self.sql("DROP TABLE IF EXISTS rehearsal_before_kill")
+        self.sql(
+            "CREATE TABLE rehearsal_before_kill AS SELECT l.source_id, l.xmin::text AS x "
+            "FROM cnn_label l JOIN pipeline_run r ON r.model_version_id = l.model_version_id "
+            "WHERE r.job_ptr_id = %s",
+            [run_id],
+        )
+        before = self.sql("SELECT count(*) FROM rehearsal_before_kill")[0][0]
+        served = self.sql("SELECT count(*) FROM gaiadr3_rvs_cnn.rvs_cnn")[0][0]
+        published_while_down = self.published()
+        # cancelled before new workers start, so that they take no chunk of the old attempt
+        self.child(["pipeline", "cancel", str(run_id)])
+        procs = self.start_workers(workers)
+        sampler.roots += [p.pid for p in procs]
+        self.child(["pipeline", "resume", str(run_id), "--wait"])
+        version, catalogue = self.sql(
+            "SELECT r.model_version_id, (r.counts->>'catalogue')::bigint FROM pipeline_run r "
+            "WHERE r.job_ptr_id = %s",
+            [run_id],
+        )[0]
+        rows, distinct = self.sql(
+            "SELECT count(*), count(DISTINCT source_id) FROM cnn_label WHERE model_version_id = %s",
+            [version],
+        )[0]
+        redone = self.sql(
+            "SELECT count(*) FROM rehearsal_before_kill b JOIN cnn_label l "
+            "ON l.source_id = b.source_id AND l.model_version_id = %s WHERE l.xmin::text <> b.x",
+            [version],
+        )[0][0]
+        if not rows == distinct == catalogue or redone or published_while_down != published:
+            raise SystemExit(
+                f"after the kill: {rows} label rows, {distinct} stars, catalogue {catalogue}, "
+                f"{redone} finished rows redone, published {published} then "
+                f"{published_while_down} while the workers were down"
+            )
+        self.state["killed"] = {
+            "labelled_before_kill": before,
+            "rows_served_while_down": served,
+            "label_rows": rows,
+            "distinct_stars": distinct,
+            "rows_redone": redone,
+        }
+        self.state_file.write_text(json.dumps(self.state, indent=1))
+        return procs
 
     def start_workers(self, n: int) -> list[subprocess.Popen]:
         threads = max(1, (os.cpu_count() or 1) // n)
@@ -362,6 +462,12 @@ def main() -> None:
         "after a change); a rehearsal stopped midway resumes with or without it",
     )
     parser.add_argument(
+        "--kill",
+        action="store_true",
+        help="SIGKILL the workers two chunks into the labelling, then pipeline cancel and resume;"
+        " checks one label row per star, no finished chunk redone, the old version served",
+    )
+    parser.add_argument(
         "--redis-db",
         type=int,
         default=7,
@@ -386,7 +492,7 @@ def main() -> None:
     stages += list(
         zip(
             LABEL_STAGES,
-            [lambda: r.pipeline(args.workers, args.epochs), r.export, r.datalink],
+            [lambda: r.pipeline(args.workers, args.epochs, args.kill), r.export, r.datalink],
             strict=True,
         )
     )
