@@ -152,6 +152,9 @@ RVS_RUNS_DIR = Path(env("RVS_RUNS_DIR", VAR_DIR / INSTANCE / "runs"))
 # Threads each worker process gives TensorFlow and ONNX Runtime (unset: all cores). Set it to
 # cores / processes when several worker processes share a machine (tasks/celery.py).
 RVS_WORKER_THREADS = int(env("RVS_WORKER_THREADS", "0")) or None
+# labeling.ensemble.CompiledEnsemble's backend: auto (the fused Keras model where Keras sees a
+# GPU, else ONNX Runtime), onnx, fused, xla or graph
+RVS_INFERENCE_BACKEND = env("RVS_INFERENCE_BACKEND", "auto")
 
 # Schema served to users (TAP, web); it holds views over the catalogue tables.
 PUBLISHED_SCHEMA = env("RVS_PUBLISHED_SCHEMA", "gaiadr3_rvs_cnn")

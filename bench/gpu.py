@@ -11,13 +11,15 @@ backend, on random inputs of the paper's shapes:
   first (compilation) is dropped, the median of the rest, at batch 64 (what a member trains
   with, ``EnsembleConfig.batch_size``) and larger batches for reference; in-memory arrays and
   :class:`labeling.ensemble.StarBatches` (batches assembled in Python, as members train);
-* inference: one member and the ``--members`` ensemble fused into one Keras model, at batch
-  1024 and 8192, ms per star per member and stars/s; the FLOP bound from
-  :func:`labeling.model.flops_per_star` over a float32 8192² matmul on the same device in the
-  same run, at full float32 and at the backend's default precision (TF32 tensor cores on
-  Hopper); every output is compared with the shipped CPU path (ONNX Runtime on
-  :func:`labeling.ensemble.ensemble_to_onnx`), which itself equals Keras on TensorFlow to
-  1e-5 (tests/labeling/test_ensemble.py).
+* inference: one member, and the ``--members`` ensemble through the shipped
+  :class:`labeling.ensemble.CompiledEnsemble` with ``backend="fused"`` (the members side by
+  side in one Keras model; what a worker runs with ``RVS_INFERENCE_BACKEND=fused``, and what
+  "auto" picks where Keras sees a GPU), at batch 1024 and 8192, ms per star per member and
+  stars/s; the FLOP bound from :func:`labeling.model.flops_per_star` over a float32 8192²
+  matmul on the same device in the same run, at full float32 and at the backend's default
+  precision (TF32 tensor cores on Hopper); every output is compared with the CPU path (ONNX
+  Runtime on :func:`labeling.ensemble.ensemble_to_onnx`), which itself equals Keras on
+  TensorFlow to 1e-5 (tests/labeling/test_ensemble.py).
 
 Figures go to stdout and to ``--out``/gpu.json. docs/benchmarks.md has the results.
 """
@@ -31,6 +33,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -141,13 +144,6 @@ def inference(keras, args, out: dict) -> None:
     keras.utils.set_random_seed(0)
     m = args.members
     members = [build_model() for _ in range(m)]
-    for i, mm in enumerate(members):
-        mm.name = f"member_{i}"  # unique names inside the fused model
-    inputs = {
-        t.name.split(":")[0]: keras.Input(t.shape[1:], name=t.name.split(":")[0])
-        for t in members[0].inputs
-    }
-    fused = keras.Model(inputs, keras.ops.stack([mm(inputs) for mm in members], axis=1))
     rng = np.random.default_rng(1)
     big = max(args.batches)
     x = {
@@ -181,12 +177,11 @@ def inference(keras, args, out: dict) -> None:
                     1,
                     lambda xb=xb, b=b: members[0].predict(xb, batch_size=b, verbose=0)[None],
                 ),
-                (
-                    f"{m} members fused, keras predict",
+                (  # the shipped path (RVS_INFERENCE_BACKEND=fused): it runs at full float32
+                    # whatever the precision around it, so its "default" rows check just that
+                    f"{m} members, CompiledEnsemble fused",
                     m,
-                    lambda xb=xb, b=b: np.moveaxis(
-                        fused.predict(xb, batch_size=b, verbose=0), 1, 0
-                    ),
+                    partial(CompiledEnsemble(members, backend="fused", micro_batch=b), xb),
                 ),
             ):
                 with matmul_precision(keras, precision):

@@ -13,6 +13,7 @@ Inference runs through :class:`CompiledEnsemble`: all members in one ONNX Runtim
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -261,10 +262,51 @@ def onnx_available() -> bool:
     return all(importlib.util.find_spec(n) is not None for n in ("onnx", "onnxruntime"))
 
 
+def accelerator_available() -> bool:
+    """Whether Keras's backend (JAX, TensorFlow or torch) sees a GPU or another accelerator."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "torch":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return False
+
+
+def _full_float32() -> Callable[[], contextlib.AbstractContextManager]:
+    """Matmuls and convolutions at full float32 on the Keras backend's device: TF32 tensor
+    cores (JAX's default on Hopper) move the labels by ~1e-3 of their ranges (bench/gpu.py),
+    far from the 1e-5 agreement with the CPU path. Returns the context to run inside."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return lambda: jax.default_matmul_precision("highest")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    elif backend == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return contextlib.nullcontext
+
+
 #: stars per call of each backend, the fastest measured by bench/predict.py (docs/benchmarks.md):
 #: ONNX Runtime's conv kernels run best on small chunks (16-64 alike, 256 ×1.4 slower on an
-#: AVX-512 Xeon), TensorFlow's graph on large ones
-MICRO_BATCH = {"onnx": 64, "xla": 256, "graph": 1024}
+#: AVX-512 Xeon), TensorFlow's graph on large ones; the fused model on an H200 at 8 192
+#: (bench/gpu.py: 3.07 µs per star and member, 3.33 at 1 024)
+MICRO_BATCH = {"onnx": 64, "xla": 256, "graph": 1024, "fused": 8192}
+BACKENDS = ("auto", *MICRO_BATCH)
 
 
 class CompiledEnsemble:
@@ -274,11 +316,14 @@ class CompiledEnsemble:
     ``micro_batch`` stars (small enough for the conv activations to stay in cache; default
     per backend, :data:`MICRO_BATCH`).
     Backends: "onnx" — one ONNX Runtime session over a graph built from the weights
-    (:func:`ensemble_to_onnx`, NCHWc conv kernels; fastest, see bench/predict.py); "xla" — a
-    ``tf.function(jit_compile=True)`` at a fixed chunk size (the last chunk is zero-padded, so
-    it is compiled once); "graph" — the same without XLA; "auto" — "onnx" when onnxruntime is
-    installed, else "xla". ``threads``: intra-op threads of the ONNX session (None: its
-    default, one per physical core).
+    (:func:`ensemble_to_onnx`, NCHWc conv kernels; fastest on a CPU, see bench/predict.py);
+    "xla" — a ``tf.function(jit_compile=True)`` at a fixed chunk size (the last chunk is
+    zero-padded, so it is compiled once); "graph" — the same without XLA; "fused" — the members
+    side by side in one Keras model, run by whichever Keras backend is installed (JAX on a GPU:
+    bench/gpu.py), chunks padded to a power of two so that few shapes are compiled; "auto" —
+    "fused" when Keras sees an accelerator, else "onnx" when onnxruntime is installed, else
+    "xla". ``threads``: intra-op threads of the ONNX session (None: its default, one per
+    physical core).
     """
 
     def __init__(
@@ -292,9 +337,10 @@ class CompiledEnsemble:
         if not models:
             raise ValueError("no models")
         if backend == "auto":
-            backend = "onnx" if onnx_available() else "xla"
-        if backend not in ("onnx", "xla", "graph"):
-            raise ValueError(f"unknown backend {backend!r}")
+            gpu, onnx = accelerator_available(), onnx_available()
+            backend = "fused" if gpu else "onnx" if onnx else "xla"
+        if backend not in MICRO_BATCH:
+            raise ValueError(f"unknown backend {backend!r}: one of {', '.join(BACKENDS)}")
         models = list(models)
         self.backend = backend
         self.micro_batch = int(micro_batch or MICRO_BATCH[backend])
@@ -308,8 +354,38 @@ class CompiledEnsemble:
         # are not kept beside it in a labelling worker
         if backend == "onnx":
             self._run = self._onnx_runner(models, threads)
+        elif backend == "fused":
+            self._run = self._fused_runner(models)
         else:
             self._run = self._tf_runner(models, jit_compile=backend == "xla")
+
+    def _fused_runner(
+        self, models: list[keras.Model]
+    ) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+        inputs = {
+            n: keras.Input(t.shape[1:], name=n)
+            for n, t in zip(self.input_names, models[0].inputs, strict=True)
+        }
+        # each member seen through a model of its own name (sharing its layers), since a
+        # model's nested models need distinct names and members loaded from disk may share one
+        views = [
+            keras.Model(m.inputs, m.outputs[0], name=f"member_{i}") for i, m in enumerate(models)
+        ]
+        fused = keras.Model(inputs, keras.ops.stack([v(inputs) for v in views], axis=0))
+        precision = _full_float32()
+
+        def call(x: dict[str, np.ndarray]) -> np.ndarray:
+            k = len(next(iter(x.values())))
+            b = min(1 << max(k - 1, 0).bit_length(), self.micro_batch)
+            if k < b:
+                x = {
+                    n: np.concatenate([v, np.zeros((b - k, *v.shape[1:]), np.float32)])
+                    for n, v in x.items()
+                }
+            with precision():
+                return np.asarray(fused.predict_on_batch(x))[:, :k]
+
+        return call
 
     def _onnx_runner(
         self, models: list[keras.Model], threads: int | None

@@ -445,11 +445,14 @@ class Labeller:
     tsne: TsneReference
 
     @classmethod
-    def from_version(cls, version: LoadedVersion, threads: int | None = None) -> Labeller:
-        """The labeller of a saved version; ``threads`` caps ONNX Runtime's pool (None: all)."""
+    def from_version(
+        cls, version: LoadedVersion, threads: int | None = None, backend: str = "auto"
+    ) -> Labeller:
+        """The labeller of a saved version; ``threads`` caps ONNX Runtime's pool (None: all),
+        ``backend`` is :class:`CompiledEnsemble`'s."""
         a = version.artifacts
         return cls(
-            ensemble=CompiledEnsemble(version.members, threads=threads),
+            ensemble=CompiledEnsemble(version.members, threads=threads, backend=backend),
             preprocessor=Preprocessor.from_dict(a["preprocessing"]),
             dispersion=DispersionModel.from_dict(a["dispersion"]),
             ranges=TrainingRanges.from_dict(a["ranges"]),

@@ -290,7 +290,11 @@ def _queue_predictions(run: PipelineRun) -> None:
 @lru_cache(maxsize=2)
 def _labeller(path: str) -> Labeller:
     # a worker labels many chunks with one version: load (and compile) it once
-    return Labeller.from_version(load_version(path), threads=settings.RVS_WORKER_THREADS)
+    return Labeller.from_version(
+        load_version(path),
+        threads=settings.RVS_WORKER_THREADS,
+        backend=settings.RVS_INFERENCE_BACKEND,
+    )
 
 
 @app.task(

@@ -184,7 +184,7 @@ def test_member_learns_saves_and_reloads(tmp_path):
     assert mse == pytest.approx(res.best_val_loss, rel=1e-3)
 
 
-@pytest.mark.parametrize("backend", ["xla", "onnx"])
+@pytest.mark.parametrize("backend", ["xla", "onnx", "fused"])
 def test_ensemble_prediction(stars, prep, backend):
     keras.utils.set_random_seed(0)
     a, b = build_model(), build_model()
@@ -206,6 +206,41 @@ def test_ensemble_prediction(stars, prep, backend):
     assert same.mean.shape == (len(stars), 5)
     assert np.all(same.std == 0)
     assert same.members is None
+
+
+def test_backend_choice(monkeypatch):
+    """ "auto" runs the fused Keras model where Keras sees an accelerator, ONNX on a CPU."""
+    from labeling import ensemble
+
+    keras.utils.set_random_seed(3)
+    members = [build_model()]
+    assert CompiledEnsemble(members).backend == "onnx"
+    monkeypatch.setattr(ensemble, "accelerator_available", lambda: True)
+    fused = CompiledEnsemble(members)
+    assert fused.backend == "fused" and fused.micro_batch == 8192
+    with pytest.raises(ValueError, match="unknown backend 'gpu': one of auto, onnx"):
+        CompiledEnsemble(members, backend="gpu")
+
+
+def test_fused_ensemble_pads_to_few_shapes(stars, prep, monkeypatch):
+    """Chunks reach the model padded to a power of two (so that a JIT backend compiles few
+    shapes), and the padding never reaches the output."""
+    keras.utils.set_random_seed(4)
+    members = [build_model(), build_model()]
+    ens = CompiledEnsemble(members, backend="fused", micro_batch=64)
+    shapes = []
+    predict = keras.Model.predict_on_batch
+
+    def spy(self, x):
+        shapes.append(len(x["spectrum"]))
+        return predict(self, x)
+
+    monkeypatch.setattr(keras.Model, "predict_on_batch", spy)
+    for k in (1, 5, 33, 64, 100):
+        x = prep.inputs(stars, np.arange(k))
+        want = np.stack([m.predict(x, verbose=0) for m in members])
+        np.testing.assert_allclose(ens(x), want, atol=1e-5)
+    assert shapes == [1, 8, 64, 64, 64, 64]  # 100 = 64 + 36, the 36 padded to 64
 
 
 def test_onnx_ensemble_keeps_no_keras_member(stars, prep):
