@@ -14,6 +14,7 @@ import inspect
 import json
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,6 +252,7 @@ class TsneReference:
         transform_params: dict[str, Any] | None = None,
         snr: np.ndarray | None = None,
         snr_grid: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 40.0, 60.0, 100.0),
+        count: Callable[[int, int], None] | None = None,
     ) -> TsneReference:
         """Fit PCA and one openTSNE map per perplexity on preprocessed training flux (N, 2401).
 
@@ -260,6 +262,7 @@ class TsneReference:
         go to ``openTSNE.TSNE`` (e.g. ``n_iter``), ``transform_params`` to :func:`embed_new`.
         With the training spectra's ``snr`` (N,), the neighbourhood threshold is also set at
         each S/N of ``snr_grid``, on the held-out spectra degraded to it where they are better.
+        ``count(done, total)`` after each map (the maps are most of the time).
         """
         import openTSNE
         from scipy.spatial import cKDTree
@@ -287,7 +290,9 @@ class TsneReference:
         embeddings: dict[int, Any] = {}
         map_thresholds: dict[int, float] = {}
         t_fit: dict[str, float] = {}
-        for p in perplexities:
+        for i, p in enumerate(perplexities):
+            if count is not None:
+                count(i, len(perplexities))
             t1 = time.perf_counter()
             p_eff = float(min(p, (len(ref) - 1) / 3))  # openTSNE needs 3·perplexity < N
             emb = openTSNE.TSNE(perplexity=p_eff, **params).fit(x_ref)
@@ -300,6 +305,8 @@ class TsneReference:
             y_hold = embed_new(emb, x_hold, **tparams)
             d_hold = _mean_knn(cKDTree(np.asarray(emb)), y_hold, k_map)
             map_thresholds[int(p)] = float(np.percentile(d_hold, map_percentile))
+        if count is not None:
+            count(len(perplexities), len(perplexities))
         tree_ref = cKDTree(x_ref)
         d_in = _mean_knn(tree_ref, x_hold, k_input)
         input_threshold = float(np.percentile(d_in, percentile))

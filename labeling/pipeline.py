@@ -124,12 +124,22 @@ def train_one(
     )
 
 
+#: ``count(unit, done, total)``: how far a long step is (``done`` 0 when it begins), so that a
+#: caller can show it and estimate the time left
+Count = Callable[[str, int, int], None]
+
+
+def _no_count(unit: str, done: int, total: int) -> None:
+    pass
+
+
 def cross_validated(
     members: list,
     stars: StarSet,
     prep: Preprocessor,
     splits: list[tuple[np.ndarray, np.ndarray]],
     n_members: int,
+    count: Count = _no_count,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(N, 5) mean prediction of each star by the members that did not train on it, and the
     (N, 5) model-to-model spread e of those members.
@@ -139,18 +149,20 @@ def cross_validated(
     """
     n = len(stars)
     total, total_sq = np.zeros((n, len(LABELS))), np.zeros((n, len(LABELS)))
-    count = np.zeros(n)
+    seen = np.zeros(n)
+    count("splits", 0, len(splits))
     for s, (_, val) in enumerate(splits):
         group = members[s * n_members : (s + 1) * n_members]
         pred = predict_ensemble(group, stars, prep, indices=np.asarray(val), return_members=True)
         y = pred.members.astype(np.float64)  # (M, k, 5)
         total[val] += y.sum(axis=0)
         total_sq[val] += (y**2).sum(axis=0)
-        count[val] += len(group)
+        seen[val] += len(group)
+        count("splits", s + 1, len(splits))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count[:, None] > 0, total / count[:, None], np.nan)
-        spread = np.sqrt(np.maximum(total_sq / count[:, None] - mean**2, 0.0))
-    return mean, np.where(count[:, None] > 0, spread, np.nan)
+        mean = np.where(seen[:, None] > 0, total / seen[:, None], np.nan)
+        spread = np.sqrt(np.maximum(total_sq / seen[:, None] - mean**2, 0.0))
+    return mean, np.where(seen[:, None] > 0, spread, np.nan)
 
 
 def finalize_version(
@@ -162,19 +174,22 @@ def finalize_version(
     *,
     extra_config: dict | None = None,
     progress: Callable[[str], None] = lambda msg: None,
+    count: Count = _no_count,
 ) -> LoadedVersion:
     """Turn trained members into a complete, immutable model version at ``path``: the running
     dispersion on cross-validated predictions, the Table 1 ranges, the t-SNE reference, σ_*
-    calibrated on the held-out stars, the validation report, then the version's files."""
+    calibrated on the held-out stars, the validation report, then the version's files.
+    ``progress(message)`` names each step; ``count`` tells how far the long ones are (splits
+    cross-validated, t-SNE maps fitted, training stars labelled for the report)."""
     from .ensemble import load_member
 
     train, prep = stars.subset(the_plan.train), the_plan.preprocessor
     members = [load_member(p) for p in member_paths]
     progress("cross-validated predictions of the training sample")
-    cv, cv_spread, dispersion = _fit_dispersion(members, train, the_plan, config)
+    cv, cv_spread, dispersion = _fit_dispersion(members, train, the_plan, config, count)
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
     progress("t-SNE reference of the training spectra")
-    tsne = _tsne_reference(train, prep, config)
+    tsne = _tsne_reference(train, prep, config, count)
     labeller = Labeller(CompiledEnsemble(members), prep, dispersion, ranges, tsne)
     # the held-out stars are labelled once: they calibrate σ_* and go into the report
     progress("labelling the held-out stars")
@@ -183,7 +198,8 @@ def finalize_version(
     calibration = _calibrate_on_heldout(labeller, hold, held, the_plan, config, progress)
     labeller = calibration.labeller
     progress("validation report")
-    in_sample = cross_validated_labelled(labeller.label(train), cv, cv_spread, train.phot, labeller)
+    labelled = labeller.label(train, count=count)
+    in_sample = cross_validated_labelled(labelled, cv, cv_spread, train.phot, labeller)
     parts = [("training", train, in_sample, None, labeller.dispersion)] + [
         ("heldout", hold.subset(rows), held.subset(rows), None, d or labeller.dispersion)
         for rows, d in calibration.validation_dispersion
@@ -196,11 +212,11 @@ def finalize_version(
 
 
 def _fit_dispersion(
-    members: list, train: StarSet, the_plan: Plan, config: PipelineConfig
+    members: list, train: StarSet, the_plan: Plan, config: PipelineConfig, count: Count
 ) -> tuple[np.ndarray, np.ndarray, DispersionModel]:
     """(cross-validated predictions, their spread, the running dispersion fitted on them)."""
     cv, cv_spread = cross_validated(
-        members, train, the_plan.preprocessor, the_plan.splits, config.ensemble.n_members
+        members, train, the_plan.preprocessor, the_plan.splits, config.ensemble.n_members, count
     )
     known = cv_spread
     if config.dispersion_without_label_errors and train.label_errors is not None:
@@ -216,7 +232,9 @@ def _fit_dispersion(
     return cv, cv_spread, dispersion
 
 
-def _tsne_reference(train: StarSet, prep: Preprocessor, config: PipelineConfig) -> TsneReference:
+def _tsne_reference(
+    train: StarSet, prep: Preprocessor, config: PipelineConfig, count: Count = _no_count
+) -> TsneReference:
     """The t-SNE reference of (up to ``tsne_max_stars``) training spectra."""
     rng = np.random.default_rng(config.seed)
     pick = np.sort(rng.permutation(len(train))[: config.tsne_max_stars])
@@ -228,7 +246,11 @@ def _tsne_reference(train: StarSet, prep: Preprocessor, config: PipelineConfig) 
             spectra = np.empty((len(pick), part.shape[1]), np.float32)
         spectra[a : a + len(part)] = part
     return TsneReference.fit(
-        spectra, perplexities=config.tsne_perplexities, seed=config.seed, snr=train.snr[pick]
+        spectra,
+        perplexities=config.tsne_perplexities,
+        seed=config.seed,
+        snr=train.snr[pick],
+        count=lambda done, total: count("t-SNE maps", done, total),
     )
 
 
@@ -466,12 +488,14 @@ class Labeller:
         *,
         return_members: bool = False,
         times: LabelTimes | None = None,
+        count: Count = _no_count,
     ) -> Labelled:
         """Labels, e_*, σ_* and flag_boundary, reading each spectrum once (Table 2).
 
         The next batch's inputs (spectra read from the store, preprocessing) are prepared in a
         second thread while this batch runs through the ensemble and the t-SNE transform, so
-        the stage costs little more than the ensemble; ``times`` collects where it went."""
+        the stage costs little more than the ensemble; ``times`` collects where it went,
+        ``count("stars", done, n)`` how far it is."""
         times = times if times is not None else LabelTimes()
         n = len(stars)
         labels, e = np.empty((n, len(LABELS))), np.empty((n, len(LABELS)))
@@ -483,6 +507,7 @@ class Labeller:
             t0 = time.perf_counter()
             return self.preprocessor.inputs(stars, idx), time.perf_counter() - t0
 
+        count("stars", 0, n)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-inputs") as prefetch:
             ahead = prefetch.submit(inputs, batches[0]) if batches else None
             for k, idx in enumerate(batches):
@@ -501,6 +526,7 @@ class Labeller:
                 times.tsne += time.perf_counter() - t1
                 if members is not None:
                     members[:, idx] = y
+                count("stars", int(idx[-1]) + 1, n)
         t0 = time.perf_counter()
         flags = boundary_flags(labels, stars.phot[:, 0], stars.phot[:, 3], like, self.ranges)
         sigma = self.dispersion.total_sigma(labels, e)

@@ -151,6 +151,22 @@ def start(run_id: int, attempt: int = 1) -> None:
     _queue_training(run, the_plan)
 
 
+def _counter(run_id: int, stage: str):
+    """A ``labeling.pipeline.Count`` recording the run's progress through one stage's steps:
+    each step (``done`` 0) begins a new count in its own unit, so the rate and the time left
+    are the step's."""
+
+    def count(unit: str, done: int, total: int) -> None:
+        def change(p: Progress | None) -> Progress:
+            if done == 0 or p is None or (p.stage, p.unit, p.total) != (stage, unit, total):
+                return Progress.begin(stage, unit, total, done)
+            return p.at(done)
+
+        lifecycle.record_progress(run_id, change)
+
+    return count
+
+
 def _begin(run: PipelineRun, stage: str, unit: str, total: int, done: int) -> None:
     lifecycle.record_progress(run.pk, lambda _: Progress.begin(stage, unit, total, done))
 
@@ -205,7 +221,7 @@ def finalize(run_id: int, attempt: int) -> None:
     t0 = time.perf_counter()
     _clock(run, stop="train")
     _stage(run, Stage.FLAGS, 0.0)
-    lifecycle.record_progress(run_id, lambda _: None)  # one task: no units to count
+    lifecycle.record_progress(run_id, lambda _: None)  # until its first long step begins
     config = pipeline_config(run)
     directory = run_dir(run_id)
     the_plan = Plan.load(directory)
@@ -224,6 +240,7 @@ def finalize(run_id: int, attempt: int) -> None:
             paths,
             extra_config={"run": run_id},
             progress=run.add_log,
+            count=_counter(run_id, Stage.FLAGS),
         )
     manifest = loaded.manifest
     version, _ = ModelVersion.objects.get_or_create(

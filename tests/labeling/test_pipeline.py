@@ -65,11 +65,42 @@ def train_and_predict(sky, the_plan, tmp_path, stars=None):
 
 
 @pytest.fixture(scope="module")
-def working(sky, the_plan, tmp_path_factory):
+def finalized(sky, the_plan, tmp_path_factory):
+    """A one-member version, and what finalize_version counted on the way."""
     work = tmp_path_factory.mktemp("working")
     result = train_one(sky.training, the_plan, CONFIG, 0, 0, work)
-    version = finalize_version(work / "version", sky.training, the_plan, CONFIG, [result.path])
-    return version
+    counted = []
+    version = finalize_version(
+        work / "version",
+        sky.training,
+        the_plan,
+        CONFIG,
+        [result.path],
+        count=lambda *a: counted.append(a),
+    )
+    return version, counted
+
+
+@pytest.fixture(scope="module")
+def working(finalized):
+    return finalized[0]
+
+
+def test_finalize_counts_its_long_steps(the_plan, finalized):
+    """Each long step counts from 0 to its total in its own unit, in order, never backwards."""
+    counted = finalized[1]
+    units = list(dict.fromkeys(unit for unit, _, _ in counted))
+    assert units == ["splits", "t-SNE maps", "stars"]
+    totals = {
+        "splits": len(the_plan.splits),
+        "t-SNE maps": len(CONFIG.tsne_perplexities),
+        "stars": len(the_plan.train),
+    }
+    for unit, total in totals.items():
+        steps = [(d, t) for u, d, t in counted if u == unit]
+        assert steps[0] == (0, total) and steps[-1] == (total, total)
+        assert all(t == total for _, t in steps)
+        assert [d for d, _ in steps] == sorted(d for d, _ in steps)
 
 
 def test_working_model_learns_every_label(sky, the_plan, working):

@@ -74,3 +74,27 @@ def test_run_stores_the_configuration_and_refuses_unknown_runs(settings):
         call_command("pipeline", "cancel", "999")
     with pytest.raises(CommandError, match="no run 999"):
         call_command("pipeline", "status", "999")
+
+
+@pytest.mark.django_db
+def test_finalize_steps_show_how_far_they_are():
+    """The finalize stage's long steps (splits cross-validated, t-SNE maps, stars labelled)
+    each count in their own unit, so `pipeline status` gives the step's rate and time left."""
+    from archive.progress import Progress
+    from tasks.pipeline import _counter
+
+    run = PipelineRun.objects.create(config={})
+    count = _counter(run.pk, PipelineRun.Stage.FLAGS)
+    count("splits", 0, 7)
+    count("splits", 3, 7)
+    run.refresh_from_db()
+    p = Progress.from_dict(run.progress)
+    assert (p.stage, p.unit, p.done, p.total) == ("flags", "splits", 3, 7)
+    assert run.progress_text.startswith("3/7 splits (43%)")
+    count("t-SNE maps", 0, 4)  # the next step starts its own count, and its own rate
+    run.refresh_from_db()
+    p = Progress.from_dict(run.progress)
+    assert (p.unit, p.done, p.total, p.done_at_start) == ("t-SNE maps", 0, 4, 0)
+    count("t-SNE maps", 1, 4)
+    run.refresh_from_db()
+    assert run.progress_text.startswith("1/4 t-SNE maps (25%)")
