@@ -356,23 +356,34 @@ class TsneReference:
     def distances(self, spectra: np.ndarray, batch_size: int = 10_000) -> dict[str, np.ndarray]:
         """Test statistics of (M, 2401) spectra: ``"input"``, ``"residual"``, ``"map_<p>"`` (M,)."""
         flux = _as_flux(spectra)
-        m = len(flux)
-        out = {"input": np.empty(m), "residual": np.empty(m)} | {
-            f"map_{p}": np.empty(m) for p in self.perplexities
-        }
+        keys = ["input", "residual", *(f"map_{p}" for p in self.perplexities)]
+        out = {k: np.empty(len(flux)) for k in keys}
+        for a in range(0, len(flux), batch_size):
+            part = self.distances_of_scores(*self.scores(flux[a : a + batch_size]))
+            for k in keys:
+                out[k][a : a + len(part[k])] = part[k]
+        return out
+
+    def scores(self, spectra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(PCA scores (M, n_components), reconstruction residual rms (M,)) of (M, 2401)
+        spectra: all that the tests need of a spectrum, 51 numbers instead of 2 401."""
+        flux = _as_flux(spectra)
+        x = _project(flux, self.mean, self.components)
+        return x, _residual_rms(flux, x, self.mean, self.components)
+
+    def distances_of_scores(self, x: np.ndarray, residual: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`distances` from :meth:`scores`. Each map's gradient descent costs per
+        iteration in proportion to the reference plus the new points, so many stars at once
+        (a labelling chunk's scores, not a batch's spectra) cost less per star."""
         from scipy.spatial import cKDTree
 
-        trees = {p: cKDTree(np.asarray(self.embeddings[p])) for p in self.perplexities}
+        out = {"input": np.empty(len(x)), "residual": np.asarray(residual, dtype=np.float64)}
+        for p in self.perplexities:
+            y = embed_new(self.embeddings[p], x, **self.transform_params)
+            out[f"map_{p}"] = _mean_knn(cKDTree(np.asarray(self.embeddings[p])), y, self.k_map)
+        # after the maps: their search of these rows answers it (k_input ≤ 3 × perplexity)
         k_input = min(self.k_input, self.neighbours.n_samples)
-        for a in range(0, m, batch_size):
-            b = min(a + batch_size, m)
-            x = _project(flux[a:b], self.mean, self.components)
-            out["residual"][a:b] = _residual_rms(flux[a:b], x, self.mean, self.components)
-            for p in self.perplexities:
-                y = embed_new(self.embeddings[p], x, **self.transform_params)
-                out[f"map_{p}"][a:b] = _mean_knn(trees[p], y, self.k_map)
-            # after the maps: their search of this batch answers it (k_input ≤ 3 × perplexity)
-            out["input"][a:b] = self.neighbours.query(x, k_input)[1].mean(axis=1)
+        out["input"] = self.neighbours.query(x, k_input)[1].mean(axis=1)
         return out
 
     def training_like(

@@ -43,6 +43,10 @@ from .uncertainty import DispersionModel
 from .validation import ValidationData, write_report
 from .version import LoadedVersion, load_version, save_version, starset_hash
 
+#: stars placed into the t-SNE maps together when labelling: a prediction chunk (20 000) in one
+#: go; their PCA scores are 50 numbers a star, so this costs ~8 MB
+TSNE_ROWS = 20_000
+
 
 @dataclass
 class Plan:
@@ -499,7 +503,8 @@ class Labeller:
         times = times if times is not None else LabelTimes()
         n = len(stars)
         labels, e = np.empty((n, len(LABELS))), np.empty((n, len(LABELS)))
-        like = np.empty(n, dtype=bool)
+        n_comp = len(self.tsne.components)
+        scores, residual = np.empty((n, n_comp)), np.empty(n)
         members = np.empty((self.ensemble.n_members, n, len(LABELS))) if return_members else None
         batches = [np.arange(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
 
@@ -521,12 +526,21 @@ class Labeller:
                 y = self.preprocessor.labels_from_scaled(self.ensemble(x))  # (M, k, 5)
                 t1 = time.perf_counter()
                 labels[idx], e[idx] = y.mean(axis=0), y.std(axis=0)
-                like[idx] = self.tsne.training_like(x["spectrum"][..., 0], stars.snr[idx])
+                scores[idx], residual[idx] = self.tsne.scores(x["spectrum"][..., 0])
                 times.ensemble += t1 - t0
                 times.tsne += time.perf_counter() - t1
                 if members is not None:
                     members[:, idx] = y
                 count("stars", int(idx[-1]) + 1, n)
+        # the t-SNE maps take every star of the call at once (TSNE_ROWS at a time): their
+        # cost per star falls with the number placed together (TsneReference.distances_of_scores)
+        t0 = time.perf_counter()
+        like = np.empty(n, dtype=bool)
+        for a in range(0, n, TSNE_ROWS):
+            rows = slice(a, a + TSNE_ROWS)
+            d = self.tsne.distances_of_scores(scores[rows], residual[rows])
+            like[rows] = self.tsne.decide(d, stars.snr[rows])
+        times.tsne += time.perf_counter() - t0
         t0 = time.perf_counter()
         flags = boundary_flags(labels, stars.phot[:, 0], stars.phot[:, 3], like, self.ranges)
         sigma = self.dispersion.total_sigma(labels, e)

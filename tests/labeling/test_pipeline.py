@@ -137,6 +137,35 @@ def test_prefetched_batches_label_as_one_batch_and_account_their_time(sky, the_p
     assert times.serial == pytest.approx(times.waited + times.ensemble + times.tsne + times.flags)
 
 
+def test_the_maps_place_a_calls_stars_together(sky, the_plan, working, monkeypatch):
+    """The t-SNE maps take a call's stars at once, not batch by batch (their cost per star
+    falls with the stars placed together), and give the flags that batch by batch gave."""
+    from labeling import flags, pipeline
+
+    held = sky.training.subset(the_plan.holdout)
+    labeller = Labeller.from_version(working)
+    placed = []
+    embed = flags.embed_new
+
+    def counting(embedding, x, **kw):
+        placed.append(len(x))
+        return embed(embedding, x, **kw)
+
+    monkeypatch.setattr(flags, "embed_new", counting)
+    together = labeller.label(held, batch_size=97)
+    n_maps = len(labeller.tsne.perplexities)
+    assert placed == [len(held)] * n_maps
+    placed.clear()
+    monkeypatch.setattr(pipeline, "TSNE_ROWS", 100)
+    apart = labeller.label(held, batch_size=97)
+    assert placed == [
+        len(x)
+        for x in np.array_split(np.arange(len(held)), range(100, len(held), 100))
+        for _ in range(n_maps)
+    ]
+    np.testing.assert_array_equal(apart.flags, together.flags)
+
+
 def test_shuffled_labels_fail(sky, the_plan, tmp_path):
     rng = np.random.default_rng(0)
     shuffled = dataclasses.replace(
