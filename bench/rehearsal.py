@@ -4,6 +4,12 @@ DataLink asked for a random star's spectrum; per stage: wall and CPU time, rows/
 memory of each process and the disk used.
 
     .venv/bin/python bench/rehearsal.py [--stars 1000000] [--epochs 2] [--workers 1]
+    .venv/bin/python bench/rehearsal.py --stars 1000000 --relabel --kill   # measure again
+
+``--relabel`` trains, labels and publishes a new version over the sky already ingested (the
+published one serves meanwhile); ``--kill`` SIGKILLs the workers two chunks into the labelling
+and resumes the run with ``pipeline cancel`` and ``pipeline resume``, then checks one label row
+per star, no finished row rewritten and the old version served while the workers were down.
 
 Needs the test services (``python3 scripts/services.py start test``); its tasks go through a
 Redis database of their own, so a test run beside it does not take them. Everything lives
