@@ -100,7 +100,7 @@ class Rehearsal:
             self.state.pop(stage, None)
         latest = self.latest_run()
         self.state["relabel_after"] = latest and latest["id"]
-        self.state_file.write_text(json.dumps(self.state, indent=1))
+        self.save()
 
     # --- bookkeeping -------------------------------------------------------------------
     def done(self, stage: str) -> Figures | None:
@@ -108,9 +108,12 @@ class Rehearsal:
             return Figures(**self.state[stage])
         return None
 
+    def save(self) -> None:
+        self.state_file.write_text(json.dumps(self.state, indent=1))
+
     def record(self, stage: str, figures: Figures) -> Figures:
         self.state[stage] = asdict(figures)
-        self.state_file.write_text(json.dumps(self.state, indent=1))
+        self.save()
         return figures
 
     def child(self, args: list[str]) -> tuple[Figures, str]:
@@ -129,21 +132,19 @@ class Rehearsal:
         cpu = usage.ru_utime + usage.ru_stime
         return Figures(wall, cpu, peak_mib={"process": usage.ru_maxrss / 1024}), out
 
-    def sql(self, query: str, params: list | None = None) -> list[tuple]:
+    def connect(self, dbname: str | None = None):
+        """A psycopg connection as the archive's owner to ``dbname`` (the rehearsal's)."""
         import psycopg
 
-        from archive import settings
+        from bench.tap import params
 
-        db = settings.DATABASES["default"]
-        with psycopg.connect(
-            host=db["HOST"],
-            port=db["PORT"],
-            user=db["USER"],
-            password=db["PASSWORD"],
-            dbname=self.env["RVS_DB_NAME"],
-            autocommit=True,
-        ) as conn:
-            cur = conn.execute(query, params)
+        return psycopg.connect(
+            **params(), dbname=dbname or self.env["RVS_DB_NAME"], autocommit=True
+        )
+
+    def sql(self, query: str, args: list | None = None) -> list[tuple]:
+        with self.connect() as conn:
+            cur = conn.execute(query, args)
             return cur.fetchall() if cur.description else []
 
     def published(self) -> str | None:
@@ -168,19 +169,7 @@ class Rehearsal:
         return files + self.database_bytes()
 
     def database_bytes(self) -> int:
-        import psycopg
-
-        from archive import settings
-
-        db = settings.DATABASES["default"]
-        with psycopg.connect(
-            host=db["HOST"],
-            port=db["PORT"],
-            user=db["USER"],
-            password=db["PASSWORD"],
-            dbname="postgres",
-            autocommit=True,
-        ) as conn:
+        with self.connect("postgres") as conn:
             name = self.env["RVS_DB_NAME"]
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
                 return conn.execute("SELECT pg_database_size(%s)", [name]).fetchone()[0]
@@ -325,7 +314,7 @@ class Rehearsal:
             "distinct_stars": distinct,
             "rows_redone": redone,
         }
-        self.state_file.write_text(json.dumps(self.state, indent=1))
+        self.save()
         return procs
 
     def start_workers(self, n: int) -> list[subprocess.Popen]:

@@ -16,6 +16,7 @@ import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,6 +234,13 @@ class TsneReference:
     def __post_init__(self) -> None:
         self.neighbours = _exact_neighbours(self.embeddings)
 
+    @cached_property
+    def map_trees(self) -> dict[int, cKDTree]:
+        """A 2-D tree over each map's training points, built once for every call's test."""
+        from scipy.spatial import cKDTree
+
+        return {p: cKDTree(np.asarray(self.embeddings[p])) for p in self.perplexities}
+
     # ------------------------------------------------------------------ fit
     @classmethod
     def fit(
@@ -375,12 +383,10 @@ class TsneReference:
         """:meth:`distances` from :meth:`scores`. Each map's gradient descent costs per
         iteration in proportion to the reference plus the new points, so many stars at once
         (a labelling chunk's scores, not a batch's spectra) cost less per star."""
-        from scipy.spatial import cKDTree
-
         out = {"input": np.empty(len(x)), "residual": np.asarray(residual, dtype=np.float64)}
         for p in self.perplexities:
             y = embed_new(self.embeddings[p], x, **self.transform_params)
-            out[f"map_{p}"] = _mean_knn(cKDTree(np.asarray(self.embeddings[p])), y, self.k_map)
+            out[f"map_{p}"] = _mean_knn(self.map_trees[p], y, self.k_map)
         # after the maps: their search of these rows answers it (k_input ≤ 3 × perplexity)
         k_input = min(self.k_input, self.neighbours.n_samples)
         out["input"] = self.neighbours.query(x, k_input)[1].mean(axis=1)

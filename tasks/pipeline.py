@@ -37,6 +37,7 @@ from archive.ops.models import PipelineRun
 from archive.ops.publishing import publish
 from archive.progress import Progress
 from labeling.pipeline import (
+    Count,
     Labeller,
     LabelTimes,
     PipelineConfig,
@@ -151,7 +152,7 @@ def start(run_id: int, attempt: int = 1) -> None:
     _queue_training(run, the_plan)
 
 
-def _counter(run_id: int, stage: str):
+def _counter(run_id: int, stage: str) -> Count:
     """A ``labeling.pipeline.Count`` recording the run's progress through one stage's steps:
     each step (``done`` 0) begins a new count in its own unit, so the rate and the time left
     are the step's."""
