@@ -4,8 +4,12 @@ tmpfs (needs root to mount, and the instance's PostgreSQL superuser to make the 
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +35,41 @@ def _secrets() -> Path:
     return var / os.environ.get("RVS_INSTANCE", "test") / "secrets.json"
 
 
+def _superuser(host: str, port: int | str, dbname: str) -> psycopg.Connection:
+    password = json.loads(_secrets().read_text())["superuser"]
+    return psycopg.connect(
+        host=host, port=port, user="postgres", password=password, dbname=dbname, autocommit=True
+    )
+
+
+@contextmanager
+def replay_paused(primary: psycopg.Connection) -> Iterator[None]:
+    """Hold the instance's replicas' replay while the tablespace lives.
+
+    A replica on this machine resolves the tablespace's LOCATION to the same folder: replaying,
+    it would write the partition's files into the primary's tmpfs, and make them again after the
+    primary removed them ("tablespace is not empty" on a slow machine). It replays the whole
+    life of the tablespace afterwards, into the folder left on the root disk."""
+    standbys = []
+    for address in settings.RVS_DB_REPLICAS:
+        host, _, port = address.rpartition(":")
+        standby = _superuser(host, port, "postgres")
+        standby.execute("SELECT pg_wal_replay_pause()")
+        standbys.append(standby)
+    try:
+        yield
+    finally:
+        target = primary.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+        deadline = time.monotonic() + 60
+        for standby in standbys:
+            standby.execute("SELECT pg_wal_replay_resume()")
+            caught_up = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn"
+            while not standby.execute(caught_up, [target]).fetchone()[0]:
+                assert time.monotonic() < deadline, "a replica did not replay the tablespace"
+                time.sleep(0.1)
+            standby.close()
+
+
 @pytest.fixture
 def tiny_tablespace():
     if os.geteuid() != 0 or not _secrets().exists():
@@ -38,33 +77,31 @@ def tiny_tablespace():
     # not under tmp_path: pytest's folders are closed to the postgres user
     where = Path(tempfile.mkdtemp(prefix="rvs-tiny-"))
     os.chmod(where, 0o755)
+    # the folder under the mount too: a replica replays the tablespace there after the unmount
+    shutil.chown(where, "postgres", "postgres")
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], check=True)
-    subprocess.run(["chown", "postgres:postgres", str(where)], check=True)
+    shutil.chown(where, "postgres", "postgres")
     db = settings.DATABASES["default"]
-    superuser = psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"],
-        user="postgres",
-        password=json.loads(_secrets().read_text())["superuser"],
-        dbname=connection.settings_dict["NAME"],
-        autocommit=True,
-    )
+    superuser = _superuser(db["HOST"], db["PORT"], connection.settings_dict["NAME"])
     try:
-        superuser.execute(f"CREATE TABLESPACE {SPACE} LOCATION '{where}'")
-        superuser.execute(f"GRANT CREATE ON TABLESPACE {SPACE} TO {db['USER']}")
-        yield SPACE
+        with replay_paused(superuser):
+            try:
+                superuser.execute(f"CREATE TABLESPACE {SPACE} LOCATION '{where}'")
+                superuser.execute(f"GRANT CREATE ON TABLESPACE {SPACE} TO {db['USER']}")
+                yield SPACE
+            finally:
+                moved = superuser.execute(
+                    "SELECT format('ALTER TABLE %I SET TABLESPACE pg_default', c.relname) "
+                    "FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace "
+                    f"WHERE t.spcname = '{SPACE}' AND c.relkind = 'r'"
+                ).fetchall()
+                for (sql,) in moved:
+                    superuser.execute(sql)
+                superuser.execute(f"DROP TABLESPACE IF EXISTS {SPACE}")
+                subprocess.run(["umount", str(where)], check=True)
     finally:
-        moved = superuser.execute(
-            "SELECT format('ALTER TABLE %I SET TABLESPACE pg_default', c.relname) "
-            "FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace "
-            f"WHERE t.spcname = '{SPACE}' AND c.relkind = 'r'"
-        ).fetchall()
-        for (sql,) in moved:
-            superuser.execute(sql)
-        superuser.execute(f"DROP TABLESPACE IF EXISTS {SPACE}")
         superuser.close()
-        subprocess.run(["umount", str(where)], check=False)
-        where.rmdir()
+        shutil.rmtree(where)
 
 
 def test_a_full_disk_fails_the_write_and_changes_nothing_published(tiny_tablespace):
