@@ -38,6 +38,7 @@ test-services:
 	$(SERVICES) start test
 
 WORKER_PID := var/demo/celery-worker.pid
+TRAINING_PID := var/demo/celery-training.pid
 
 stop:
 	$(SERVICES) stop all
@@ -63,13 +64,19 @@ ingest-demo: migrate $(SKY)/.complete
 	@# like the real allStar, the APOGEE file has rows without a Gaia id: reported, skipped
 	$(PY) manage.py ingest apogee --skip-bad-rows --show-rejected 3 $(SKY)/allStar-dr17-synthetic.fits
 
-## a Celery worker for the demo instance, in the background (log: var/demo/celery-worker.log)
+## the demo instance's Celery workers, in the background (logs: var/demo/celery-*.log): one for
+## jobs, exports and labelling; one for training, a fresh process per task (tasks/celery.py)
 worker: migrate
 	@if test -f $(WORKER_PID) && kill -0 $$(cat $(WORKER_PID)) 2>/dev/null; then \
 	  echo "Celery worker already running"; else \
 	  TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/celery -A tasks worker --detach --concurrency 2 \
-	    --beat --schedule var/demo/celerybeat-schedule \
+	    --beat --schedule var/demo/celerybeat-schedule -n worker@%h \
 	    --pidfile $(WORKER_PID) --logfile var/demo/celery-worker.log --loglevel INFO; fi
+	@if test -f $(TRAINING_PID) && kill -0 $$(cat $(TRAINING_PID)) 2>/dev/null; then \
+	  echo "Celery training worker already running"; else \
+	  TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/celery -A tasks worker --detach --concurrency 2 \
+	    -Q training --max-tasks-per-child 1 -n training@%h \
+	    --pidfile $(TRAINING_PID) --logfile var/demo/celery-training.log --loglevel INFO; fi
 
 ## a small ensemble (1 split x 2 members) trained, the sky labelled, flagged and published
 pipeline-demo: ingest-demo worker

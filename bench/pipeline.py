@@ -48,7 +48,8 @@ def start_workers(n: int, store: Path) -> list[subprocess.Popen]:
             subprocess.Popen(
                 [
                     sys.executable,
-                    *("-m celery -A tasks worker --pool=prefork --concurrency=1").split(),
+                    *"-m celery -A tasks worker --pool=prefork --concurrency=1".split(),
+                    "--queues=celery,training",
                     f"--hostname=bench{i}@%h",
                     "--without-gossip",
                     "--without-mingle",

@@ -204,7 +204,7 @@ class Rehearsal:
     def pipeline(self, workers: int, epochs: int, kill: bool = False) -> Figures:
         before = self.latest_run()
         procs, sampler = self.start_workers(workers), Sampler()
-        sampler.watch([p.pid for p in procs])
+        sampler.watch(procs)
         options = ["--splits=7", "--members=4", f"--epochs={epochs}"]
         options += [f"--patience={epochs}", "--publish"]
         fresh = before is None or before["id"] == self.state.get("relabel_after")
@@ -285,7 +285,7 @@ class Rehearsal:
         # cancelled before new workers start, so that they take no chunk of the old attempt
         self.child(["pipeline", "cancel", str(run_id)])
         procs = self.start_workers(workers)
-        sampler.roots += [p.pid for p in procs]
+        sampler.add(procs)
         self.child(["pipeline", "resume", str(run_id), "--wait"])
         version, catalogue = self.sql(
             "SELECT r.model_version_id, (r.counts->>'catalogue')::bigint FROM pipeline_run r "
@@ -318,28 +318,34 @@ class Rehearsal:
         return procs
 
     def start_workers(self, n: int) -> list[subprocess.Popen]:
+        """``n`` workers on the default queue (labelling, one process each) and one training
+        worker of ``n`` processes, each process replaced after one task (tasks/celery.py)."""
         threads = max(1, (os.cpu_count() or 1) // n)
         log = self.home / "workers.log"
+        roles = [("label", i, ["--concurrency=1"]) for i in range(n)]
+        one_task_each = ["--queues=training", "--max-tasks-per-child=1"]
+        roles.append(("train", 0, [f"--concurrency={n}", *one_task_each]))
         procs = []
-        for i in range(n):
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        *"-m celery -A tasks worker --pool=prefork --concurrency=1".split(),
-                        f"--hostname=rehearsal{i}@%h",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--loglevel=WARNING",
-                        f"--logfile={log}",
-                    ],
-                    cwd=REPO,
-                    env={**self.env, "RVS_WORKER_THREADS": str(threads)},
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+        for role, i, options in roles:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    *"-m celery -A tasks worker --pool=prefork".split(),
+                    *options,
+                    f"--hostname=rehearsal-{role}{i}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--loglevel=WARNING",
+                    f"--logfile={log}",
+                ],
+                cwd=REPO,
+                env={**self.env, "RVS_WORKER_THREADS": str(threads)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
+            proc.role = role
+            procs.append(proc)
         return procs
 
     @staticmethod
@@ -391,15 +397,18 @@ class Sampler:
     """The peak RSS (VmHWM) and CPU time of process trees, read from /proc each second."""
 
     def __init__(self) -> None:
-        self.roots: list[int] = []
+        self.roots: dict[int, str] = {}  # worker pid -> its role ("label", "train")
         self.hwm: dict[int, tuple[str, float]] = {}
         self.ticks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def watch(self, pids: list[int]) -> None:
-        self.roots = pids
+    def watch(self, procs: list[subprocess.Popen]) -> None:
+        self.add(procs)
         self._thread.start()
+
+    def add(self, procs: list[subprocess.Popen]) -> None:
+        self.roots |= {p.pid: getattr(p, "role", "worker") for p in procs}
 
     def stop(self) -> None:
         self._sample()
@@ -421,7 +430,7 @@ class Sampler:
         return out
 
     def _sample(self) -> None:
-        for root in self.roots:
+        for root, role in list(self.roots.items()):
             for i, pid in enumerate(self._tree(root)):
                 try:
                     status = Path(f"/proc/{pid}/status").read_text()
@@ -432,7 +441,7 @@ class Sampler:
                 hwm = next(
                     (int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM")), 0
                 )
-                name = f"worker {root}" if i == 0 else f"pool {pid}"
+                name = f"{role} worker {root}" if i == 0 else f"{role} pool {pid}"
                 self.hwm[pid] = (name, max(hwm / 1024, self.hwm.get(pid, ("", 0))[1]))
                 self.ticks[pid] = int(stat[11]) + int(stat[12])  # utime + stime
 

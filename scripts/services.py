@@ -670,30 +670,39 @@ def process_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def stop_worker(inst: Instance, grace_s: float = 30.0) -> None:
-    """Stop the instance's detached Celery worker (``celery-worker.pid`` in its var dir).
+#: pid files of an instance's detached Celery workers (Makefile: the default queue, training)
+WORKER_PIDFILES = ("celery-worker.pid", "celery-training.pid")
 
-    It goes before its broker and database do. SIGTERM asks for a warm shutdown (running tasks
-    finish); a worker still there after ``grace_s`` gets SIGQUIT (cold shutdown: its tasks are
-    abandoned and, acknowledged late, re-queued), then SIGKILL.
+
+def stop_worker(inst: Instance, grace_s: float = 30.0) -> None:
+    """Stop the instance's detached Celery workers (``WORKER_PIDFILES`` in its var dir).
+
+    They go before their broker and database do. SIGTERM asks for a warm shutdown (running
+    tasks finish); a worker still there after ``grace_s`` gets SIGQUIT (cold shutdown: its tasks
+    are abandoned and, acknowledged late, re-queued), then SIGKILL.
     """
-    pidfile = inst.var / "celery-worker.pid"
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (FileNotFoundError, ValueError):
+    for name in WORKER_PIDFILES:
+        pidfile = inst.var / name
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            pidfile.unlink(missing_ok=True)
+            continue
+        for sig, wait_s in (
+            (signal.SIGTERM, grace_s),
+            (signal.SIGQUIT, 10.0),
+            (signal.SIGKILL, 5.0),
+        ):
+            if not process_alive(pid):
+                break
+            os.kill(pid, sig)
+            deadline = time.monotonic() + wait_s
+            while process_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        if process_alive(pid):
+            raise ServiceError(f"Celery worker {pid} did not stop")
         pidfile.unlink(missing_ok=True)
-        return
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGQUIT, 10.0), (signal.SIGKILL, 5.0)):
-        if not process_alive(pid):
-            break
-        os.kill(pid, sig)
-        deadline = time.monotonic() + wait_s
-        while process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    if process_alive(pid):
-        raise ServiceError(f"Celery worker {pid} did not stop")
-    pidfile.unlink(missing_ok=True)
-    log(f"{inst.name}: Celery worker stopped")
+        log(f"{inst.name}: Celery worker stopped ({name})")
 
 
 # --- commands ------------------------------------------------------------------------------

@@ -16,6 +16,15 @@ if threads := os.environ.get("RVS_WORKER_THREADS"):
 
 app = Celery("rvscnn")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+#: The queue of the tasks that train: each runs in a pool process of its own, one task per
+#: process (its worker: ``-Q training --max-tasks-per-child 1``). TensorFlow keeps ~35 MB of
+#: every member it trains, and finalize starts from where that process stands: 28 trainings,
+#: finalize and labelling in one process reached 3.4 GiB at 1M stars (docs/benchmarks.md).
+#: Labelling stays on the default queue, where a process keeps its loaded version.
+TRAINING_QUEUE = "training"
+TRAINING_TASKS = ("pipeline.train_member", "pipeline.finalize")
+app.conf.task_routes = {name: {"queue": TRAINING_QUEUE} for name in TRAINING_TASKS}
 app.conf.include = [
     "tasks.health",
     "tasks.jobs",

@@ -138,6 +138,9 @@ class WorkerProcess:
                     "worker",
                     "--pool=prefork",
                     "--concurrency=1",
+                    # both queues in one process: the tests' runs are small (the rehearsal and
+                    # the demo give training processes of their own)
+                    "--queues=celery,training",
                     "--loglevel=INFO",
                     "--hostname=pytest@%h",
                     "--without-gossip",

@@ -128,8 +128,9 @@ def test_redis_broker_answers():
         redis.Redis(host="127.0.0.1", port=client.connection_pool.connection_kwargs["port"]).ping()
 
 
+@pytest.mark.parametrize("pidfile", services.WORKER_PIDFILES)
 @pytest.mark.parametrize("ignores_term", [False, True])
-def test_stop_takes_the_worker_down_before_its_broker(tmp_path, monkeypatch, ignores_term):
+def test_stop_takes_the_worker_down_before_its_broker(tmp_path, monkeypatch, ignores_term, pidfile):
     monkeypatch.setenv("RVS_VAR_DIR", str(tmp_path))
     inst = services.Instance("w", 1, 2, durable=False)
     inst.var.mkdir(parents=True)
@@ -138,11 +139,11 @@ def test_stop_takes_the_worker_down_before_its_broker(tmp_path, monkeypatch, ign
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
         time.sleep(0.3)  # the handler is in place
-        (inst.var / "celery-worker.pid").write_text(f"{proc.pid}\n")
+        (inst.var / pidfile).write_text(f"{proc.pid}\n")
         t0 = time.monotonic()
         services.stop_worker(inst, grace_s=0.5)
         assert proc.poll() is not None and not services.process_alive(proc.pid)
-        assert not (inst.var / "celery-worker.pid").exists()
+        assert not (inst.var / pidfile).exists()
         # a worker that honours SIGTERM is gone at once; one that does not, after the grace
         assert (time.monotonic() - t0 >= 0.5) == ignores_term
         services.stop_worker(inst)  # nothing to stop: a no-op

@@ -270,3 +270,17 @@ def test_finish_is_all_or_nothing_and_can_run_again(settings, tmp_path, monkeypa
     version.refresh_from_db()
     assert (run.status, version.status, version.is_published) == ("succeeded", "ready", True)
     assert version.publications.count() == 1
+
+
+def test_training_tasks_go_to_a_queue_of_their_own_and_labelling_stays_on_the_default():
+    # a training worker (-Q training --max-tasks-per-child 1) gives each a fresh process; a
+    # labelling process keeps its loaded version from chunk to chunk
+    from tasks import app
+    from tasks.celery import TRAINING_QUEUE
+
+    def queue(name: str) -> str:
+        return app.amqp.router.route({}, name)["queue"].name
+
+    assert queue("pipeline.train_member") == queue("pipeline.finalize") == TRAINING_QUEUE
+    for name in ("pipeline.start", "pipeline.predict_chunk", "pipeline.finish", "tap.run_query"):
+        assert queue(name) == app.conf.task_default_queue != TRAINING_QUEUE
