@@ -169,6 +169,22 @@ def cross_validated(
     return mean, np.where(seen[:, None] > 0, spread, np.nan)
 
 
+def release_memory() -> None:
+    """Hand memory freed by a finished step back to the system (glibc's ``malloc_trim``).
+
+    Arrays freed by a step stay in the C heap, and the next step's peak lands on top of them:
+    finalize's steps each allocate hundreds of MB. A no-op where the C library has no
+    ``malloc_trim``."""
+    import contextlib
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
 def finalize_version(
     path: Path,
     stars: StarSet,
@@ -180,20 +196,24 @@ def finalize_version(
     progress: Callable[[str], None] = lambda msg: None,
     count: Count = _no_count,
 ) -> LoadedVersion:
-    """Turn trained members into a complete, immutable model version at ``path``: the running
-    dispersion on cross-validated predictions, the Table 1 ranges, the t-SNE reference, σ_*
+    """Turn trained members into a complete, immutable model version at ``path``: the t-SNE
+    reference, the running dispersion on cross-validated predictions, the Table 1 ranges, σ_*
     calibrated on the held-out stars, the validation report, then the version's files.
-    ``progress(message)`` names each step; ``count`` tells how far the long ones are (splits
-    cross-validated, t-SNE maps fitted, training stars labelled for the report)."""
+    ``progress(message)`` names each step; ``count`` tells how far the long ones are (t-SNE
+    maps fitted, splits cross-validated, training stars labelled for the report)."""
     from .ensemble import load_member
 
     train, prep = stars.subset(the_plan.train), the_plan.preprocessor
+    # the t-SNE maps first, before the 28 members and their cross-validated predictions are
+    # held: the step that needs most memory then starts from the least (issue 25.3)
+    progress("t-SNE reference of the training spectra")
+    tsne = _tsne_reference(train, prep, config, count)
+    release_memory()
     members = [load_member(p) for p in member_paths]
     progress("cross-validated predictions of the training sample")
     cv, cv_spread, dispersion = _fit_dispersion(members, train, the_plan, config, count)
+    release_memory()
     ranges = TrainingRanges.from_training(train.labels, train.phot[:, 0], train.phot[:, 3])
-    progress("t-SNE reference of the training spectra")
-    tsne = _tsne_reference(train, prep, config, count)
     labeller = Labeller(CompiledEnsemble(members), prep, dispersion, ranges, tsne)
     # the held-out stars are labelled once: they calibrate σ_* and go into the report
     progress("labelling the held-out stars")
@@ -201,6 +221,7 @@ def finalize_version(
     held = labeller.label(hold, return_members=True)
     calibration = _calibrate_on_heldout(labeller, hold, held, the_plan, config, progress)
     labeller = calibration.labeller
+    release_memory()
     progress("validation report")
     labelled = labeller.label(train, count=count)
     in_sample = cross_validated_labelled(labelled, cv, cv_spread, train.phot, labeller)

@@ -90,7 +90,7 @@ def test_finalize_counts_its_long_steps(the_plan, finalized):
     """Each long step counts from 0 to its total in its own unit, in order, never backwards."""
     counted = finalized[1]
     units = list(dict.fromkeys(unit for unit, _, _ in counted))
-    assert units == ["splits", "t-SNE maps", "stars"]
+    assert units == ["t-SNE maps", "splits", "stars"]
     totals = {
         "splits": len(the_plan.splits),
         "t-SNE maps": len(CONFIG.tsne_perplexities),

@@ -78,7 +78,7 @@ def test_run_stores_the_configuration_and_refuses_unknown_runs(settings):
 
 @pytest.mark.django_db
 def test_finalize_steps_show_how_far_they_are():
-    """The finalize stage's long steps (splits cross-validated, t-SNE maps, stars labelled)
+    """The finalize stage's long steps (t-SNE maps, splits cross-validated, stars labelled)
     each count in their own unit, so `pipeline status` gives the step's rate and time left."""
     from archive.progress import Progress
     from tasks.pipeline import _counter
