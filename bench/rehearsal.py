@@ -5,6 +5,7 @@ memory of each process and the disk used.
 
     .venv/bin/python bench/rehearsal.py [--stars 1000000] [--epochs 2] [--workers 1]
     .venv/bin/python bench/rehearsal.py --stars 1000000 --relabel --kill   # measure again
+    .venv/bin/python bench/rehearsal.py --until ingest      # the sky ingested; the rest later
 
 ``--relabel`` trains, labels and publishes a new version over the sky already ingested (the
 published one serves meanwhile); ``--kill`` SIGKILLs the workers two chunks into the labelling
@@ -484,6 +485,11 @@ def main() -> None:
         help="share of the sky in the allStar file; 0.05 gives a training sample of the paper's"
         " size (44 780 of 999 670 stars) where the synthetic sky's 0.21 would give ~4x that",
     )
+    parser.add_argument(
+        "--until",
+        choices=("generate", "ingest", "pipeline"),
+        help="stop after this stage (after every ingest for 'ingest'); run again to go on",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     r = Rehearsal(args.stars, args.seed, args.apogee_fraction, args.redis_db)
@@ -500,6 +506,9 @@ def main() -> None:
             strict=True,
         )
     )
+    if args.until:
+        last = max(i for i, (name, _) in enumerate(stages) if name.startswith(args.until))
+        stages = stages[: last + 1]
     print(f"{'stage':32s} {'wall s':>9s} {'CPU s':>9s} {'rows':>11s} {'rows/s':>10s}")
     total = 0.0
     for name, stage in stages:
